@@ -1,0 +1,1 @@
+"""ci-bot: deploys CI builds to preview environments, gates production on QA approval in Slack."""

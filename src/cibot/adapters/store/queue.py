@@ -1,0 +1,115 @@
+"""The JobQueue port on SQL: leased claims that never hand one job to two workers.
+
+A job is claimable when it is due (pending and `run_at` has come, or running with an expired
+lease: its worker died) and no older job of the same `queue` is still pending or running.
+That one rule gives both ordering and mutual exclusion per queue (e.g. one deploy at a time
+per environment). On PostgreSQL the candidate row is locked with `FOR UPDATE SKIP LOCKED`,
+so replicas never wait on each other; on SQLite `BEGIN IMMEDIATE` serialises the claim.
+Every later write names the lease owner and attempt number, so a worker whose lease was
+taken over cannot complete or retry the job it lost (the attempt is a fencing token).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cibot.adapters.store import tables as t
+from cibot.service import jobs
+from cibot.service.jobs import Job, JobState
+
+_LIVE = (JobState.PENDING.value, JobState.RUNNING.value)
+
+
+class SqlJobQueue:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._skip_locked = engine.dialect.name == "postgresql"
+
+    def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
+        j, older = t.jobs, t.jobs.alias("older")
+        due = sa.or_(
+            sa.and_(j.c.state == JobState.PENDING.value, j.c.run_at <= now),
+            sa.and_(j.c.state == JobState.RUNNING.value, j.c.lease_expires_at < now),
+        )
+        first_in_queue = sa.or_(
+            j.c.queue.is_(None),
+            ~sa.exists().where(
+                older.c.queue == j.c.queue, older.c.id < j.c.id, older.c.state.in_(_LIVE)
+            ),
+        )
+        return sa.and_(due, first_in_queue)
+
+    async def claim(self, owner: str, now: datetime, lease_seconds: float) -> Job | None:
+        j = t.jobs
+        candidate = sa.select(j.c.id).where(self._claimable(now)).order_by(j.c.run_at, j.c.id)
+        if self._skip_locked:
+            candidate = candidate.with_for_update(skip_locked=True)
+        async with self._engine.begin() as conn:
+            job_id = (await conn.execute(candidate.limit(1))).scalar()
+            if job_id is None:
+                return None
+            expires = now + timedelta(seconds=lease_seconds)
+            row = (
+                await conn.execute(
+                    j.update()
+                    .where(j.c.id == job_id)
+                    .values(
+                        state=JobState.RUNNING.value,
+                        attempts=j.c.attempts + 1,
+                        lease_owner=owner,
+                        lease_expires_at=expires,
+                        updated_at=now,
+                    )
+                    .returning(j.c.id, j.c.kind, j.c.payload, j.c.attempts)
+                )
+            ).one()
+        return Job(
+            id=row.id,
+            payload=jobs.decode(row.kind, row.payload),
+            attempts=row.attempts,
+            lease_owner=owner,
+            lease_expires_at=expires,
+        )
+
+    def _mine(self, job: Job) -> sa.ColumnElement[bool]:
+        j = t.jobs
+        return sa.and_(
+            j.c.id == job.id,
+            j.c.state == JobState.RUNNING.value,
+            j.c.lease_owner == job.lease_owner,
+            j.c.attempts == job.attempts,
+        )
+
+    async def _update_mine(self, job: Job, **values: object) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(t.jobs.update().where(self._mine(job)).values(**values))
+        return result.rowcount == 1
+
+    async def extend(self, job: Job, now: datetime, lease_seconds: float) -> Job | None:
+        expires = now + timedelta(seconds=lease_seconds)
+        if not await self._update_mine(job, lease_expires_at=expires, updated_at=now):
+            return None
+        return Job(job.id, job.payload, job.attempts, job.lease_owner, expires)
+
+    async def complete(self, job: Job) -> bool:
+        return await self._update_mine(
+            job, state=JobState.DONE.value, lease_owner=None, lease_expires_at=None
+        )
+
+    async def retry(self, job: Job, run_at: datetime, error: str) -> bool:
+        return await self._update_mine(
+            job,
+            state=JobState.PENDING.value,
+            run_at=run_at,
+            last_error=error[:4000],
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+
+    async def give_up(self, job: Job, error: str) -> bool:
+        return await self._update_mine(
+            job, state=JobState.DEAD.value, last_error=error[:4000], lease_owner=None
+        )

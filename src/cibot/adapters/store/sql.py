@@ -1,0 +1,143 @@
+"""The Store port on SQLAlchemy: one `Transaction` per unit of work.
+
+Every state change is a compare-and-set (`UPDATE … WHERE state = :expected`) in the same
+transaction as the audit row and the jobs it causes, so either all of it happened or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cibot.adapters.store import tables as t
+from cibot.adapters.store.rows import build_from_row, build_to_row
+from cibot.domain.build import Build, BuildType
+from cibot.service import jobs
+from cibot.service.ports import AuditEvent, Clock, Delivery, MessageRef, Transaction
+
+
+class SqlTransaction(Transaction):
+    def __init__(self, conn: AsyncConnection, clock: Clock) -> None:
+        self._conn = conn
+        self._clock = clock
+
+    async def get_build(self, build_id: str) -> Build | None:
+        row = (await self._conn.execute(t.builds.select().where(t.builds.c.id == build_id))).first()
+        return build_from_row(row._mapping) if row else None
+
+    async def add_build(self, build: Build) -> None:
+        await self._conn.execute(t.builds.insert().values(build_to_row(build)))
+
+    async def move_build(self, before: Build, after: Build) -> bool:
+        values = build_to_row(after)
+        del values["id"]
+        result = await self._conn.execute(
+            t.builds.update()
+            .where(t.builds.c.id == before.id, t.builds.c.state == before.state.value)
+            .values(values)
+        )
+        return result.rowcount == 1
+
+    async def builds_of_target(
+        self, project_id: str, build_type: BuildType, target: str
+    ) -> Sequence[Build]:
+        query = (
+            t.builds.select()
+            .where(
+                t.builds.c.project_id == project_id,
+                t.builds.c.type == build_type.value,
+                t.builds.c.target == target,
+            )
+            .order_by(t.builds.c.created_at, t.builds.c.id)
+        )
+        return [build_from_row(r._mapping) for r in await self._conn.execute(query)]
+
+    async def get_delivery(self, project_id: str, webhook_id: str) -> Delivery | None:
+        d = t.webhook_deliveries
+        row = (
+            await self._conn.execute(
+                sa.select(d.c.project_id, d.c.webhook_id, d.c.body_sha256, d.c.build_id).where(
+                    d.c.project_id == project_id, d.c.webhook_id == webhook_id
+                )
+            )
+        ).first()
+        return Delivery(**row._mapping) if row else None
+
+    async def add_delivery(self, delivery: Delivery) -> None:
+        await self._conn.execute(
+            t.webhook_deliveries.insert().values(
+                project_id=delivery.project_id,
+                webhook_id=delivery.webhook_id,
+                body_sha256=delivery.body_sha256,
+                build_id=delivery.build_id,
+                created_at=self._clock.now(),
+            )
+        )
+
+    async def enqueue(self, payload: jobs.JobPayload, run_at: datetime | None = None) -> None:
+        now = self._clock.now()
+        kind, data = jobs.encode(payload)
+        await self._conn.execute(
+            t.jobs.insert().values(
+                kind=kind,
+                payload=data,
+                queue=payload.queue,
+                state=jobs.JobState.PENDING.value,
+                run_at=run_at or now,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    async def audit(self, event: AuditEvent) -> None:
+        await self._conn.execute(
+            t.audit_events.insert().values(
+                at=event.at,
+                action=event.action,
+                project_id=event.project_id,
+                build_id=event.build_id,
+                actor=event.actor,
+                detail=dict(event.detail) if event.detail else None,
+            )
+        )
+
+    async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
+        m = t.slack_messages
+        row = (
+            await self._conn.execute(
+                sa.select(m.c.channel, m.c.ts).where(
+                    m.c.build_id == build_id, m.c.role == role, m.c.user_id == user
+                )
+            )
+        ).first()
+        return MessageRef(channel=row.channel, ts=row.ts) if row else None
+
+    async def save_message(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
+        await self._conn.execute(
+            t.slack_messages.insert().values(
+                build_id=build_id,
+                role=role,
+                user_id=user,
+                channel=ref.channel,
+                ts=ref.ts,
+                created_at=self._clock.now(),
+            )
+        )
+
+
+class SqlStore:
+    """The Store port: hands out transactions on one engine."""
+
+    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
+        self.engine = engine
+        self._clock = clock
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self.engine.begin() as conn:
+            yield SqlTransaction(conn, self._clock)

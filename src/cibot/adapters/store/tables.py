@@ -1,0 +1,123 @@
+"""The schema, as SQLAlchemy Core tables. Alembic migrations create and evolve it.
+
+Times are stored as timezone-aware timestamps (UTC). Ids are strings made by the service,
+so rows can be referenced in Slack button values before any database round trip.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no zone: store UTC, read it back so)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Time = UtcDateTime()
+
+builds = sa.Table(
+    "builds",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project_id", sa.String(64), nullable=False),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("target", sa.String(255), nullable=False),
+    sa.Column("image", sa.String(512), nullable=False),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Column("commit", sa.String(64)),
+    sa.Column("author", sa.String(255)),
+    sa.Column("build_number", sa.BigInteger),
+    sa.Column("ci_url", sa.String(2048)),
+    sa.Column("digest", sa.String(128)),
+    sa.Column("preview_url", sa.String(2048)),
+    sa.Column("reason", sa.Text),
+    sa.Column("superseded_by", sa.String(32)),
+    sa.Index("ix_builds_target", "project_id", "type", "target", "created_at"),
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("project_id", sa.String(64), primary_key=True),
+    sa.Column("webhook_id", sa.String(256), primary_key=True),
+    sa.Column("body_sha256", sa.String(64), nullable=False),
+    sa.Column("build_id", sa.String(32), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("queue", sa.String(400)),
+    sa.Column("state", sa.String(16), nullable=False),
+    sa.Column("run_at", Time, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("lease_owner", sa.String(128)),
+    sa.Column("lease_expires_at", Time),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", Time, nullable=False),
+    sa.Column("updated_at", Time, nullable=False),
+    sa.Index("ix_jobs_ready", "state", "run_at"),
+    sa.Index("ix_jobs_queue", "queue", "state"),
+)
+
+slack_messages = sa.Table(
+    "slack_messages",
+    metadata,
+    sa.Column("build_id", sa.String(32), primary_key=True),
+    sa.Column("role", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.String(32), primary_key=True),  # "" for channel messages
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("ts", sa.String(32), nullable=False),
+    sa.Column("created_at", Time, nullable=False),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("project_id", sa.String(64)),
+    sa.Column("build_id", sa.String(32)),
+    sa.Column("actor", sa.String(64)),
+    sa.Column("detail", sa.JSON),
+    sa.Index("ix_audit_project_at", "project_id", "at"),
+)

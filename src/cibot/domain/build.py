@@ -1,0 +1,86 @@
+"""A build reported by CI and the life it leads: the state machine that guards it.
+
+Every change of state goes through `Build.moved_to`, which refuses moves the flow does not
+allow; the store then writes it as a compare-and-set on the old state, so two workers or
+two clicks can never both make the same move.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+
+from cibot.domain.errors import InvalidTransition
+
+
+class BuildType(StrEnum):
+    BRANCH = "branch"
+    TAG = "tag"
+
+
+class BuildState(StrEnum):
+    ACCEPTED = "accepted"  # recorded; its preview deploy is queued
+    DEPLOYING = "deploying"  # objects applied, waiting for the rollout
+    READY = "ready"  # preview is up; QA and owners decide
+    FAILED = "failed"  # the preview rollout failed; reason recorded
+    SUPERSEDED = "superseded"  # a newer build of the same target replaced it
+    STALE = "stale"  # arrived after a newer build number of the same target; never deployed
+    CLOSED = "closed"  # an owner closed it; preview removed
+    PROMOTING = "promoting"  # going to production
+    PROMOTED = "promoted"  # running in production
+
+
+TERMINAL = frozenset({BuildState.SUPERSEDED, BuildState.STALE, BuildState.CLOSED})
+
+_ALLOWED: dict[BuildState, frozenset[BuildState]] = {
+    BuildState.ACCEPTED: frozenset({BuildState.DEPLOYING, BuildState.FAILED}),
+    BuildState.DEPLOYING: frozenset({BuildState.READY, BuildState.FAILED}),
+    BuildState.READY: frozenset({BuildState.CLOSED, BuildState.PROMOTING, BuildState.DEPLOYING}),
+    BuildState.FAILED: frozenset({BuildState.DEPLOYING, BuildState.CLOSED}),
+    BuildState.PROMOTING: frozenset({BuildState.PROMOTED, BuildState.READY}),
+    BuildState.PROMOTED: frozenset({BuildState.CLOSED, BuildState.PROMOTING}),
+    BuildState.SUPERSEDED: frozenset(),
+    BuildState.STALE: frozenset(),
+    BuildState.CLOSED: frozenset(),
+}
+# Any live build may be superseded by a newer build of its target.
+for _state in (BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.READY, BuildState.FAILED):
+    _ALLOWED[_state] = _ALLOWED[_state] | {BuildState.SUPERSEDED}
+
+
+def can_move(source: BuildState, target: BuildState) -> bool:
+    return target in _ALLOWED[source]
+
+
+@dataclass(frozen=True, slots=True)
+class Build:
+    """One image CI built for one target (branch or tag) of one project."""
+
+    id: str
+    project_id: str
+    type: BuildType
+    target: str
+    image: str
+    state: BuildState
+    created_at: datetime
+    updated_at: datetime
+    commit: str | None = None
+    author: str | None = None
+    build_number: int | None = None
+    ci_url: str | None = None
+    digest: str | None = None  # sha256:… of the image the preview actually ran
+    preview_url: str | None = None
+    reason: str | None = None  # why it failed (plain words), or other note
+    superseded_by: str | None = None
+
+    @property
+    def environment_key(self) -> tuple[str, BuildType, str]:
+        """Builds with the same key share one preview environment."""
+        return (self.project_id, self.type, self.target)
+
+    def moved_to(self, state: BuildState, now: datetime, **changes: object) -> Build:
+        """This build in `state`, or InvalidTransition if the flow does not allow the move."""
+        if not can_move(self.state, state):
+            raise InvalidTransition(self.id, self.state, state)
+        return replace(self, state=state, updated_at=now, **changes)  # type: ignore[arg-type]

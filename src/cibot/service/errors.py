@@ -1,0 +1,50 @@
+"""The few errors the use cases deal in; adapters turn library errors into these.
+
+    ServiceError
+    ├── Transient          try again later: the job runner retries with backoff
+    │   ├── ClusterUnavailable   Kubernetes API unreachable, 5xx, 429, conflict after retries
+    │   ├── ChatUnavailable      Slack unreachable, 5xx, rate limited past our retries
+    │   └── StoreConflict        a concurrent writer won (e.g. a unique key); re-run the unit of work
+    └── Permanent          retrying cannot help: record the reason and move on
+        ├── ClusterRejected      the API refused the objects (invalid, forbidden, no namespace)
+        ├── ChatRejected         Slack refused the message (no channel, invalid blocks, bad token)
+        └── ReplayMismatch       a webhook id reused for a different body
+"""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    """Base of every error the service layer expects."""
+
+
+class Transient(ServiceError):
+    """Worth retrying later."""
+
+
+class Permanent(ServiceError):
+    """Retrying will not help."""
+
+
+class ClusterUnavailable(Transient):
+    pass
+
+
+class ChatUnavailable(Transient):
+    pass
+
+
+class StoreConflict(Transient):
+    pass
+
+
+class ClusterRejected(Permanent):
+    pass
+
+
+class ChatRejected(Permanent):
+    pass
+
+
+class ReplayMismatch(Permanent):
+    """The same webhook id came again with a different body: refuse, never guess."""

@@ -1,0 +1,123 @@
+"""Recording a build CI reported: the first step of the flow, and the only one CI waits for.
+
+Everything is decided in one transaction: the delivery id (so a retried webhook replays the
+first answer), the build row, the builds it supersedes, and the jobs that deploy it and post
+its card. CI gets its 202 only after that commit.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cibot.domain import naming
+from cibot.domain.build import Build, BuildState, BuildType
+from cibot.domain.project import Project
+from cibot.service.errors import ReplayMismatch
+from cibot.service.jobs import DeployPreview, SyncBuildCard
+from cibot.service.ports import AuditEvent, Clock, Delivery, Store, Transaction
+
+LIVE = frozenset({BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.READY, BuildState.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class BuildReport:
+    """A build notification, already checked for syntax by the web layer."""
+
+    image: str
+    type: BuildType
+    target: str
+    commit: str | None = None
+    author: str | None = None
+    build_number: int | None = None
+    ci_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    build_id: str
+    replayed: bool = False
+
+
+def new_build_id(now: datetime) -> str:
+    """Time-ordered and unguessable: 12 hex digits of milliseconds, 12 random."""
+    return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(6)}"
+
+
+def environment_of(project: Project, build_type: BuildType, target: str) -> str:
+    return f"{project.namespace}/{naming.environment_name(project.id, build_type, target)}"
+
+
+def preview_url(project: Project, build_type: BuildType, target: str) -> str:
+    return f"{project.scheme}://{naming.preview_host(project.host, build_type, target)}/"
+
+
+async def record_build(
+    store: Store,
+    clock: Clock,
+    project: Project,
+    report: BuildReport,
+    webhook_id: str,
+    body_sha256: str,
+) -> Accepted:
+    """Record the build and queue its deployment; replay the first answer for a repeated id."""
+    async with store.transaction() as tx:
+        await tx.lock_target(project.id, report.type, report.target)
+        delivery = await tx.get_delivery(project.id, webhook_id)
+        if delivery is not None:
+            if delivery.body_sha256 != body_sha256:
+                raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
+            return Accepted(delivery.build_id, replayed=True)
+        build = await _add_build(tx, clock.now(), project, report)
+        await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, build.id))
+        return Accepted(build.id)
+
+
+async def _add_build(tx: Transaction, now: datetime, project: Project, report: BuildReport) -> Build:
+    siblings = await tx.builds_of_target(project.id, report.type, report.target)
+    stale = _is_stale(report, siblings)
+    build = Build(
+        id=new_build_id(now),
+        project_id=project.id,
+        type=report.type,
+        target=report.target,
+        image=report.image,
+        state=BuildState.STALE if stale else BuildState.ACCEPTED,
+        created_at=now,
+        updated_at=now,
+        commit=report.commit,
+        author=report.author,
+        build_number=report.build_number,
+        ci_url=report.ci_url,
+        preview_url=preview_url(project, report.type, report.target),
+        reason="a newer build number of this target arrived first" if stale else None,
+    )
+    await tx.add_build(build)
+    await tx.audit(
+        AuditEvent(now, "build.stale" if stale else "build.accepted", project.id, build.id)
+    )
+    if stale:
+        return build
+    for older in siblings:
+        if older.state in LIVE:
+            superseded = older.moved_to(BuildState.SUPERSEDED, now, superseded_by=build.id)
+            if await tx.move_build(older, superseded):
+                await tx.audit(AuditEvent(now, "build.superseded", project.id, older.id))
+                await tx.enqueue(SyncBuildCard(older.id))
+    await tx.enqueue(SyncBuildCard(build.id))
+    await tx.enqueue(DeployPreview(build.id, environment_of(project, report.type, report.target)))
+    return build
+
+
+def _is_stale(report: BuildReport, siblings: Sequence[Build]) -> bool:
+    """T16: CI numbers its builds; one numbered below a build we already have came late."""
+    if report.build_number is None:
+        return False
+    numbers = [
+        b.build_number
+        for b in siblings
+        if b.build_number is not None and b.state is not BuildState.STALE
+    ]
+    return bool(numbers) and report.build_number < max(numbers)

@@ -1,0 +1,85 @@
+"""The durable work items: each side effect of ci-bot is a job row committed with its cause.
+
+A job payload is a small frozen dataclass naming what to do and for which build; the job
+runner finds the handler by the payload's type. Payloads carry ids only: a handler always
+reloads the current state, so a job that runs twice, or late, acts on the truth.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, slots=True)
+class JobPayload:
+    """Base of every job payload. `queue` serialises jobs that must not overlap."""
+
+    kind: ClassVar[str] = ""
+
+    @property
+    def queue(self) -> str | None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeployPreview(JobPayload):
+    """Apply a build's preview objects and wait for the rollout."""
+
+    kind: ClassVar[str] = "deploy_preview"
+    build_id: str
+    environment: str  # namespace/name: deploys of one environment run one at a time
+
+    @property
+    def queue(self) -> str | None:
+        return f"env:{self.environment}"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncBuildCard(JobPayload):
+    """Post the build's channel card, or bring the posted one up to date."""
+
+    kind: ClassVar[str] = "sync_build_card"
+    build_id: str
+
+    @property
+    def queue(self) -> str | None:
+        return f"card:{self.build_id}"
+
+
+PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
+    t.kind: t for t in (DeployPreview, SyncBuildCard)
+}
+
+
+def encode(payload: JobPayload) -> tuple[str, str]:
+    """(kind, JSON) for the jobs table."""
+    return payload.kind, json.dumps(dataclasses.asdict(payload), sort_keys=True)
+
+
+def decode(kind: str, data: str) -> JobPayload:
+    """The payload object back from its row; KeyError for a kind this version does not know."""
+    fields: dict[str, Any] = json.loads(data)
+    return PAYLOAD_TYPES[kind](**fields)
+
+
+class JobState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    DEAD = "dead"  # gave up after max attempts; kept for inspection
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed job: what to run, and the lease that makes this worker its only runner."""
+
+    id: int
+    payload: JobPayload
+    attempts: int
+    lease_owner: str
+    lease_expires_at: datetime
