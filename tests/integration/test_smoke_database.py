@@ -26,4 +26,4 @@ async def test_a_row_written_is_read_back_on_each_backend(database_url: str) -> 
     finally:
         await engine.dispose()
     assert text == "héllo ✓"
-    assert dialect in database_url.split("+")[0]
+    assert dialect in database_url.split("+", maxsplit=1)[0]

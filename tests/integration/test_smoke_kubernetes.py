@@ -32,7 +32,9 @@ async def kube(kubeconfig_path: Path) -> AsyncIterator[AsyncClient]:
 @pytest.fixture
 async def namespace(kube: AsyncClient) -> AsyncIterator[str]:
     name = f"smoke-{uuid.uuid4().hex[:8]}"
-    await kube.apply(from_dict({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    await kube.apply(
+        from_dict({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    )
     yield name
     await kube.delete(Namespace, name)
 
@@ -74,13 +76,13 @@ async def test_a_deployment_service_and_ingress_applied_server_side_roll_out(
     kube: AsyncClient, namespace: str
 ) -> None:
     name = "web"
-    service = {
+    service: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name},
         "spec": {"selector": {"app.kubernetes.io/name": name}, "ports": [{"port": 80}]},
     }
-    ingress = {
+    ingress: dict[str, Any] = {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {"name": name},
@@ -102,7 +104,8 @@ async def test_a_deployment_service_and_ingress_applied_server_side_roll_out(
         },
     }
     for manifest in (deployment(name, "registry.example.test/web:1.0"), service, ingress):
-        await kube.apply(from_dict(manifest), namespace=namespace, force=True)
+        manifest["metadata"]["namespace"] = namespace
+        await kube.apply(from_dict(manifest), force=True)
 
     dep = await wait_until_rolled_out(kube, name, namespace)
 
@@ -114,8 +117,10 @@ async def test_a_deployment_service_and_ingress_applied_server_side_roll_out(
     assert svc.spec is not None and svc.spec.ports and svc.spec.ports[0].port == 80
     assert ing.spec is not None and ing.spec.rules and ing.spec.rules[0].host == "web.example.test"
     pods = [p async for p in kube.list(Pod, namespace=namespace)]
-    image_ids = {cs.imageID for p in pods for cs in (p.status.containerStatuses or [])} if pods else set()
-    assert len(image_ids) == 1 and next(iter(image_ids)).startswith("registry.example.test/web@sha256:")
+    image_ids = {cs.imageID for p in pods if p.status for cs in p.status.containerStatuses or []}
+    assert len(image_ids) == 1 and next(iter(image_ids)).startswith(
+        "registry.example.test/web@sha256:"
+    )
 
 
 async def test_a_rollout_of_an_unpullable_image_fails_with_the_pods_reason(
@@ -123,7 +128,9 @@ async def test_a_rollout_of_an_unpullable_image_fails_with_the_pods_reason(
 ) -> None:
     name = "broken"
     image = "unpullable.invalid/app:1.0"
-    await kube.apply(from_dict(deployment(name, image)), namespace=namespace, force=True)
+    manifest = deployment(name, image)
+    manifest["metadata"]["namespace"] = namespace
+    await kube.apply(from_dict(manifest), force=True)
 
     reasons: set[str] = set()
     progressing_reason = None

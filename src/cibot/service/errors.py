@@ -1,14 +1,15 @@
 """The few errors the use cases deal in; adapters turn library errors into these.
 
-    ServiceError
-    ├── Transient          try again later: the job runner retries with backoff
-    │   ├── ClusterUnavailable   Kubernetes API unreachable, 5xx, 429, conflict after retries
-    │   ├── ChatUnavailable      Slack unreachable, 5xx, rate limited past our retries
-    │   └── StoreConflict        a concurrent writer won (e.g. a unique key); re-run the unit of work
-    └── Permanent          retrying cannot help: record the reason and move on
-        ├── ClusterRejected      the API refused the objects (invalid, forbidden, no namespace)
-        ├── ChatRejected         Slack refused the message (no channel, invalid blocks, bad token)
-        └── ReplayMismatch       a webhook id reused for a different body
+ServiceError
+├── Transient          try again later: the job runner retries with backoff
+│   ├── ClusterUnavailable   Kubernetes API unreachable, 5xx, 429, conflict after retries
+│   ├── ChatUnavailable      Slack unreachable, 5xx, rate limited past our retries
+│   ├── StoreConflict        a concurrent writer won (e.g. a unique key); re-run the unit of work
+│   └── StoreUnavailable     the database is down, locked or busy past its timeout
+└── Permanent          retrying cannot help: record the reason and move on
+    ├── ClusterRejected      the API refused the objects (invalid, forbidden, no namespace)
+    ├── ChatRejected         Slack refused the message (no channel, invalid blocks, bad token)
+    └── ReplayMismatch       a webhook id reused for a different body
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ class ChatUnavailable(Transient):
 
 
 class StoreConflict(Transient):
+    pass
+
+
+class StoreUnavailable(Transient):
     pass
 
 

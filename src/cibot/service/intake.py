@@ -55,6 +55,7 @@ def preview_url(project: Project, build_type: BuildType, target: str) -> str:
 
 
 async def record_build(
+    *,
     store: Store,
     clock: Clock,
     project: Project,
@@ -75,7 +76,9 @@ async def record_build(
         return Accepted(build.id)
 
 
-async def _add_build(tx: Transaction, now: datetime, project: Project, report: BuildReport) -> Build:
+async def _add_build(
+    tx: Transaction, now: datetime, project: Project, report: BuildReport
+) -> Build:
     siblings = await tx.builds_of_target(project.id, report.type, report.target)
     stale = _is_stale(report, siblings)
     build = Build(

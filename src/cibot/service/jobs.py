@@ -51,9 +51,7 @@ class SyncBuildCard(JobPayload):
         return f"card:{self.build_id}"
 
 
-PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
-    t.kind: t for t in (DeployPreview, SyncBuildCard)
-}
+PAYLOAD_TYPES: dict[str, type[JobPayload]] = {t.kind: t for t in (DeployPreview, SyncBuildCard)}
 
 
 def encode(payload: JobPayload) -> tuple[str, str]:

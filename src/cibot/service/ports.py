@@ -79,11 +79,11 @@ class Transaction(Protocol):
 
     async def audit(self, event: AuditEvent) -> None: ...
 
-    async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
-        ...
+    async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None: ...
 
-    async def save_message(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
-        ...
+    async def save_message(
+        self, build_id: str, role: str, ref: MessageRef, user: str = ""
+    ) -> None: ...
 
 
 class Store(Protocol):
@@ -122,7 +122,10 @@ class Cluster(Protocol):
     """The Kubernetes side: apply objects, watch a rollout, remove an environment."""
 
     async def apply(self, manifests: Sequence[Mapping[str, Any]]) -> None:
-        """Server-side apply, field manager `cibot`, forced. ClusterRejected / ClusterUnavailable."""
+        """Server-side apply, field manager `cibot`, forced.
+
+        Raises ClusterRejected (the API refused) or ClusterUnavailable (try later).
+        """
         ...
 
     async def wait_for_rollout(

@@ -20,7 +20,7 @@ def build_to_row(build: Build) -> dict[str, Any]:
     return row
 
 
-def build_from_row(row: Mapping[str, Any]) -> Build:
+def build_from_row(row: Mapping[Any, Any]) -> Build:
     return Build(
         type=BuildType(row["type"]),
         state=BuildState(row["state"]),

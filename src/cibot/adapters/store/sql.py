@@ -6,17 +6,20 @@ transaction as the audit row and the jobs it causes, so either all of it happene
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.rows import build_from_row, build_to_row
 from cibot.domain.build import Build, BuildType
 from cibot.service import jobs
+from cibot.service.errors import StoreConflict, StoreUnavailable
 from cibot.service.ports import AuditEvent, Clock, Delivery, MessageRef, Transaction
 
 
@@ -24,6 +27,21 @@ class SqlTransaction(Transaction):
     def __init__(self, conn: AsyncConnection, clock: Clock) -> None:
         self._conn = conn
         self._clock = clock
+
+    async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
+        insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        stmt = insert(t.targets).values(
+            project_id=project_id,
+            type=build_type.value,
+            target=target,
+            touched_at=self._clock.now(),
+        )
+        await self._conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["project_id", "type", "target"],
+                set_={"touched_at": stmt.excluded.touched_at},
+            )
+        )
 
     async def get_build(self, build_id: str) -> Build | None:
         row = (await self._conn.execute(t.builds.select().where(t.builds.c.id == build_id))).first()
@@ -136,8 +154,16 @@ class SqlStore:
     def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
         self.engine = engine
         self._clock = clock
+        self.on_commit: Callable[[], None] | None = None  # e.g. wake the job runner
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        async with self.engine.begin() as conn:
-            yield SqlTransaction(conn, self._clock)
+        try:
+            async with self.engine.begin() as conn:
+                yield SqlTransaction(conn, self._clock)
+        except IntegrityError as exc:
+            raise StoreConflict(str(exc.orig)) from exc
+        except (OperationalError, InterfaceError, OSError) as exc:
+            raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+        if self.on_commit is not None:
+            self.on_commit()

@@ -23,7 +23,6 @@ metadata = sa.MetaData(
 )
 
 
-
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite keeps no zone: store UTC, read it back so)."""
 
@@ -67,6 +66,15 @@ builds = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("superseded_by", sa.String(32)),
     sa.Index("ix_builds_target", "project_id", "type", "target", "created_at"),
+)
+
+targets = sa.Table(  # one row per (project, type, target): the lock that serialises intake
+    "targets",
+    metadata,
+    sa.Column("project_id", sa.String(64), primary_key=True),
+    sa.Column("type", sa.String(16), primary_key=True),
+    sa.Column("target", sa.String(255), primary_key=True),
+    sa.Column("touched_at", Time, nullable=False),
 )
 
 webhook_deliveries = sa.Table(

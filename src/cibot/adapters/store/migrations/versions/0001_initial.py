@@ -1,4 +1,4 @@
-"""The first schema: builds, webhook deliveries, jobs, Slack messages, audit events.
+"""The first schema: builds, targets, webhook deliveries, jobs, Slack messages, audit events.
 
 Revision ID: 0001
 Revises:
@@ -42,6 +42,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_builds"),
     )
     op.create_index("ix_builds_target", "builds", ["project_id", "type", "target", "created_at"])
+    op.create_table(
+        "targets",
+        sa.Column("project_id", sa.String(64), nullable=False),
+        sa.Column("type", sa.String(16), nullable=False),
+        sa.Column("target", sa.String(255), nullable=False),
+        sa.Column("touched_at", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("project_id", "type", "target", name="pk_targets"),
+    )
     op.create_table(
         "webhook_deliveries",
         sa.Column("project_id", sa.String(64), nullable=False),
@@ -94,5 +102,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("audit_events", "slack_messages", "jobs", "webhook_deliveries", "builds"):
+    for table in (
+        "audit_events",
+        "slack_messages",
+        "jobs",
+        "webhook_deliveries",
+        "targets",
+        "builds",
+    ):
         op.drop_table(table)

@@ -1,0 +1,166 @@
+"""The Cluster port on lightkube: server-side apply, rollout watch, environment removal.
+
+Library errors stop here: an API refusal (4xx other than 409/429) becomes ClusterRejected
+with the API's own message; connection errors, 5xx, 429 and apply conflicts are retried per
+the retry policy and then become ClusterUnavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import partial
+from typing import Any
+
+import httpx2
+from lightkube import AsyncClient
+from lightkube.codecs import from_dict
+from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Event, Pod, Service
+from lightkube.resources.networking_v1 import Ingress
+
+from cibot.adapters.kubernetes.rollout import RolloutState, pod_failure_reason, rollout_status
+from cibot.adapters.retry import RetryLater, RetryPolicy, with_retries
+from cibot.service.errors import ClusterRejected, ClusterUnavailable
+from cibot.service.ports import RolloutOutcome
+
+FIELD_MANAGER = "cibot"
+MANAGED_BY = ("app.kubernetes.io/managed-by", "cibot")
+
+Mapping_ = create_namespaced_resource("getambassador.io", "v3alpha1", "Mapping", "mappings")
+HTTPRoute = create_namespaced_resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
+ENVIRONMENT_KINDS: tuple[Any, ...] = (Ingress, Mapping_, HTTPRoute, Service, Deployment)
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Library errors → RetryLater (transient) or ClusterRejected (the API said no)."""
+    try:
+        yield
+    except ApiError as exc:
+        code = exc.status.code or 0
+        if code in (409, 429) or code >= 500:
+            retry_after = exc.response.headers.get("Retry-After") if exc.response else None
+            raise RetryLater(exc, float(retry_after) if retry_after else None) from exc
+        raise ClusterRejected(f"Kubernetes refused it: {exc.status.message}") from exc
+    except (httpx2.TransportError, OSError) as exc:
+        raise RetryLater(exc) from exc
+
+
+class KubeCluster:
+    def __init__(self, client: AsyncClient, retry: RetryPolicy, poll_seconds: float = 0.2) -> None:
+        self._client = client
+        self._retry = retry
+        self._poll = poll_seconds
+
+    async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
+        async def attempt() -> Any:
+            with _translated_errors():
+                return await fn()
+
+        try:
+            return await with_retries(self._retry, attempt)
+        except RetryLater as exc:
+            raise ClusterUnavailable(f"Kubernetes API unavailable: {exc.cause}") from exc
+
+    async def apply(self, manifests: Sequence[Mapping[str, Any]]) -> None:
+        for manifest in manifests:
+            apply = partial(
+                self._client.apply, _to_resource(manifest), field_manager=FIELD_MANAGER, force=True
+            )
+            await self._call(apply)
+
+    async def wait_for_rollout(
+        self,
+        namespace: str,
+        name: str,
+        timeout_seconds: float,
+        keep_waiting: Callable[[], Awaitable[bool]],
+    ) -> RolloutOutcome:
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            dep = await self._call(lambda: self._client.get(Deployment, name, namespace=namespace))
+            status = rollout_status(dep.to_dict())
+            if status.state is RolloutState.DONE:
+                return RolloutOutcome(ready=True, digest=await self._digest(dep, namespace))
+            if status.state is RolloutState.FAILED:
+                reason = await self._failure_reason(dep, namespace)
+                return RolloutOutcome(ready=False, reason=reason or status.message)
+            if time.monotonic() >= deadline:
+                reason = await self._failure_reason(dep, namespace)
+                why = f"the rollout did not finish within {int(timeout_seconds)} s"
+                return RolloutOutcome(ready=False, reason=f"{why}: {reason or status.message}")
+            if not await keep_waiting():
+                return RolloutOutcome(ready=False, abandoned=True, reason="no longer wanted")
+            await asyncio.sleep(self._poll)
+
+    async def _pods(self, dep: Deployment, namespace: str) -> list[dict[str, Any]]:
+        selector = dep.spec.selector.matchLabels if dep.spec and dep.spec.selector else None
+        pods = await self._call(
+            lambda: _collect(self._client.list(Pod, namespace=namespace, labels=selector or {}))
+        )
+        return [p.to_dict() for p in pods]
+
+    async def _digest(self, dep: Deployment, namespace: str) -> str | None:
+        """The sha256 digest the ready pods of this rollout actually run."""
+        image = (
+            dep.spec.template.spec.containers[0].image
+            if dep.spec and dep.spec.template.spec
+            else None
+        )
+        for pod in await self._pods(dep, namespace):
+            for cs in pod.get("status", {}).get("containerStatuses") or []:
+                image_id = cs.get("imageID") or ""
+                if cs.get("ready") and cs.get("image") == image and "@sha256:" in image_id:
+                    return image_id.rsplit("@", 1)[1]
+        return None
+
+    async def _failure_reason(self, dep: Deployment, namespace: str) -> str | None:
+        pods = await self._pods(dep, namespace)
+        names = {p["metadata"]["name"] for p in pods}
+        events = await self._call(
+            lambda: _collect(
+                self._client.list(Event, namespace=namespace, fields={"involvedObject.kind": "Pod"})
+            )
+        )
+        pod_events = [
+            e.to_dict() for e in events if e.involvedObject and e.involvedObject.name in names
+        ]
+        return pod_failure_reason(pods, pod_events)
+
+    async def delete_environment(self, namespace: str, name: str) -> None:
+        for kind in ENVIRONMENT_KINDS:
+            await self._call(partial(self._delete_if_ours, kind, namespace, name))
+
+    async def _delete_if_ours(self, kind: Any, namespace: str, name: str) -> None:
+        try:
+            obj = await self._client.get(kind, name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:  # gone already, or the kind is not installed
+                return
+            raise
+        labels = (obj.metadata.labels if obj.metadata else None) or {}
+        if labels.get(MANAGED_BY[0]) != MANAGED_BY[1]:
+            return  # never delete what ci-bot did not create
+        try:
+            await self._client.delete(kind, name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code != 404:
+                raise
+
+
+async def _collect(items: Any) -> list[Any]:
+    return [item async for item in items]
+
+
+def _to_resource(manifest: Mapping[str, Any]) -> Any:
+    kind = manifest.get("kind")
+    if kind == "Mapping":
+        return Mapping_.from_dict(dict(manifest))
+    if kind == "HTTPRoute":
+        return HTTPRoute.from_dict(dict(manifest))
+    return from_dict(dict(manifest))

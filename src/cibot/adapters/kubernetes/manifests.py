@@ -1,0 +1,345 @@
+"""The objects an environment is made of, as plain dicts ready for server-side apply.
+
+One function renders a Deployment, a Service and a route (Ingress, Emissary Mapping or Gateway
+API HTTPRoute) from an `EnvironmentSpec`, with the labels of the public contract and safe pod
+defaults. Rendering is pure, so every manifest can be checked against the Kubernetes schemas
+in unit tests; applying them is the job of the thin client beside this module.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from cibot.domain.build import BuildType
+from cibot.domain.naming import (
+    EnvironmentKind,
+    environment_name,
+    is_dns1035_label,
+    is_dns_name,
+    label_value,
+    preview_host,
+    production_name,
+)
+from cibot.domain.project import Project, RouteKind
+
+Manifest = dict[str, Any]
+
+MANAGER = "cibot"
+SERVICE_PORT = 80
+PORT_NAME = "http"
+CONTAINER_NAME = "app"
+REVISION_HISTORY_LIMIT = 3
+
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+LABEL_PROJECT = "cibot/project"
+LABEL_ENVIRONMENT = "cibot/environment"
+LABEL_TARGET = "cibot/target"
+LABEL_BUILD_TYPE = "cibot/build-type"
+ANNOTATION_BUILD_ID = "cibot/build-id"
+ANNOTATION_TARGET = "cibot/target"
+ANNOTATION_IMAGE_DIGEST = "cibot/image-digest"
+
+DEPLOYMENT = ("apps/v1", "Deployment")
+SERVICE = ("v1", "Service")
+ROUTES: dict[RouteKind, tuple[str, str]] = {
+    RouteKind.INGRESS: ("networking.k8s.io/v1", "Ingress"),
+    RouteKind.MAPPING: ("getambassador.io/v3alpha1", "Mapping"),
+    RouteKind.HTTPROUTE: ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+}
+
+# OCI image-spec digest grammar: algorithm ":" encoded.
+_DIGEST = re.compile(r"[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+")
+
+
+@dataclass(frozen=True, slots=True)
+class EnvironmentSpec:
+    """Everything that decides the objects of one environment running one build."""
+
+    project: Project
+    kind: EnvironmentKind
+    name: str  # metadata.name of every object; a DNS-1035 label
+    host: str  # the host the route serves
+    image: str  # as CI reported it
+    build_type: BuildType
+    target: str  # the branch or tag name, as CI reported it
+    build_id: str
+    digest: str | None = None  # "sha256:…": when set, the image is pinned to it
+
+    def __post_init__(self) -> None:
+        if not is_dns1035_label(self.name):
+            raise ValueError(f"environment name {self.name!r} is not a DNS-1035 label")
+        if not is_dns_name(self.host):
+            raise ValueError(f"host {self.host!r} is not a DNS name")
+        if self.digest is not None and not _DIGEST.fullmatch(self.digest):
+            raise ValueError(f"image digest {self.digest!r} is not of the form algorithm:hex")
+
+    @classmethod
+    def preview(
+        cls,
+        project: Project,
+        *,
+        build_type: BuildType,
+        target: str,
+        image: str,
+        build_id: str,
+        digest: str | None = None,
+    ) -> EnvironmentSpec:
+        """The preview environment of one target, named and hosted by the naming rules."""
+        return cls(
+            project=project,
+            kind=EnvironmentKind.PREVIEW,
+            name=environment_name(project.id, build_type, target),
+            host=preview_host(project.host, build_type, target),
+            image=image,
+            build_type=build_type,
+            target=target,
+            build_id=build_id,
+            digest=digest,
+        )
+
+    @classmethod
+    def production(
+        cls,
+        project: Project,
+        *,
+        build_type: BuildType,
+        target: str,
+        image: str,
+        build_id: str,
+        digest: str | None = None,
+    ) -> EnvironmentSpec:
+        """The project's production environment running a build of `target`."""
+        return cls(
+            project=project,
+            kind=EnvironmentKind.PRODUCTION,
+            name=production_name(project.id),
+            host=project.host,
+            image=image,
+            build_type=build_type,
+            target=target,
+            build_id=build_id,
+            digest=digest,
+        )
+
+    @property
+    def image_ref(self) -> str:
+        """The image to run: pinned as `repository@digest` when the digest is known."""
+        return pinned_image(self.image, self.digest) if self.digest else self.image
+
+    @property
+    def replicas(self) -> int:
+        workload = self.project.workload
+        if self.kind is EnvironmentKind.PRODUCTION:
+            return workload.production_replicas
+        return workload.replicas
+
+
+def pinned_image(image: str, digest: str) -> str:
+    """`image` without its tag or digest, pinned to `digest` (`registry:5000/app@sha256:…`)."""
+    repository = image.split("@", 1)[0]
+    last_slash = repository.rfind("/")
+    colon = repository.rfind(":")
+    if colon > last_slash:  # a tag, not a registry port
+        repository = repository[:colon]
+    return f"{repository}@{digest}"
+
+
+def selector_labels(project_id: str, kind: EnvironmentKind, name: str) -> dict[str, str]:
+    """The labels that never change for one environment: its Deployment's selector."""
+    return {
+        LABEL_INSTANCE: name,
+        LABEL_PROJECT: project_id,
+        LABEL_ENVIRONMENT: kind.value,
+    }
+
+
+def environment_labels(spec: EnvironmentSpec) -> dict[str, str]:
+    """The labels of every object of the environment and of its pods."""
+    return {
+        LABEL_NAME: spec.project.id,
+        LABEL_MANAGED_BY: MANAGER,
+        **selector_labels(spec.project.id, spec.kind, spec.name),
+        LABEL_TARGET: label_value(spec.target),
+        LABEL_BUILD_TYPE: spec.build_type.value,
+    }
+
+
+def environment_annotations(spec: EnvironmentSpec) -> dict[str, str]:
+    """What changes with every build: kept out of labels so selectors stay stable."""
+    notes = {ANNOTATION_BUILD_ID: spec.build_id, ANNOTATION_TARGET: spec.target}
+    if spec.digest:
+        notes[ANNOTATION_IMAGE_DIGEST] = spec.digest
+    return notes
+
+
+def kinds_for(route: RouteKind) -> tuple[tuple[str, str], ...]:
+    """The (apiVersion, kind) of each object an environment with this route is made of."""
+    return (DEPLOYMENT, SERVICE, ROUTES[route])
+
+
+def render(spec: EnvironmentSpec) -> list[Manifest]:
+    """The Deployment, Service and route of an environment, in the order to apply them."""
+    return [deployment(spec), service(spec), route(spec)]
+
+
+def _object(spec: EnvironmentSpec, api_kind: tuple[str, str], body: Manifest) -> Manifest:
+    api_version, kind = api_kind
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {
+            "name": spec.name,
+            "namespace": spec.project.namespace,
+            "labels": environment_labels(spec),
+            "annotations": environment_annotations(spec),
+        },
+        **body,
+    }
+
+
+def deployment(spec: EnvironmentSpec) -> Manifest:
+    workload = spec.project.workload
+    return _object(
+        spec,
+        DEPLOYMENT,
+        {
+            "spec": {
+                "replicas": spec.replicas,
+                "revisionHistoryLimit": REVISION_HISTORY_LIMIT,
+                "progressDeadlineSeconds": workload.rollout_timeout_seconds,
+                "selector": {"matchLabels": selector_labels(spec.project.id, spec.kind, spec.name)},
+                "template": {
+                    "metadata": {
+                        "labels": environment_labels(spec),
+                        "annotations": environment_annotations(spec),
+                    },
+                    "spec": pod_spec(spec),
+                },
+            }
+        },
+    )
+
+
+def pod_spec(spec: EnvironmentSpec) -> Manifest:
+    """One container with the project's safe defaults; a writable /tmp if the root is not."""
+    workload = spec.project.workload
+    pod: Manifest = {
+        "automountServiceAccountToken": workload.service_account_token,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": workload.run_as_non_root,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container(spec)],
+    }
+    if workload.read_only_root_filesystem:
+        pod["volumes"] = [{"name": "tmp", "emptyDir": {}}]
+    return pod
+
+
+def container(spec: EnvironmentSpec) -> Manifest:
+    workload = spec.project.workload
+    result: Manifest = {
+        "name": CONTAINER_NAME,
+        "image": spec.image_ref,
+        "ports": [{"name": PORT_NAME, "containerPort": workload.port, "protocol": "TCP"}],
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "privileged": False,
+            "readOnlyRootFilesystem": workload.read_only_root_filesystem,
+        },
+    }
+    if workload.env:
+        result["env"] = [{"name": k, "value": v} for k, v in sorted(workload.env)]
+    resources = {
+        section: dict(quantities)
+        for section, quantities in (
+            ("requests", workload.resources.requests),
+            ("limits", workload.resources.limits),
+        )
+        if quantities
+    }
+    if resources:
+        result["resources"] = resources
+    if workload.read_only_root_filesystem:
+        result["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108
+    return result
+
+
+def service(spec: EnvironmentSpec) -> Manifest:
+    return _object(
+        spec,
+        SERVICE,
+        {
+            "spec": {
+                "type": "ClusterIP",
+                "selector": selector_labels(spec.project.id, spec.kind, spec.name),
+                "ports": [
+                    {
+                        "name": PORT_NAME,
+                        "port": SERVICE_PORT,
+                        "targetPort": PORT_NAME,
+                        "protocol": "TCP",
+                    }
+                ],
+            }
+        },
+    )
+
+
+def route(spec: EnvironmentSpec) -> Manifest:
+    """The route of the project's kind, sending every path of the host to the Service."""
+    kind = spec.project.workload.route
+    builders = {
+        RouteKind.INGRESS: _ingress_spec,
+        RouteKind.MAPPING: _mapping_spec,
+        RouteKind.HTTPROUTE: _httproute_spec,
+    }
+    return _object(spec, ROUTES[kind], {"spec": builders[kind](spec)})
+
+
+def _ingress_spec(spec: EnvironmentSpec) -> Manifest:
+    backend = {"service": {"name": spec.name, "port": {"number": SERVICE_PORT}}}
+    result: Manifest = {
+        "rules": [
+            {
+                "host": spec.host,
+                "http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": backend}]},
+            }
+        ]
+    }
+    if spec.project.workload.ingress_class:
+        result = {"ingressClassName": spec.project.workload.ingress_class, **result}
+    return result
+
+
+def _mapping_spec(spec: EnvironmentSpec) -> Manifest:
+    return {"hostname": spec.host, "prefix": "/", "service": f"{spec.name}:{SERVICE_PORT}"}
+
+
+def _httproute_spec(spec: EnvironmentSpec) -> Manifest:
+    return {
+        "parentRefs": [gateway_ref(spec.project)],
+        "hostnames": [spec.host],
+        "rules": [
+            {
+                "matches": [{"path": {"type": "PathPrefix", "value": "/"}}],
+                "backendRefs": [{"name": spec.name, "port": SERVICE_PORT}],
+            }
+        ],
+    }
+
+
+def gateway_ref(project: Project) -> dict[str, str]:
+    """The HTTPRoute parentRef of the project's Gateway, given as "namespace/name" or "name"."""
+    gateway = project.workload.gateway
+    if not gateway:
+        raise ValueError(f"project {project.id!r} routes by HTTPRoute but names no gateway")
+    namespace, _, name = gateway.rpartition("/")
+    ref = {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": name}
+    return {**ref, "namespace": namespace} if namespace else ref

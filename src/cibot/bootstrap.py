@@ -1,0 +1,159 @@
+"""The composition root: the one place where concrete classes are built and wired together.
+
+`build(settings)` returns a `Service` with every part ready but nothing started; the CLI
+starts it (`serve`), tests start it in-process, and `aclose()` releases what it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx2
+import sqlalchemy as sa
+from fastapi import FastAPI
+from lightkube import AsyncClient, KubeConfig
+from slack_sdk.web.async_client import AsyncWebClient
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cibot.adapters.kubernetes import manifests
+from cibot.adapters.kubernetes.cluster import FIELD_MANAGER, KubeCluster
+from cibot.adapters.retry import RetryPolicy
+from cibot.adapters.slack.chat import SlackChat, web_client
+from cibot.adapters.store.engine import create_engine
+from cibot.adapters.store.queue import SqlJobQueue
+from cibot.adapters.store.sql import SqlStore
+from cibot.config import Settings, to_domain
+from cibot.domain.build import Build
+from cibot.domain.project import Project
+from cibot.entrypoints.web.app import create_app
+from cibot.entrypoints.web.build_complete import Intake
+from cibot.entrypoints.web.metrics import Metrics
+from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
+from cibot.service import cards, preview
+from cibot.service.jobs import DeployPreview, JobPayload, SyncBuildCard
+from cibot.service.ports import Clock
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+def kube_config(settings: Settings) -> KubeConfig:
+    """The configured kubeconfig, else in-cluster, else the default kubeconfig."""
+    k = settings.kubernetes
+    if k.kubeconfig is not None:
+        return KubeConfig.from_file(k.kubeconfig)
+    return KubeConfig.from_env()
+
+
+def render_preview(project: Project, build: Build) -> list[dict[str, Any]]:
+    spec = manifests.EnvironmentSpec.preview(
+        project, build_type=build.type, target=build.target, image=build.image, build_id=build.id
+    )
+    return manifests.render(spec)
+
+
+@dataclass
+class Service:
+    settings: Settings
+    engine: AsyncEngine
+    store: SqlStore
+    runner: JobRunner
+    app: FastAPI
+    metrics: Metrics
+    projects: Mapping[str, Project]
+    kube: AsyncClient
+    slack: AsyncWebClient
+
+    async def aclose(self) -> None:
+        await self.runner.stop()
+        await self.kube.close()
+        session = getattr(self.slack, "session", None)
+        if session is not None:
+            await session.close()
+        await self.engine.dispose()
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    r = settings.retry
+    return RetryPolicy(attempts=r.attempts, base_seconds=r.base_seconds, max_seconds=r.max_seconds)
+
+
+def worker_settings(settings: Settings) -> WorkerSettings:
+    j = settings.jobs
+    return WorkerSettings(
+        workers=j.workers,
+        lease_seconds=j.lease_seconds,
+        max_attempts=j.max_attempts,
+        backoff=RetryPolicy(j.max_attempts, j.backoff_base_seconds, j.backoff_max_seconds),
+        poll_interval_seconds=j.poll_interval_seconds,
+    )
+
+
+def build(
+    settings: Settings,
+    *,
+    slack_api_url: str | None = None,
+    slack_token: str | None = None,
+    clock: Clock | None = None,
+) -> Service:
+    """Wire everything; `slack_api_url`/`slack_token` point at a local fake Slack when given."""
+    clock = clock or SystemClock()
+    projects = {p.id: p for p in to_domain(settings)}
+    engine = create_engine(settings.database.async_url)
+    store = SqlStore(engine, clock)
+    kube = AsyncClient(
+        config=kube_config(settings), field_manager=FIELD_MANAGER, timeout=httpx2.Timeout(30.0)
+    )
+    policy = retry_policy(settings)
+    cluster = KubeCluster(kube, policy)
+    token = slack_token or settings.slack.bot_token or ""
+    slack = web_client(token, slack_api_url or settings.slack.api_url, policy)
+    chat = SlackChat(slack)
+
+    async def run_deploy(job: DeployPreview) -> None:
+        await preview.deploy_preview(
+            job, store=store, cluster=cluster, clock=clock, projects=projects, render=render_preview
+        )
+
+    async def run_card(job: SyncBuildCard) -> None:
+        await cards.sync_build_card(job, store=store, chat=chat, projects=projects)
+
+    handlers: dict[type[JobPayload], Handler] = {
+        DeployPreview: run_deploy,
+        SyncBuildCard: run_card,
+    }
+    runner = JobRunner(SqlJobQueue(engine), clock, handlers, worker_settings(settings))
+    store.on_commit = runner.wake
+    metrics = Metrics()
+
+    async def ready() -> bool:
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+        except Exception:
+            return False
+        return True
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> Any:
+        runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop()
+
+    intake = Intake(
+        store=store,
+        clock=clock,
+        projects=projects,
+        global_secrets=settings.webhooks.secrets,
+        max_body_bytes=settings.server.max_body_bytes,
+    )
+    app = create_app(intake, metrics, ready, lifespan=lifespan)
+    return Service(settings, engine, store, runner, app, metrics, projects, kube, slack)

@@ -1,0 +1,330 @@
+"""The configuration as frozen pydantic models: the public names of `cibot.yaml`.
+
+Read once by the entrypoint, never changed afterwards. Every section forbids unknown keys, so a
+typo is an error rather than a silently ignored setting. Rules that span several keys raise
+`refuse(...)`, which names the exact keys at fault (relative to the model checking them), so
+that the loader can point at their lines. New sections (e.g. approval `policies`) follow the same
+pattern: a `_Section` subclass and one field on `Settings`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from cibot.config.fields import (
+    AppId,
+    ChannelId,
+    DnsLabel,
+    EnvName,
+    EnvValue,
+    Gateway,
+    HttpUrl,
+    LogLevel,
+    NonEmpty,
+    ProjectId,
+    Quantity,
+    ResourceName,
+    SlackApiUrl,
+    TeamId,
+    UserId,
+    is_dns_label,
+    split_url,
+)
+from cibot.config.problems import Loc
+from cibot.domain.project import RouteKind
+
+REFUSED = "cibot_config"  # the pydantic error type carrying `refuse` problems
+
+
+def refuse(*problems: tuple[Loc, str]) -> PydanticCustomError:
+    """An error naming keys (relative to the validated model) and what is wrong with each."""
+    summary = "; ".join(message for _, message in problems)
+    return PydanticCustomError(REFUSED, "{summary}", {"summary": summary, "problems": problems})
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ServerSettings(_Section):
+    host: NonEmpty = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    public_url: HttpUrl | None = None
+    max_body_bytes: int = Field(1_048_576, ge=1)
+
+
+_DRIVERS: dict[str, tuple[Literal["sqlite", "postgresql"], str]] = {
+    "sqlite": ("sqlite", "sqlite+aiosqlite"),
+    "sqlite+aiosqlite": ("sqlite", "sqlite+aiosqlite"),
+    "postgresql": ("postgresql", "postgresql+asyncpg"),
+    "postgres": ("postgresql", "postgresql+asyncpg"),
+    "postgresql+asyncpg": ("postgresql", "postgresql+asyncpg"),
+}
+_EXAMPLES = "sqlite:///path/to/cibot.db or postgresql://user:password@host:5432/database"
+
+
+class DatabaseSettings(_Section):
+    url: str = Field("sqlite:///cibot.db", repr=False)  # may carry a password
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        if scheme not in _DRIVERS:
+            named = f" {scheme!r}" if scheme.replace("+", "").isalnum() else ""
+            raise ValueError(f"unsupported database URL scheme{named}: use {_EXAMPLES}")
+        parts = split_url(url)
+        if _DRIVERS[scheme][0] == "sqlite" and parts.netloc:
+            raise ValueError("a sqlite URL names no host: sqlite:///relative or sqlite:////abs")
+        return url
+
+    @property
+    def backend(self) -> Literal["sqlite", "postgresql"]:
+        return _DRIVERS[self._scheme][0]
+
+    @property
+    def async_url(self) -> str:
+        """The URL with the async driver SQLAlchemy needs: sqlite+aiosqlite or +asyncpg."""
+        return _DRIVERS[self._scheme][1] + self.url[len(self._scheme) :]
+
+    @property
+    def display_url(self) -> str:
+        """The URL with any password replaced by `***`, fit for logs."""
+        parts = split_url(self.url)
+        if parts.password is None:
+            return self.url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc).geturl()
+
+    @property
+    def _scheme(self) -> str:
+        return self.url.split("://", 1)[0]
+
+
+class SlackSettings(_Section):
+    bot_token: NonEmpty | None = Field(None, repr=False)  # None: a local fake Slack is used
+    signing_secret: NonEmpty | None = Field(None, repr=False)
+    api_url: SlackApiUrl = "https://slack.com/api/"
+    team_id: TeamId | None = None  # when set, requests from other workspaces are refused
+    app_id: AppId | None = None  # when set, requests for other apps are refused
+
+    @model_validator(mode="after")
+    def _token_and_secret_together(self) -> Self:
+        if (self.bot_token is None) != (self.signing_secret is None):
+            missing = "signing_secret" if self.signing_secret is None else "bot_token"
+            raise refuse(((missing,), "set bot_token and signing_secret together, or neither"))
+        return self
+
+    @property
+    def configured(self) -> bool:
+        """False: the CLI runs a local fake Slack instead of talking to slack.com."""
+        return self.bot_token is not None
+
+
+class KubernetesSettings(_Section):
+    kubeconfig: Path | None = None  # None: in-cluster, then the default kubeconfig
+    context: NonEmpty | None = None
+
+
+class WebhookSettings(_Section):
+    secret: NonEmpty | None = Field(None, repr=False)
+    previous_secrets: tuple[NonEmpty, ...] = Field((), repr=False)  # still accepted: rotation
+
+    @model_validator(mode="after")
+    def _previous_needs_current(self) -> Self:
+        if self.previous_secrets and self.secret is None:
+            raise refuse((("secret",), "previous_secrets are only accepted next to a secret"))
+        return self
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every accepted secret, the current one first; empty when none is set."""
+        return (self.secret, *self.previous_secrets) if self.secret else ()
+
+
+def _check_backoff(base: float, maximum: float, max_key: str) -> None:
+    if maximum < base:
+        raise refuse(((max_key,), "must not be smaller than the base delay"))
+
+
+class JobSettings(_Section):
+    workers: int = Field(4, ge=1, le=256)
+    lease_seconds: int = Field(60, ge=1)
+    max_attempts: int = Field(8, ge=1)
+    backoff_base_seconds: float = Field(1.0, ge=0)
+    backoff_max_seconds: float = Field(60.0, ge=0)
+    poll_interval_seconds: float = Field(0.5, gt=0)
+
+    @model_validator(mode="after")
+    def _backoff_is_ordered(self) -> Self:
+        _check_backoff(self.backoff_base_seconds, self.backoff_max_seconds, "backoff_max_seconds")
+        return self
+
+
+class RetrySettings(_Section):
+    """The one retry policy for outbound calls (Slack, Kubernetes): exponential, with jitter."""
+
+    attempts: int = Field(5, ge=1)  # including the first try
+    base_seconds: float = Field(0.5, ge=0)  # zero in tests
+    max_seconds: float = Field(30.0, ge=0)
+
+    @model_validator(mode="after")
+    def _backoff_is_ordered(self) -> Self:
+        _check_backoff(self.base_seconds, self.max_seconds, "max_seconds")
+        return self
+
+
+class LoggingSettings(_Section):
+    level: LogLevel = "info"
+    format: Literal["json", "console"] = "json"
+
+
+def _default_requests() -> dict[str, str]:
+    return {"cpu": "50m", "memory": "64Mi"}
+
+
+def _default_limits() -> dict[str, str]:
+    return {"memory": "256Mi"}
+
+
+class ResourcesConfig(_Section):
+    """Container requests and limits; a map given here replaces that default map entirely."""
+
+    requests: dict[ResourceName, Quantity] = Field(default_factory=_default_requests)
+    limits: dict[ResourceName, Quantity] = Field(default_factory=_default_limits)
+
+
+_STAND_IN = "invalid-id"
+
+
+class ProjectConfig(_Section):
+    id: ProjectId
+    name: NonEmpty = Field("", validate_default=True)  # default: the id, see below
+    url: HttpUrl  # production URL; preview hosts derive from its host
+    channel: ChannelId
+    qa: tuple[UserId, ...] = ()
+    owners: tuple[UserId, ...] = ()
+    namespace: DnsLabel = Field("", validate_default=True)  # default: the id, see below
+    webhook_secret: NonEmpty | None = Field(None, repr=False)  # overrides webhooks.secret
+    previous_webhook_secrets: tuple[NonEmpty, ...] = Field((), repr=False)
+    port: int = Field(8080, ge=1, le=65535)
+    replicas: int = Field(1, ge=1, le=50)
+    production_replicas: int = Field(2, ge=1, le=50)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    env: dict[EnvName, EnvValue] = Field(default_factory=dict, repr=False)
+    route: RouteKind = RouteKind.INGRESS
+    ingress_class: NonEmpty | None = None
+    gateway: Gateway | None = None  # "namespace/name"; required when route is httproute
+    rollout_timeout: int = Field(300, ge=10, le=3600)  # seconds
+    run_as_non_root: bool = True
+    read_only_root_filesystem: bool = True
+    service_account_token: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_from_id(cls, data: object) -> object:
+        """name and namespace default to the id.
+
+        With no usable id, a stand-in fills them: validation fails on the id anyway, and the
+        user then reads one error (about the id) instead of three.
+        """
+        if not isinstance(data, dict):
+            return data
+        project_id = data.get("id")
+        usable = isinstance(project_id, str) and is_dns_label(project_id, 40)
+        default = project_id if usable else _STAND_IN
+        return {"name": default, "namespace": default, **data}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.route is RouteKind.HTTPROUTE and self.gateway is None:
+            raise refuse((("gateway",), 'required when route is httproute: "namespace/name"'))
+        if self.previous_webhook_secrets and self.webhook_secret is None:
+            raise refuse(
+                (("webhook_secret",), "previous_webhook_secrets need a current webhook_secret")
+            )
+        return self
+
+    @property
+    def own_webhook_secrets(self) -> tuple[str, ...]:
+        """The project's own CI secrets, current first; empty: the global ones apply."""
+        own = self.webhook_secret
+        return (own, *self.previous_webhook_secrets) if own else ()
+
+
+class Settings(_Section):
+    """The whole `cibot.yaml`. Build it with `parse_config`/`load_config` to keep file lines."""
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    projects: tuple[ProjectConfig, ...] = ()  # after webhooks: its check reads them
+
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # key path -> file line
+
+    @field_validator("projects")
+    @classmethod
+    def _projects_are_consistent(
+        cls, projects: tuple[ProjectConfig, ...], info: ValidationInfo
+    ) -> tuple[ProjectConfig, ...]:
+        problems = duplicate_ids([project.id for project in projects])
+        webhooks = info.data.get("webhooks")  # absent when webhooks itself is invalid
+        if isinstance(webhooks, WebhookSettings):
+            own = [project.webhook_secret for project in projects]
+            problems += unsigned_projects(own, webhooks.secret)
+        if problems:
+            raise refuse(*problems)
+        return projects
+
+    def project(self, project_id: str) -> ProjectConfig | None:
+        return next((p for p in self.projects if p.id == project_id), None)
+
+
+def duplicate_ids(ids: Sequence[object]) -> list[tuple[Loc, str]]:
+    """Each project id seen before, as a problem at `(index, "id")`; non-text ids are skipped.
+
+    Public, with `unsigned_projects`, so the loader can apply these rules to the raw data when
+    some project is invalid (and this model's check therefore never ran).
+    """
+    first: dict[str, int] = {}
+    problems: list[tuple[Loc, str]] = []
+    for index, project_id in enumerate(ids):
+        if not isinstance(project_id, str):
+            continue
+        if project_id in first:
+            message = f"duplicate project id {project_id!r}, first at projects[{first[project_id]}]"
+            problems.append(((index, "id"), message))
+        first.setdefault(project_id, index)
+    return problems
+
+
+def unsigned_projects(
+    own_secrets: Sequence[object], global_secret: object
+) -> list[tuple[Loc, str]]:
+    """Each project that has no CI secret of its own when there is no global one either."""
+    if global_secret:
+        return []
+    message = "no CI webhook secret: set one here, or a global one in webhooks.secret"
+    return [
+        ((index, "webhook_secret"), message)
+        for index, secret in enumerate(own_secrets)
+        if not secret
+    ]

@@ -1,0 +1,124 @@
+"""`cibot check`: is this configuration ready to run? A readable report and an exit code.
+
+Checks, in order: the config itself (already loaded: syntax and values), what is legal but
+surely unmeant (a project nobody may approve or deploy), Slack authentication (when a token
+is configured), and whether ci-bot's Kubernetes identity may do what it needs in each
+project's namespace (SelfSubjectAccessReview, so nothing is created to find out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx2
+import typer
+from lightkube import AsyncClient
+from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
+from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
+from slack_sdk.errors import SlackApiError
+
+from cibot import bootstrap
+from cibot.adapters.retry import NO_RETRY
+from cibot.adapters.slack.chat import web_client
+from cibot.config import Settings, readiness_problems
+
+# (API group, resource, verbs) ci-bot needs in each project namespace.
+NEEDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("apps", "deployments", ("get", "create", "patch", "delete")),
+    ("", "services", ("get", "create", "patch", "delete")),
+    ("networking.k8s.io", "ingresses", ("get", "create", "patch", "delete")),
+    ("", "pods", ("list",)),
+    ("", "events", ("list",)),
+)
+
+
+@dataclass
+class Report:
+    failures: int = 0
+
+    def ok(self, line: str) -> None:
+        typer.echo(f"  ok    {line}")
+
+    def note(self, line: str) -> None:
+        typer.echo(f"  note  {line}")
+
+    def fail(self, line: str) -> None:
+        self.failures += 1
+        typer.echo(f"  FAIL  {line}")
+
+
+def _config(settings: Settings, report: Report) -> None:
+    typer.echo("configuration")
+    report.ok(f"{len(settings.projects)} project(s), database {settings.database.display_url}")
+    for problem in readiness_problems(settings):
+        where = f"line {problem.line}: " if problem.line else ""
+        line = f"{where}{problem.key}: {problem.message}"
+        report.note(line) if problem.severity == "info" else report.fail(line)
+
+
+async def _slack(settings: Settings, report: Report) -> None:
+    typer.echo("slack")
+    if not settings.slack.configured or settings.slack.bot_token is None:
+        report.note("no Slack token: `cibot serve` will use a local fake Slack")
+        return
+    client = web_client(settings.slack.bot_token, settings.slack.api_url, NO_RETRY, timeout=5)
+    try:
+        auth = await client.auth_test()
+        report.ok(f"auth.test: bot {auth.get('user_id')} in team {auth.get('team_id')}")
+    except SlackApiError as exc:
+        report.fail(f"auth.test refused: {exc.response.get('error')}")
+    except Exception as exc:
+        report.fail(f"Slack unreachable at {settings.slack.api_url}: {type(exc).__name__}")
+
+
+async def _allowed(
+    client: AsyncClient, namespace: str, group: str, resource: str, verb: str
+) -> bool:
+    review = SelfSubjectAccessReview(
+        spec=SelfSubjectAccessReviewSpec(
+            resourceAttributes=ResourceAttributes(
+                namespace=namespace, group=group, resource=resource, verb=verb
+            )
+        )
+    )
+    answer = await client.create(review)
+    return bool(answer.status and answer.status.allowed)
+
+
+async def _kubernetes(settings: Settings, report: Report) -> None:
+    typer.echo("kubernetes")
+    try:
+        client = AsyncClient(config=bootstrap.kube_config(settings), timeout=httpx2.Timeout(5.0))
+    except Exception as exc:
+        report.fail(f"no usable kubeconfig: {exc}")
+        return
+    try:
+        for project in settings.projects:
+            missing = [
+                f"{verb} {resource}"
+                for group, resource, verbs in NEEDED
+                for verb in verbs
+                if not await _allowed(client, project.namespace, group, resource, verb)
+            ]
+            if missing:
+                report.fail(f"namespace {project.namespace}: not allowed to {', '.join(missing)}")
+            else:
+                report.ok(f"namespace {project.namespace}: all needed permissions")
+    except Exception as exc:
+        report.fail(f"Kubernetes API unreachable or refused the check: {type(exc).__name__}: {exc}")
+    finally:
+        await client.close()
+
+
+async def _run(settings: Settings) -> int:
+    report = Report()
+    _config(settings, report)
+    await _slack(settings, report)
+    await _kubernetes(settings, report)
+    typer.echo("all well" if not report.failures else f"{report.failures} problem(s)")
+    return 0 if not report.failures else 1
+
+
+def run(settings: Settings) -> int:
+    return asyncio.run(_run(settings))

@@ -1,0 +1,94 @@
+"""The `cibot` command line: serve, check, notify, db upgrade.
+
+Settings are read once here, into frozen objects, and handed to the composition root.
+Exit codes: 0 all well; 1 the request was refused or a check failed; 2 usage or
+configuration error; 3 could not reach the server (notify).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cibot.config import ConfigError, Settings, config_path, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+app.add_typer(db_app, name="db")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="YAML config (default: $CIBOT_CONFIG, else cibot.yaml)"),
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    path = config_path(config)
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    except OSError as exc:
+        typer.echo(f"{path}: cannot read the config file: {exc.strerror}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Run ci-bot: the HTTP server and the job workers, in one process."""
+    from cibot.entrypoints.serve import run
+
+    raise typer.Exit(run(_settings(config)))
+
+
+@app.command()
+def check(config: ConfigOption = None) -> None:
+    """Validate the config and, where reachable, Slack auth and Kubernetes permissions."""
+    from cibot.entrypoints.check import run
+
+    raise typer.Exit(run(_settings(config)))
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Create or migrate the database schema to this version of ci-bot."""
+    from cibot.adapters.store import migrate
+
+    settings = _settings(config)
+    migrate.upgrade(settings.database.async_url)
+    typer.echo(f"database {settings.database.display_url} is at revision {migrate.head_revision()}")
+
+
+@app.command()
+def notify(  # noqa: PLR0917 - one option per notification field, as CI scripts pass them
+    url: Annotated[str, typer.Option(help="ci-bot's base URL or its /build-complete URL")],
+    secret: Annotated[str, typer.Option(envvar="CIBOT_WEBHOOK_SECRET", help="signing secret")],
+    project: Annotated[str, typer.Option()],
+    image: Annotated[str, typer.Option()],
+    type_: Annotated[str, typer.Option("--type", help="branch or tag")],
+    target: Annotated[str, typer.Option(help="the branch or tag name")],
+    commit: Annotated[str | None, typer.Option()] = None,
+    author: Annotated[str | None, typer.Option(help="email or Slack user id")] = None,
+    build_number: Annotated[int | None, typer.Option()] = None,
+    ci_url: Annotated[str | None, typer.Option()] = None,
+    webhook_id: Annotated[str | None, typer.Option(help="default: a fresh id")] = None,
+    retries: Annotated[int, typer.Option(help="retries on 5xx and connection errors")] = 5,
+    timeout: Annotated[float, typer.Option(help="seconds per attempt")] = 10.0,
+) -> None:
+    """The CI step: sign a build notification and send it; the exit code says if it was accepted."""
+    from cibot.entrypoints.notify import Notification, send
+
+    note = Notification(project, image, type_, target, commit, author, build_number, ci_url)
+    code = send(url, secret, note, webhook_id=webhook_id, retries=retries, timeout=timeout)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    app(prog_name="cibot")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,96 @@
+"""`cibot serve`: one process with the HTTP server and the job workers.
+
+When no Slack token is configured, a local fake Slack is started beside it (seeded with the
+projects' channels and people) so ci-bot runs end to end on a laptop; its admin pages show
+what each person would see.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Iterator
+
+import structlog
+import uvicorn
+
+from cibot import bootstrap
+from cibot.adapters.store import migrate
+from cibot.config import Settings
+from cibot.domain.project import Project
+from cibot.entrypoints import logs
+from cibot.fakeslack import Channel, FakeSlackServer, User
+
+log = structlog.get_logger(__name__)
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every secret value in the settings, for the log redactor."""
+    values = [settings.slack.bot_token, settings.slack.signing_secret, *settings.webhooks.secrets]
+    for project in settings.projects:
+        values.extend(project.own_webhook_secrets)
+    from sqlalchemy.engine import make_url
+
+    values.append(make_url(settings.database.async_url).password)
+    return [v for v in values if v]
+
+
+def fake_workspace(projects: list[Project], port: int = 0) -> FakeSlackServer:
+    people = sorted({u for p in projects for u in (*p.qa, *p.owners)})
+    users = [User(id=u, name=u.lower()) for u in people]
+    channels = [
+        Channel(id=p.channel, name=p.id, members=frozenset((*p.qa, *p.owners))) for p in projects
+    ]
+    return FakeSlackServer(users=users, channels=channels, port=port)
+
+
+@contextlib.contextmanager
+def local_slack(settings: Settings) -> Iterator[tuple[str | None, str | None]]:
+    """(api_url, token) of a fake Slack when none is configured, else (None, None)."""
+    if settings.slack.configured:
+        yield None, None
+        return
+    from cibot.config import to_domain
+
+    port = int(os.environ.get("CIBOT_FAKE_SLACK_PORT", "0") or 0)
+    with fake_workspace(list(to_domain(settings)), port) as fake:
+        log.warning(
+            "slack.fake",
+            message="no Slack configured: using a local fake Slack",
+            api_url=fake.api_url,
+            see_messages=f"{fake.admin_url}state",
+        )
+        yield fake.api_url, "xoxb-fake"
+
+
+async def _serve(settings: Settings, api_url: str | None, token: str | None) -> int:
+    service = bootstrap.build(settings, slack_api_url=api_url, slack_token=token)
+    try:
+        try:
+            await migrate.ensure_migrated(service.engine)
+        except migrate.NotMigrated as exc:
+            log.error("database.not_migrated", message=str(exc))
+            return 2
+        config = uvicorn.Config(
+            service.app,
+            host=settings.server.host,
+            port=settings.server.port,
+            log_config=None,
+            access_log=False,
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=10,
+            lifespan="on",
+        )
+        server = uvicorn.Server(config)
+        log.info("serve.start", host=settings.server.host, port=settings.server.port)
+        await server.serve()
+        return 0 if server.started else 1
+    finally:
+        await service.aclose()
+
+
+def run(settings: Settings) -> int:
+    logs.configure(settings.logging.level, settings.logging.format, secrets_of(settings))
+    with local_slack(settings) as (api_url, token):
+        return asyncio.run(_serve(settings, api_url, token))

@@ -1,0 +1,1 @@
+"""The HTTP surface: CI webhooks, Slack requests, health and metrics."""

@@ -1,0 +1,32 @@
+"""Prometheus metrics, in a registry of our own (so tests can build several apps)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+@dataclass
+class Metrics:
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.webhooks = Counter(
+            "cibot_webhooks_total",
+            "CI build notifications, by HTTP status answered.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.webhook_seconds = Histogram(
+            "cibot_webhook_seconds",
+            "Time to answer a CI build notification.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.jobs = Counter(
+            "cibot_jobs_total",
+            "Jobs run, by kind and outcome.",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )

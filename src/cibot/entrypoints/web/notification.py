@@ -1,0 +1,111 @@
+"""The fields of a CI build notification, parsed from form or JSON and checked for syntax.
+
+The original bot took `project`, `image`, `type` and `target` as a form; JSON with the same
+names (plus `commit`, `author`, `build_number`, `ci_url`) is accepted too. Anything else is
+refused by name, so a payload cannot ask for another namespace or for production (T10).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Annotated, Any, Literal
+from urllib.parse import parse_qsl
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+
+# An image reference as the distribution spec defines it: [host[:port]/]path[:tag][@digest].
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
+_HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?/)"
+IMAGE = re.compile(
+    rf"^{_HOST}?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?$"
+)
+# A git ref name (branch or tag) by `git check-ref-format`'s rules, printable ASCII only.
+_REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(?:/|$)")
+
+
+def _check_image(value: str) -> str:
+    if not IMAGE.fullmatch(value):
+        raise ValueError("not an image reference like registry.example.com/team/app:1.2")
+    return value
+
+
+def _check_target(value: str) -> str:
+    if not value.isascii() or _REF_FORBIDDEN.search(value):
+        raise ValueError("not a valid git branch or tag name")
+    if value.startswith(("-", "/", ".")) or value.endswith(("/", ".")) or value == "@":
+        raise ValueError("not a valid git branch or tag name")
+    return value
+
+
+Image = Annotated[
+    str, StringConstraints(min_length=1, max_length=512), AfterValidator(_check_image)
+]
+Target = Annotated[
+    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_check_target)
+]
+
+
+class BuildNotification(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+    project: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    image: Image
+    type: Literal["branch", "tag"]
+    target: Target
+    commit: Annotated[str, StringConstraints(pattern=r"^[0-9a-fA-F]{7,64}$")] | None = None
+    author: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    build_number: Annotated[int, Field(ge=0, le=2**53)] | None = None
+    ci_url: Annotated[str, StringConstraints(pattern=r"^https?://\S{1,2000}$")] | None = None
+
+
+class InvalidNotification(Exception):
+    """The body is not a valid notification; `field` names the culprit where there is one."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def parse_fields(body: bytes, content_type: str) -> dict[str, Any]:
+    """The raw field dict from a JSON or form body; InvalidNotification if it is neither."""
+    if "json" in content_type:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidNotification("the body is not valid JSON") from exc
+        if not isinstance(data, dict):
+            raise InvalidNotification("the JSON body must be an object")
+        return data
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidNotification("the body is not a valid form") from exc
+    fields: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in fields:
+            raise InvalidNotification(f"field '{key}' is given twice", key)
+        fields[key] = value
+    return fields
+
+
+def validate(fields: dict[str, Any]) -> BuildNotification:
+    try:
+        return BuildNotification.model_validate(fields)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or None
+        if error["type"] == "extra_forbidden":
+            raise InvalidNotification(f"unknown field '{field}'", field) from exc
+        if error["type"] == "missing":
+            raise InvalidNotification(f"field '{field}' is required", field) from exc
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise InvalidNotification(f"invalid field '{field}': {message}", field) from exc

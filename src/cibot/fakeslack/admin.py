@@ -1,0 +1,184 @@
+"""The admin HTTP API under `/_fake/`: read the fake's state and arm faults from outside.
+
+End-to-end tests and the local playground run the fake in another process than the test, so
+everything the Python API offers (queries, faults, reset, seeding) is also reachable as JSON
+over HTTP. The routes are listed at the end of `admin_app`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from cibot.fakeslack.faults import Fault, FaultPlan
+from cibot.fakeslack.records import Channel, JsonDict, User
+from cibot.fakeslack.state import SlackError, Workspace
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class _Invalid(Exception):
+    """A bad admin request: answered 400 (or `status`) with `{"error": message}`."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _param(request: Request, name: str) -> str:
+    value = request.query_params.get(name)
+    if not value:
+        raise _Invalid(f"query parameter {name!r} is required")
+    return value
+
+
+async def _body(request: Request) -> JsonDict:
+    try:
+        data = await request.json()
+    except ValueError as exc:
+        raise _Invalid("the body must be a JSON object") from exc
+    if not isinstance(data, dict):
+        raise _Invalid("the body must be a JSON object")
+    return data
+
+
+def _snapshot(ws: Workspace) -> JsonDict:
+    """Everything the fake holds, as JSON (the call log only as a count)."""
+    channels = [c.id for c in ws.channels()]
+    dms = {u.id: dm for u in ws.users() if (dm := ws.dm_channel(u.id)) is not None}
+    return {
+        "config": {
+            "team_id": ws.config.team_id,
+            "bot_user_id": ws.config.bot_user_id,
+            "bot_id": ws.config.bot_id,
+        },
+        "users": [u.to_json() for u in ws.users()],
+        "channels": [c.to_json() for c in ws.channels()],
+        "dms": dms,
+        "messages": {c: [m.to_json() for m in ws.messages(c)] for c in [*channels, *dms.values()]},
+        "ephemerals": [e.to_json() for e in ws.all_ephemerals()],
+        "views": [v.to_json() for v in ws.views()],
+        "home": {u.id: h.to_json() for u in ws.users() if (h := ws.home_view(u.id)) is not None},
+        "calls": len(ws.calls()),
+    }
+
+
+def admin_app(workspace: Workspace, faults: FaultPlan) -> Starlette:
+    """The Starlette app serving `/_fake/…` for this workspace and fault plan."""
+    ws = workspace
+
+    def guarded(endpoint: Endpoint) -> Endpoint:
+        async def run(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except _Invalid as exc:
+                return JSONResponse({"error": str(exc)}, status_code=exc.status)
+            except SlackError as exc:
+                return JSONResponse({"error": exc.code}, status_code=404)
+            except (KeyError, TypeError, ValueError) as exc:
+                return JSONResponse({"error": f"bad request: {exc!r}"}, status_code=400)
+
+        return run
+
+    def listed(items: list[Any]) -> JSONResponse:
+        return JSONResponse([item.to_json() for item in items])
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    async def state(request: Request) -> Response:
+        return JSONResponse({**_snapshot(ws), **faults.to_json()})
+
+    async def reset(request: Request) -> Response:
+        ws.reset()
+        faults.clear()
+        return JSONResponse({"ok": True})
+
+    async def calls(request: Request) -> Response:
+        return listed(ws.calls(request.query_params.get("method")))
+
+    async def messages(request: Request) -> Response:
+        return listed(ws.messages(_param(request, "channel")))
+
+    async def dm(request: Request) -> Response:
+        user = _param(request, "user")
+        found = [m.to_json() for m in ws.dm_messages(user)]
+        return JSONResponse({"channel": ws.dm_channel(user), "messages": found})
+
+    async def thread(request: Request) -> Response:
+        return listed(ws.thread(_param(request, "channel"), _param(request, "ts")))
+
+    async def ephemerals(request: Request) -> Response:
+        channel = request.query_params.get("channel")
+        return listed(ws.ephemerals(_param(request, "user"), channel))
+
+    async def views(request: Request) -> Response:
+        return listed(ws.views(request.query_params.get("user")))
+
+    async def home(request: Request) -> Response:
+        record = ws.home_view(_param(request, "user"))
+        return JSONResponse(None if record is None else record.to_json())
+
+    async def list_faults(request: Request) -> Response:
+        return JSONResponse(faults.to_json())
+
+    async def add_fault(request: Request) -> Response:
+        faults.add(Fault.from_json(await _body(request)))
+        return JSONResponse(faults.to_json(), status_code=201)
+
+    async def clear_faults(request: Request) -> Response:
+        faults.clear()
+        return JSONResponse(faults.to_json())
+
+    async def latency(request: Request) -> Response:
+        faults.set_latency(float((await _body(request))["seconds"]))
+        return JSONResponse(faults.to_json())
+
+    async def add_user(request: Request) -> Response:
+        user = ws.add_user(User.from_json(await _body(request)))
+        return JSONResponse(user.to_json(), status_code=201)
+
+    async def add_channel(request: Request) -> Response:
+        channel = ws.add_channel(Channel.from_json(await _body(request)))
+        return JSONResponse(channel.to_json(), status_code=201)
+
+    async def trigger_id(request: Request) -> Response:
+        user = str((await _body(request))["user"])
+        return JSONResponse({"trigger_id": ws.new_trigger_id(user)}, status_code=201)
+
+    async def post_as_user(request: Request) -> Response:
+        data = await _body(request)
+        message = ws.post_message(
+            str(data["channel"]),
+            text=str(data["text"]),
+            thread_ts=data.get("thread_ts"),
+            user=str(data["user"]),
+        )
+        return JSONResponse(message.to_json(), status_code=201)
+
+    routes = [
+        Route("/_fake/health", guarded(health), methods=["GET"]),
+        Route("/_fake/state", guarded(state), methods=["GET"]),
+        Route("/_fake/reset", guarded(reset), methods=["POST"]),
+        Route("/_fake/calls", guarded(calls), methods=["GET"]),
+        Route("/_fake/messages", guarded(messages), methods=["GET"]),
+        Route("/_fake/messages", guarded(post_as_user), methods=["POST"]),
+        Route("/_fake/dm", guarded(dm), methods=["GET"]),
+        Route("/_fake/thread", guarded(thread), methods=["GET"]),
+        Route("/_fake/ephemerals", guarded(ephemerals), methods=["GET"]),
+        Route("/_fake/views", guarded(views), methods=["GET"]),
+        Route("/_fake/home", guarded(home), methods=["GET"]),
+        Route("/_fake/faults", guarded(list_faults), methods=["GET"]),
+        Route("/_fake/faults", guarded(add_fault), methods=["POST"]),
+        Route("/_fake/faults", guarded(clear_faults), methods=["DELETE"]),
+        Route("/_fake/latency", guarded(latency), methods=["PUT", "POST"]),
+        Route("/_fake/users", guarded(add_user), methods=["POST"]),
+        Route("/_fake/channels", guarded(add_channel), methods=["POST"]),
+        Route("/_fake/trigger_ids", guarded(trigger_id), methods=["POST"]),
+    ]
+    return Starlette(routes=routes)

@@ -1,0 +1,243 @@
+"""The Web API methods: arguments in, `{"ok": true, …}` out, errors as `SlackError`.
+
+One function per method, each translating Slack's loosely typed arguments (form strings or JSON
+values) into calls on the `Workspace`. Nothing here knows about HTTP; `app` does that.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cibot.fakeslack import blocks as blockkit
+from cibot.fakeslack.records import JsonDict
+from cibot.fakeslack.shapes import bot_message_object, channel_object, dm_object, user_object
+from cibot.fakeslack.state import SlackError, Workspace
+
+Handler = Callable[[Workspace, "Args"], JsonDict]
+
+_MODAL = frozenset({"modal"})
+_HOME = frozenset({"home"})
+
+
+class Args:
+    """A call's arguments, from the query string and the form or JSON body."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = copy.deepcopy(dict(values))  # the call log keeps the originals
+
+    def has(self, name: str) -> bool:
+        return self.values.get(name) is not None
+
+    def text(self, name: str) -> str | None:
+        value = self.values.get(name)
+        return None if value is None else str(value)
+
+    def required(self, name: str, error: str = "invalid_arguments") -> str:
+        value = self.text(name)
+        if not value:
+            raise SlackError(error)
+        return value
+
+    def raw(self, name: str) -> object:
+        return self.values.get(name)
+
+
+def _blocks_error(exc: blockkit.BlocksError) -> SlackError:
+    messages = [f"[ERROR] {e}" for e in exc.errors]
+    return SlackError(exc.code, errors=exc.errors, response_metadata={"messages": messages})
+
+
+def _blocks(args: Args) -> tuple[JsonDict, ...] | None:
+    """The validated `blocks` argument, with Slack's block ids; None when not given."""
+    if not args.has("blocks"):
+        return None
+    try:
+        parsed = blockkit.decode_json_list(args.raw("blocks"), "blocks")
+        blockkit.validate_blocks(parsed)
+    except blockkit.BlocksError as exc:
+        raise _blocks_error(exc) from exc
+    return blockkit.with_block_ids(parsed, secrets.token_hex(4))
+
+
+def _attachments(args: Args) -> tuple[JsonDict, ...] | None:
+    if not args.has("attachments"):
+        return None
+    try:
+        return tuple(blockkit.decode_json_list(args.raw("attachments"), "attachments"))
+    except blockkit.BlocksError as exc:
+        raise _blocks_error(exc) from exc
+
+
+def _view(args: Args, allowed: frozenset[str]) -> JsonDict:
+    if not args.has("view"):
+        raise SlackError("invalid_arguments")
+    try:
+        view = blockkit.decode_json_object(args.raw("view"), "view")
+        blockkit.validate_view(view, allowed_types=allowed)
+    except blockkit.BlocksError as exc:
+        raise _blocks_error(exc) from exc
+    view["blocks"] = list(blockkit.with_block_ids(view.get("blocks", []), secrets.token_hex(4)))
+    return view
+
+
+def _content(
+    args: Args,
+) -> tuple[str | None, tuple[JsonDict, ...] | None, tuple[JsonDict, ...] | None]:
+    """`text`, `blocks`, `attachments`, checked; `no_text` when all are missing or empty."""
+    text, blocks, attachments = args.text("text"), _blocks(args), _attachments(args)
+    if not text and not blocks and not attachments:
+        raise SlackError("no_text")
+    if text is not None and len(text) > blockkit.MAX_TEXT_CHARS:
+        raise SlackError("msg_too_long")
+    return text, blocks, attachments
+
+
+def _metadata(args: Args) -> JsonDict | None:
+    if not args.has("metadata"):
+        return None
+    try:
+        return blockkit.decode_json_object(args.raw("metadata"), "metadata")
+    except blockkit.BlocksError as exc:
+        raise SlackError("invalid_metadata_format") from exc
+
+
+def auth_test(ws: Workspace, args: Args) -> JsonDict:
+    config = ws.config
+    return {
+        "url": config.url,
+        "team": config.team_name,
+        "user": config.bot_name,
+        "team_id": config.team_id,
+        "user_id": config.bot_user_id,
+        "bot_id": config.bot_id,
+        "is_enterprise_install": False,
+    }
+
+
+def chat_post_message(ws: Workspace, args: Args) -> JsonDict:
+    channel = args.required("channel", "channel_not_found")
+    text, blocks, attachments = _content(args)
+    message = ws.post_message(
+        channel,
+        text=text or "",
+        blocks=blocks or (),
+        attachments=attachments or (),
+        thread_ts=args.text("thread_ts") or None,
+        metadata=_metadata(args),
+    )
+    body = bot_message_object(message, ws.config)
+    return {"channel": message.channel, "ts": message.ts, "message": body}
+
+
+def chat_update(ws: Workspace, args: Args) -> JsonDict:
+    channel = args.required("channel", "channel_not_found")
+    ts = args.required("ts", "message_not_found")
+    text, blocks, attachments = _content(args)
+    message = ws.update_message(channel, ts, text=text, blocks=blocks, attachments=attachments)
+    body = bot_message_object(message, ws.config)
+    return {"channel": message.channel, "ts": message.ts, "text": message.text, "message": body}
+
+
+def chat_post_ephemeral(ws: Workspace, args: Args) -> JsonDict:
+    channel = args.required("channel", "channel_not_found")
+    user = args.required("user", "user_not_found")
+    text, blocks, _ = _content(args)
+    ephemeral = ws.post_ephemeral(
+        channel, user, text=text or "", blocks=blocks or (), thread_ts=args.text("thread_ts")
+    )
+    return {"message_ts": ephemeral.ts}
+
+
+def chat_get_permalink(ws: Workspace, args: Args) -> JsonDict:
+    channel = args.required("channel", "channel_not_found")
+    ts = args.required("message_ts", "message_not_found")
+    return {"channel": channel, "permalink": ws.permalink(channel, ts)}
+
+
+def conversations_open(ws: Workspace, args: Args) -> JsonDict:
+    if args.has("channel"):
+        dm_id = ws.resolve_channel(args.required("channel"), loose=False)
+        return {"no_op": True, "already_open": True, "channel": {"id": dm_id}}
+    users = [u.strip() for u in (args.text("users") or "").split(",") if u.strip()]
+    if not users:
+        raise SlackError("users_list_not_supplied")
+    if len(users) > 1:
+        raise SlackError("not_supported", detail="the fake Slack has no multi-person DMs")
+    dm_id, already_open = ws.open_dm(users[0])
+    return {"no_op": already_open, "already_open": already_open, "channel": {"id": dm_id}}
+
+
+def conversations_info(ws: Workspace, args: Args) -> JsonDict:
+    channel_id = ws.resolve_channel(args.required("channel", "channel_not_found"), loose=False)
+    peer = ws.dm_peer(channel_id)
+    if peer is not None:
+        return {"channel": dm_object(channel_id, peer)}
+    channel = ws.channel(channel_id)
+    if channel is None:
+        raise SlackError("channel_not_found")
+    return {"channel": channel_object(channel)}
+
+
+def users_info(ws: Workspace, args: Args) -> JsonDict:
+    user = ws.user(args.required("user", "user_not_found"))
+    return {"user": user_object(user, ws.config)}
+
+
+def users_lookup_by_email(ws: Workspace, args: Args) -> JsonDict:
+    user = ws.user_by_email(args.required("email", "users_not_found"))
+    return {"user": user_object(user, ws.config)}
+
+
+def views_open(ws: Workspace, args: Args) -> JsonDict:
+    trigger_id = args.required("trigger_id", "invalid_trigger_id")
+    record = ws.open_view(trigger_id, _view(args, _MODAL))
+    return {"view": record.payload}
+
+
+def views_update(ws: Workspace, args: Args) -> JsonDict:
+    view_id, external_id = args.text("view_id"), args.text("external_id")
+    if not view_id and not external_id:
+        raise SlackError("invalid_arguments")
+    view = _view(args, _MODAL | _HOME)
+    record = ws.update_view(view, view_id=view_id, external_id=external_id, hash=args.text("hash"))
+    return {"view": record.payload}
+
+
+def views_publish(ws: Workspace, args: Args) -> JsonDict:
+    user_id = args.required("user_id", "invalid_arguments")
+    record = ws.publish_home(user_id, _view(args, _HOME), hash=args.text("hash"))
+    return {"view": record.payload}
+
+
+METHODS: dict[str, Handler] = {
+    "auth.test": auth_test,
+    "chat.postMessage": chat_post_message,
+    "chat.update": chat_update,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "chat.getPermalink": chat_get_permalink,
+    "conversations.open": conversations_open,
+    "conversations.info": conversations_info,
+    "users.info": users_info,
+    "users.lookupByEmail": users_lookup_by_email,
+    "views.open": views_open,
+    "views.update": views_update,
+    "views.publish": views_publish,
+}
+
+
+def call(ws: Workspace, method: str, values: Mapping[str, Any], token: str | None) -> JsonDict:
+    """Runs one Web API call and returns its JSON body (ok or not), as Slack would."""
+    try:
+        handler = METHODS.get(method)
+        if handler is None:
+            raise SlackError("unknown_method")
+        if not token:
+            raise SlackError("not_authed")
+        if not ws.is_valid_token(token):
+            raise SlackError("invalid_auth")
+        return {"ok": True, **handler(ws, Args(values))}
+    except SlackError as exc:
+        return {"ok": False, "error": exc.code, **exc.extra}

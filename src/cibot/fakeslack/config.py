@@ -1,0 +1,29 @@
+"""Who the fake workspace and its bot are, and which tokens it accepts.
+
+Its own module because the response shapes, the state and the seed file all need it, and none of
+them should import the others just for that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WorkspaceConfig:
+    """Who the bot is and which tokens the fake accepts."""
+
+    team_id: str = "T00000FAKE"
+    team_name: str = "Fake Workspace"
+    team_domain: str = "fake-workspace"
+    bot_user_id: str = "U00000CIBOT"
+    bot_id: str = "B00000CIBOT"
+    app_id: str = "A00000CIBOT"
+    bot_name: str = "cibot"
+    tokens: frozenset[str] = frozenset({"xoxb-fake"})
+    strict_trigger_ids: bool = False  # only accept trigger ids from `new_trigger_id`
+    trigger_id_ttl: float = 3.0  # seconds a trigger id stays usable, as on Slack
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.team_domain}.slack.com/"

@@ -1,0 +1,36 @@
+"""Keeping a build's channel card true: the `SyncBuildCard` job.
+
+The card is drawn from the build's current state, so running the job twice, or late, only
+redraws the same truth. It is posted once; its channel and `ts` are stored, and every later
+change is a `chat.update` of that message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from cibot.domain.project import Project
+from cibot.service.jobs import SyncBuildCard
+from cibot.service.ports import Chat, Store
+from cibot.service.views import BuildCard
+
+CARD = "card"
+
+
+async def sync_build_card(
+    job: SyncBuildCard, *, store: Store, chat: Chat, projects: Mapping[str, Project]
+) -> None:
+    async with store.transaction() as tx:
+        build = await tx.get_build(job.build_id)
+        if build is None:
+            return
+        newer = await tx.get_build(build.superseded_by) if build.superseded_by else None
+        ref = await tx.get_message(build.id, CARD)
+    project = projects[build.project_id]
+    view = BuildCard(project=project, build=build, superseded_by=newer)
+    if ref is not None:
+        await chat.update(ref, view)
+        return
+    ref = await chat.post(project.channel, view)
+    async with store.transaction() as tx:
+        await tx.save_message(build.id, CARD, ref)
