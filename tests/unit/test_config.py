@@ -535,11 +535,11 @@ def test_an_alias_bomb_is_refused_instead_of_expanded() -> None:
 
 def test_the_report_names_the_file_line_key_and_message() -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_config("jobs:\n  workers: 0\n  nope: 1\n", source="deploy/cibot.yaml", env={})
+        parse_config("jobs:\n  workers: -1\n  nope: 1\n", source="deploy/cibot.yaml", env={})
 
     assert str(caught.value).splitlines() == [
         "deploy/cibot.yaml: 2 problems in the configuration",
-        "  deploy/cibot.yaml:2: jobs.workers: Input should be greater than or equal to 1 (got '0')",
+        "  deploy/cibot.yaml:2: jobs.workers: Input should be greater than or equal to 0 (got '-1')",
         "  deploy/cibot.yaml:3: jobs.nope: unknown key",
     ]
 

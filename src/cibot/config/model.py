@@ -161,7 +161,7 @@ def _check_backoff(base: float, maximum: float, max_key: str) -> None:
 
 
 class JobSettings(_Section):
-    workers: int = Field(4, ge=1, le=256)
+    workers: int = Field(4, ge=0, le=256)  # 0: accept only; other replicas run the jobs
     lease_seconds: int = Field(60, ge=1)
     max_attempts: int = Field(8, ge=1)
     backoff_base_seconds: float = Field(1.0, ge=0)

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 import httpx2
+import structlog
 from lightkube import AsyncClient
 from lightkube.codecs import from_dict
 from lightkube.core.exceptions import ApiError
@@ -27,6 +28,8 @@ from cibot.adapters.kubernetes.rollout import RolloutState, pod_failure_reason, 
 from cibot.adapters.retry import RetryLater, RetryPolicy, with_retries
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.ports import RolloutOutcome
+
+log = structlog.get_logger(__name__)
 
 FIELD_MANAGER = "cibot"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "cibot")
@@ -52,10 +55,12 @@ def _translated_errors() -> Iterator[None]:
 
 
 class KubeCluster:
-    def __init__(self, client: AsyncClient, retry: RetryPolicy, poll_seconds: float = 0.2) -> None:
+    def __init__(
+        self, client: AsyncClient, retry: RetryPolicy, recheck_seconds: float = 2.0
+    ) -> None:
         self._client = client
         self._retry = retry
-        self._poll = poll_seconds
+        self._recheck = recheck_seconds  # how often a quiet wait re-checks it is still wanted
 
     async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         async def attempt() -> Any:
@@ -81,22 +86,74 @@ class KubeCluster:
         timeout_seconds: float,
         keep_waiting: Callable[[], Awaitable[bool]],
     ) -> RolloutOutcome:
-        deadline = time.monotonic() + timeout_seconds
+        started = time.monotonic()
+        outcome = await self._wait(namespace, name, started + timeout_seconds, keep_waiting)
+        log.info(
+            "rollout.finished",
+            namespace=namespace,
+            name=name,
+            ready=outcome.ready,
+            abandoned=outcome.abandoned,
+            seconds=round(time.monotonic() - started, 4),
+        )
+        return outcome
+
+    async def _wait(
+        self,
+        namespace: str,
+        name: str,
+        deadline: float,
+        keep_waiting: Callable[[], Awaitable[bool]],
+    ) -> RolloutOutcome:
+        timeout_seconds = deadline - time.monotonic()
+        dep = await self._get_deployment(namespace, name)
         while True:
-            dep = await self._call(lambda: self._client.get(Deployment, name, namespace=namespace))
             status = rollout_status(dep.to_dict())
             if status.state is RolloutState.DONE:
                 return RolloutOutcome(ready=True, digest=await self._digest(dep, namespace))
             if status.state is RolloutState.FAILED:
                 reason = await self._failure_reason(dep, namespace)
                 return RolloutOutcome(ready=False, reason=reason or status.message)
-            if time.monotonic() >= deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 reason = await self._failure_reason(dep, namespace)
                 why = f"the rollout did not finish within {int(timeout_seconds)} s"
                 return RolloutOutcome(ready=False, reason=f"{why}: {reason or status.message}")
             if not await keep_waiting():
                 return RolloutOutcome(ready=False, abandoned=True, reason="no longer wanted")
-            await asyncio.sleep(self._poll)
+            changed = await self._next_change(dep, min(remaining, self._recheck))
+            dep = changed or await self._get_deployment(namespace, name)
+
+    async def _get_deployment(self, namespace: str, name: str) -> Deployment:
+        dep: Deployment = await self._call(
+            partial(self._client.get, Deployment, name, namespace=namespace)
+        )
+        return dep
+
+    async def _next_change(self, dep: Deployment, within: float) -> Deployment | None:
+        """The Deployment's next version, watched from the one we have; None after `within` s.
+
+        A watch, not polling: ci-bot learns of the rollout's end as soon as the controller
+        writes it. Any trouble with the watch (expired resource version, dropped stream)
+        just falls back to a fresh read by the caller.
+        """
+        meta = dep.metadata
+        if meta is None or not meta.name:
+            return None
+        stream = self._client.watch(
+            Deployment,
+            namespace=meta.namespace,
+            fields={"metadata.name": meta.name},
+            resource_version=meta.resourceVersion,
+            server_timeout=int(within) + 1,
+        )
+        try:
+            async with asyncio.timeout(within):
+                async for _event, obj in stream:
+                    return obj
+        except (TimeoutError, ApiError, httpx2.HTTPError, OSError):
+            return None
+        return None
 
     async def _pods(self, dep: Deployment, namespace: str) -> list[dict[str, Any]]:
         selector = dep.spec.selector.matchLabels if dep.spec and dep.spec.selector else None

@@ -1,0 +1,151 @@
+"""The command line as CI and operators use it: `cibot notify` and `cibot check`."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+import yaml
+
+from cibot.fakeslack import FakeSlackServer
+from tests.e2e.conftest import SECRET
+from tests.support.service import CibotProcess, free_port, run_cli
+
+pytestmark = pytest.mark.kubernetes
+
+
+def notify(url: str, *extra: str, secret: str = SECRET) -> Any:
+    return run_cli(
+        "notify", "--url", url, "--secret", secret, "--project", "shop",
+        "--type", "branch", "--target", "main", *extra,
+    )  # fmt: skip
+
+
+async def test_notify_signs_and_sends_a_build_and_exits_zero_when_accepted(
+    cibot: CibotProcess, fake_slack: FakeSlackServer
+) -> None:
+    done = notify(cibot.url, "--image", "registry.example.test/shop/web:3.0", "--commit", "abc1234")
+
+    assert done.returncode == 0, done.stderr
+    assert "accepted: build " in done.stdout
+    build_id = done.stdout.split("accepted: build ")[1].strip()
+    await fake_slack.state.wait_for_async(
+        lambda s: any(build_id in m.visible_text for m in s.all_messages()), within=30
+    )
+
+
+async def test_notify_exits_one_with_the_reason_when_refused(cibot: CibotProcess) -> None:
+    bad_image = notify(cibot.url, "--image", "NOT AN IMAGE")
+    bad_secret = notify(cibot.url, "--image", "registry.example.test/a:1", secret="wrong")
+
+    assert bad_image.returncode == 1
+    assert "invalid field 'image'" in bad_image.stderr
+    assert bad_secret.returncode == 1
+    assert "401" in bad_secret.stderr
+
+
+class _Flaky(http.server.BaseHTTPRequestHandler):
+    answers: ClassVar[list[int]] = []
+    seen: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        type(self).seen.append(self.headers["webhook-id"])
+        status = type(self).answers.pop(0)
+        body = b'{"build_id": "b1"}' if status == 202 else b'{"error": "down"}'
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky_server() -> Iterator[str]:
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Flaky)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_notify_retries_server_errors_with_the_same_webhook_id(flaky_server: str) -> None:
+    _Flaky.answers, _Flaky.seen = [503, 502, 202], []
+
+    done = notify(flaky_server, "--image", "registry.example.test/a:1")
+
+    assert done.returncode == 0, done.stderr
+    assert len(_Flaky.seen) == 3
+    assert len(set(_Flaky.seen)) == 1, "one webhook id, so the server dedupes retries"
+
+
+def test_notify_exits_three_when_the_server_cannot_be_reached() -> None:
+    done = notify(f"http://127.0.0.1:{free_port()}", "--image", "r.example/a:1", "--retries", "1")
+    assert done.returncode == 3
+    assert "gave up" in done.stderr
+
+
+def write(tmp_path: Path, config: dict[str, Any]) -> Path:
+    path = tmp_path / "check.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_check_passes_a_sound_config_against_the_real_cluster_and_slack(
+    cibot_config: dict[str, Any], tmp_path: Path
+) -> None:
+    done = run_cli("check", "--config", str(write(tmp_path, cibot_config)))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "auth.test: bot" in done.stdout
+    assert "all needed permissions" in done.stdout
+    assert "all well" in done.stdout
+
+
+def test_check_fails_a_project_nobody_may_approve_naming_the_key_and_line(
+    cibot_config: dict[str, Any], tmp_path: Path
+) -> None:
+    cibot_config["projects"][0]["qa"] = []
+
+    done = run_cli("check", "--config", str(write(tmp_path, cibot_config)))
+
+    assert done.returncode == 1
+    assert "projects[0].qa" in done.stdout and "line " in done.stdout
+
+
+def test_check_reports_a_slack_token_that_slack_refuses(
+    cibot_config: dict[str, Any], tmp_path: Path
+) -> None:
+    cibot_config["slack"]["bot_token"] = "xoxb-revoked"
+
+    done = run_cli("check", "--config", str(write(tmp_path, cibot_config)))
+
+    assert done.returncode == 1
+    assert "auth.test refused: invalid_auth" in done.stdout
+    assert "xoxb-revoked" not in done.stdout + done.stderr
+
+
+def test_check_and_serve_refuse_a_broken_config_naming_key_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("server:\n  port: 80800\n  colour: blue\nprojects: []\n")
+
+    for verb in ("check", "serve"):
+        done = run_cli(verb, "--config", str(path))
+        assert done.returncode == 2
+        assert "bad.yaml:2: server.port" in done.stderr
+        assert "bad.yaml:3: server.colour" in done.stderr
+
+
+def test_serve_refuses_an_unmigrated_database_saying_what_to_run(
+    cibot_config: dict[str, Any], tmp_path: Path
+) -> None:
+    done = run_cli("serve", "--config", str(write(tmp_path, cibot_config)), timeout=60)
+
+    assert done.returncode == 2
+    assert "cibot db upgrade" in done.stderr

@@ -1,0 +1,177 @@
+"""The SQL store and job queue on real SQLite and PostgreSQL: the guarantees jobs rely on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cibot.adapters.store import migrate
+from cibot.adapters.store.engine import create_engine
+from cibot.adapters.store.queue import SqlJobQueue
+from cibot.adapters.store.sql import SqlStore
+from cibot.domain.build import Build, BuildState, BuildType
+from cibot.service.errors import StoreConflict
+from cibot.service.jobs import DeployPreview, SyncBuildCard
+from cibot.service.ports import Delivery, MessageRef
+from tests.support.fakes import FakeClock
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    await migrate.upgrade_async(database_url)
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+def a_build(
+    clock: FakeClock, build_id: str = "b1", state: BuildState = BuildState.ACCEPTED
+) -> Build:
+    now = clock.now()
+    return Build(build_id, "shop", BuildType.BRANCH, "main", "r.example/a:1", state, now, now)
+
+
+async def test_a_build_round_trips_with_its_times_in_utc(engine: AsyncEngine) -> None:
+    clock = FakeClock()
+    store = SqlStore(engine, clock)
+    async with store.transaction() as tx:
+        await tx.add_build(a_build(clock))
+    async with store.transaction() as tx:
+        loaded = await tx.get_build("b1")
+    assert loaded == a_build(clock)
+
+
+async def test_a_move_applies_only_from_the_expected_state(engine: AsyncEngine) -> None:
+    clock = FakeClock()
+    store = SqlStore(engine, clock)
+    before = a_build(clock)
+    async with store.transaction() as tx:
+        await tx.add_build(before)
+    deploying = before.moved_to(BuildState.DEPLOYING, clock.now())
+    async with store.transaction() as tx:
+        assert await tx.move_build(before, deploying)
+    async with store.transaction() as tx:
+        assert not await tx.move_build(before, before.moved_to(BuildState.FAILED, clock.now()))
+        assert (await tx.get_build("b1")) == deploying
+
+
+async def test_a_failed_unit_of_work_leaves_nothing_behind(engine: AsyncEngine) -> None:
+    clock = FakeClock()
+    store = SqlStore(engine, clock)
+
+    async def crash_before_commit() -> None:
+        async with store.transaction() as tx:
+            await tx.add_build(a_build(clock))
+            await tx.enqueue(SyncBuildCard("b1"))
+            raise RuntimeError("crash before commit")
+
+    with pytest.raises(RuntimeError):
+        await crash_before_commit()
+    async with store.transaction() as tx:
+        assert await tx.get_build("b1") is None
+    assert await SqlJobQueue(engine).claim("w", clock.now(), 30) is None
+
+
+async def test_a_second_delivery_with_the_same_id_is_a_conflict(engine: AsyncEngine) -> None:
+    store = SqlStore(engine, FakeClock())
+    async with store.transaction() as tx:
+        await tx.add_delivery(Delivery("shop", "msg_1", "abc", "b1"))
+
+    async def add_again() -> None:
+        async with store.transaction() as tx:
+            await tx.add_delivery(Delivery("shop", "msg_1", "def", "b2"))
+
+    with pytest.raises(StoreConflict):
+        await add_again()
+
+
+async def test_message_refs_are_kept_per_build_role_and_user(engine: AsyncEngine) -> None:
+    store = SqlStore(engine, FakeClock())
+    async with store.transaction() as tx:
+        await tx.save_message("b1", "card", MessageRef("C1", "1.1"))
+        await tx.save_message("b1", "dm", MessageRef("D1", "2.2"), user="U1")
+    async with store.transaction() as tx:
+        assert await tx.get_message("b1", "card") == MessageRef("C1", "1.1")
+        assert await tx.get_message("b1", "dm", "U1") == MessageRef("D1", "2.2")
+        assert await tx.get_message("b1", "dm", "U2") is None
+
+
+async def test_jobs_of_one_queue_run_one_at_a_time_in_order(engine: AsyncEngine) -> None:
+    clock = FakeClock()
+    store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
+    async with store.transaction() as tx:
+        await tx.enqueue(DeployPreview("b1", "shop/env"))
+        await tx.enqueue(DeployPreview("b2", "shop/env"))
+        await tx.enqueue(DeployPreview("b3", "shop/other"))
+
+    first = await queue.claim("w1", clock.now(), 30)
+    second = await queue.claim("w2", clock.now(), 30)
+    nothing = await queue.claim("w3", clock.now(), 30)
+
+    assert first is not None and first.payload == DeployPreview("b1", "shop/env")
+    assert second is not None and second.payload == DeployPreview("b3", "shop/other")
+    assert nothing is None, "b2 waits until b1 of the same environment is done"
+    assert await queue.complete(first)
+    after = await queue.claim("w3", clock.now(), 30)
+    assert after is not None and after.payload == DeployPreview("b2", "shop/env")
+
+
+async def test_an_expired_lease_is_taken_over_and_the_old_worker_cannot_settle_it(
+    engine: AsyncEngine,
+) -> None:
+    clock = FakeClock()
+    store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
+    async with store.transaction() as tx:
+        await tx.enqueue(SyncBuildCard("b1"))
+    lost = await queue.claim("dead-worker", clock.now(), 30)
+    assert lost is not None
+    assert await queue.claim("w2", clock.now(), 30) is None, "leased: nobody else runs it"
+
+    clock.advance(31)
+    taken = await queue.claim("w2", clock.now(), 30)
+
+    assert taken is not None and taken.id == lost.id and taken.attempts == 2
+    assert not await queue.complete(lost)
+    assert await queue.extend(lost, clock.now(), 30) is None
+    assert await queue.complete(taken)
+
+
+async def test_a_retried_job_waits_for_its_backoff(engine: AsyncEngine) -> None:
+    clock = FakeClock()
+    store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
+    async with store.transaction() as tx:
+        await tx.enqueue(SyncBuildCard("b1"))
+    job = await queue.claim("w", clock.now(), 30)
+    assert job is not None
+
+    assert await queue.retry(job, clock.now() + timedelta(seconds=5), "Slack 503")
+
+    assert await queue.claim("w", clock.now(), 30) is None
+    clock.advance(5)
+    again = await queue.claim("w", clock.now(), 30)
+    assert again is not None and again.attempts == 2
+
+
+async def test_concurrent_claimers_never_get_the_same_job(engine: AsyncEngine) -> None:
+    clock = FakeClock()
+    store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
+    async with store.transaction() as tx:
+        for i in range(30):
+            await tx.enqueue(SyncBuildCard(f"b{i}"))
+
+    async def drain(worker: str) -> list[int]:
+        got = []
+        while (job := await queue.claim(worker, clock.now(), 30)) is not None:
+            got.append(job.id)
+            assert await queue.complete(job)
+        return got
+
+    results = await asyncio.gather(*(drain(f"w{i}") for i in range(5)))
+
+    claimed = [job_id for ids in results for job_id in ids]
+    assert len(claimed) == 30
+    assert len(set(claimed)) == 30

@@ -1,0 +1,153 @@
+"""In-memory fakes of the ports, for use-case tests that read like a specification.
+
+`MemoryStore` keeps committed state in dicts; a transaction works on a copy and publishes it
+on success only, so a use case that fails half-way leaves nothing behind, as with SQL.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cibot.domain.build import Build, BuildType
+from cibot.service.errors import ClusterRejected
+from cibot.service.jobs import JobPayload
+from cibot.service.ports import AuditEvent, Delivery, MessageRef, RolloutOutcome
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.current = start or datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        self.current += timedelta(seconds=seconds)
+
+
+@dataclass
+class _State:
+    builds: dict[str, Build] = field(default_factory=dict)
+    deliveries: dict[tuple[str, str], Delivery] = field(default_factory=dict)
+    jobs: list[tuple[JobPayload, datetime | None]] = field(default_factory=list)
+    audit: list[AuditEvent] = field(default_factory=list)
+    messages: dict[tuple[str, str, str], MessageRef] = field(default_factory=dict)
+
+
+class MemoryTransaction:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
+        return None
+
+    async def get_build(self, build_id: str) -> Build | None:
+        return self.state.builds.get(build_id)
+
+    async def add_build(self, build: Build) -> None:
+        self.state.builds[build.id] = build
+
+    async def move_build(self, before: Build, after: Build) -> bool:
+        current = self.state.builds.get(before.id)
+        if current is None or current.state is not before.state:
+            return False
+        self.state.builds[after.id] = after
+        return True
+
+    async def builds_of_target(
+        self, project_id: str, build_type: BuildType, target: str
+    ) -> Sequence[Build]:
+        found = [
+            b
+            for b in self.state.builds.values()
+            if (b.project_id, b.type, b.target) == (project_id, build_type, target)
+        ]
+        return sorted(found, key=lambda b: (b.created_at, b.id))
+
+    async def get_delivery(self, project_id: str, webhook_id: str) -> Delivery | None:
+        return self.state.deliveries.get((project_id, webhook_id))
+
+    async def add_delivery(self, delivery: Delivery) -> None:
+        self.state.deliveries[(delivery.project_id, delivery.webhook_id)] = delivery
+
+    async def enqueue(self, payload: JobPayload, run_at: datetime | None = None) -> None:
+        self.state.jobs.append((payload, run_at))
+
+    async def audit(self, event: AuditEvent) -> None:
+        self.state.audit.append(event)
+
+    async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
+        return self.state.messages.get((build_id, role, user))
+
+    async def save_message(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
+        self.state.messages[(build_id, role, user)] = ref
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.state = _State()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[MemoryTransaction]:
+        draft = copy.deepcopy(self.state)
+        yield MemoryTransaction(draft)
+        self.state = draft
+
+    def jobs_of(self, kind: type[JobPayload]) -> list[Any]:
+        return [payload for payload, _ in self.state.jobs if isinstance(payload, kind)]
+
+
+@dataclass
+class FakeCluster:
+    """Applies nothing; the next rollout ends as `outcome` (or per image in `outcomes`)."""
+
+    outcome: RolloutOutcome = field(
+        default_factory=lambda: RolloutOutcome(ready=True, digest="sha256:" + "a" * 64)
+    )
+    reject_with: str | None = None
+    applied: list[Mapping[str, Any]] = field(default_factory=list)
+    deleted: list[tuple[str, str]] = field(default_factory=list)
+    waited: list[tuple[str, str]] = field(default_factory=list)
+    before_wait: Callable[[], Awaitable[None]] | None = None
+
+    async def apply(self, manifests: Sequence[Mapping[str, Any]]) -> None:
+        if self.reject_with:
+            raise ClusterRejected(self.reject_with)
+        self.applied.extend(manifests)
+
+    async def wait_for_rollout(
+        self,
+        namespace: str,
+        name: str,
+        timeout_seconds: float,
+        keep_waiting: Callable[[], Awaitable[bool]],
+    ) -> RolloutOutcome:
+        self.waited.append((namespace, name))
+        if self.before_wait is not None:
+            await self.before_wait()
+        if not await keep_waiting():
+            return RolloutOutcome(ready=False, abandoned=True)
+        return self.outcome
+
+    async def delete_environment(self, namespace: str, name: str) -> None:
+        self.deleted.append((namespace, name))
+
+
+@dataclass
+class FakeChat:
+    """Records posts and updates; `ts` values count up."""
+
+    posts: list[tuple[str, object]] = field(default_factory=list)
+    updates: list[tuple[MessageRef, object]] = field(default_factory=list)
+
+    async def post(self, channel: str, view: object) -> MessageRef:
+        self.posts.append((channel, view))
+        return MessageRef(channel=channel, ts=f"1700000000.{len(self.posts):06d}")
+
+    async def update(self, ref: MessageRef, view: object) -> None:
+        self.updates.append((ref, view))
