@@ -539,7 +539,8 @@ def test_the_report_names_the_file_line_key_and_message() -> None:
 
     assert str(caught.value).splitlines() == [
         "deploy/cibot.yaml: 2 problems in the configuration",
-        "  deploy/cibot.yaml:2: jobs.workers: Input should be greater than or equal to 0 (got '-1')",
+        "  deploy/cibot.yaml:2: jobs.workers: "
+        "Input should be greater than or equal to 0 (got '-1')",
         "  deploy/cibot.yaml:3: jobs.nope: unknown key",
     ]
 
