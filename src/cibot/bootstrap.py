@@ -16,6 +16,7 @@ import httpx2
 import sqlalchemy as sa
 from fastapi import FastAPI
 from lightkube import AsyncClient, KubeConfig
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -32,9 +33,20 @@ from cibot.domain.project import Project
 from cibot.entrypoints.web.app import create_app
 from cibot.entrypoints.web.build_complete import Intake
 from cibot.entrypoints.web.metrics import Metrics
+from cibot.entrypoints.web.slack import SlackGuard, slack_app
 from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
-from cibot.service import cards, preview
-from cibot.service.jobs import DeployPreview, JobPayload, SyncBuildCard
+from cibot.service import cards, messages, preview, production
+from cibot.service.jobs import (
+    AnnounceDecision,
+    DeletePreview,
+    DeployPreview,
+    DeployProduction,
+    JobPayload,
+    NotifyUser,
+    PostVerdictReplies,
+    SyncBuildCard,
+    SyncReviewDMs,
+)
 from cibot.service.ports import Clock
 
 
@@ -54,6 +66,18 @@ def kube_config(settings: Settings) -> KubeConfig:
 def render_preview(project: Project, build: Build) -> list[dict[str, Any]]:
     spec = manifests.EnvironmentSpec.preview(
         project, build_type=build.type, target=build.target, image=build.image, build_id=build.id
+    )
+    return manifests.render(spec)
+
+
+def render_production(project: Project, build: Build) -> list[dict[str, Any]]:
+    spec = manifests.EnvironmentSpec.production(
+        project,
+        build_type=build.type,
+        target=build.target,
+        image=build.image,
+        build_id=build.id,
+        digest=build.digest,
     )
     return manifests.render(spec)
 
@@ -79,6 +103,35 @@ class Service:
         await self.engine.dispose()
 
 
+def _slack_routes(
+    settings: Settings,
+    *,
+    secret: str | None,
+    client: AsyncWebClient,
+    token: str,
+    store: SqlStore,
+    clock: Clock,
+    chat: SlackChat,
+    projects: Mapping[str, Project],
+) -> list[tuple[str, Any]]:
+    """The Slack request routes; none without a signing secret (nothing could be verified)."""
+    if not secret:
+        return []
+    bolt = slack_app(
+        token=token,
+        signing_secret=secret,
+        client=client,
+        store=store,
+        clock=clock,
+        chat=chat,
+        projects=projects,
+        team_id=settings.slack.team_id,
+        app_id=settings.slack.app_id,
+    )
+    guard = SlackGuard(secret, settings.server.max_body_bytes, AsyncSlackRequestHandler(bolt))
+    return [("/slack/events", guard), ("/slack-interactions", guard)]
+
+
 def retry_policy(settings: Settings) -> RetryPolicy:
     r = settings.retry
     return RetryPolicy(attempts=r.attempts, base_seconds=r.base_seconds, max_seconds=r.max_seconds)
@@ -100,9 +153,10 @@ def build(
     *,
     slack_api_url: str | None = None,
     slack_token: str | None = None,
+    slack_signing_secret: str | None = None,
     clock: Clock | None = None,
 ) -> Service:
-    """Wire everything; `slack_api_url`/`slack_token` point at a local fake Slack when given."""
+    """Wire everything; the `slack_*` arguments point at a local fake Slack when given."""
     clock = clock or SystemClock()
     projects = {p.id: p for p in to_domain(settings)}
     engine = create_engine(settings.database.async_url)
@@ -124,9 +178,40 @@ def build(
     async def run_card(job: SyncBuildCard) -> None:
         await cards.sync_build_card(job, store=store, chat=chat, projects=projects)
 
+    async def run_dms(job: SyncReviewDMs) -> None:
+        await messages.sync_review_dms(job, store=store, chat=chat, projects=projects)
+
+    async def run_replies(job: PostVerdictReplies) -> None:
+        await messages.post_verdict_replies(job, store=store, chat=chat, projects=projects)
+
+    async def run_announce(job: AnnounceDecision) -> None:
+        await messages.announce_decision(job, store=store, chat=chat, projects=projects)
+
+    async def run_notify(job: NotifyUser) -> None:
+        await messages.notify_user(job, chat=chat)
+
+    async def run_production(job: DeployProduction) -> None:
+        await production.deploy_production(
+            job,
+            store=store,
+            cluster=cluster,
+            clock=clock,
+            projects=projects,
+            render=render_production,
+        )
+
+    async def run_delete(job: DeletePreview) -> None:
+        await production.delete_preview(job, store=store, cluster=cluster, projects=projects)
+
     handlers: dict[type[JobPayload], Handler] = {
         DeployPreview: run_deploy,
         SyncBuildCard: run_card,
+        SyncReviewDMs: run_dms,
+        PostVerdictReplies: run_replies,
+        AnnounceDecision: run_announce,
+        NotifyUser: run_notify,
+        DeployProduction: run_production,
+        DeletePreview: run_delete,
     }
     runner = JobRunner(SqlJobQueue(engine), clock, handlers, worker_settings(settings))
     store.on_commit = runner.wake
@@ -155,5 +240,16 @@ def build(
         global_secrets=settings.webhooks.secrets,
         max_body_bytes=settings.server.max_body_bytes,
     )
-    app = create_app(intake, metrics, ready, lifespan=lifespan)
+    secret = slack_signing_secret or settings.slack.signing_secret
+    slack_routes = _slack_routes(
+        settings,
+        secret=secret,
+        client=slack,
+        token=token,
+        store=store,
+        clock=clock,
+        chat=chat,
+        projects=projects,
+    )
+    app = create_app(intake, metrics, ready, lifespan=lifespan, extra_routes=slack_routes)
     return Service(settings, engine, store, runner, app, metrics, projects, kube, slack)

@@ -18,7 +18,7 @@ from tests.support.service import CibotProcess
 SECRET = "e2e-webhook-secret"
 CHANNEL = "C0E2E0CHAN"
 QA = ("U0QA1", "U0QA2")
-OWNERS = ("U0OWNER1",)
+OWNERS = ("U0OWNER1", "U0OWNER2")
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from lightkube.resources.networking_v1 import Ingress
 from cibot.fakeslack import FakeSlackServer, Message
 from tests.e2e.conftest import CHANNEL, SECRET
 from tests.support.ci import body_of, post_build
+from tests.support.kube import dead_kubeconfig, only_deployment
 from tests.support.service import CibotProcess
 
 pytestmark = pytest.mark.kubernetes
@@ -65,7 +66,7 @@ async def test_a_good_image_is_deployed_to_its_preview_and_the_card_says_ready(
         and ".branch.shop.example.com" in card.visible_text
     )
     assert build_id in card.visible_text
-    name = next(d.metadata.name for d in [await _only_deployment(kube, namespace)] if d.metadata)
+    name = next(d.metadata.name for d in [await only_deployment(kube, namespace)] if d.metadata)
     assert name is not None and name.startswith("shop-branch-feature-login-")
     dep = await deployment(kube, namespace, name)
     assert dep.metadata is not None and dep.metadata.labels is not None
@@ -80,12 +81,6 @@ async def test_a_good_image_is_deployed_to_its_preview_and_the_card_says_ready(
     host = ingress.spec.rules[0].host
     assert host is not None and host in card.visible_text
     assert (await kube.get(Service, name, namespace=namespace)).metadata is not None
-
-
-async def _only_deployment(kube: AsyncClient, namespace: str) -> Deployment:
-    deployments = [d async for d in kube.list(Deployment, namespace=namespace)]
-    assert len(deployments) == 1
-    return deployments[0]
 
 
 async def test_a_rollout_that_fails_shows_the_pods_reason_on_the_card(
@@ -198,7 +193,7 @@ async def test_a_replayed_webhook_id_returns_the_first_answer_and_deploys_once(
     assert other.status_code == 422
     await card_saying(fake_slack, "is ready")
     assert len(cards(fake_slack)) == 1
-    dep = await _only_deployment(kube, namespace)
+    dep = await only_deployment(kube, namespace)
     assert dep.metadata is not None and dep.metadata.generation == 1
 
 
@@ -221,7 +216,7 @@ async def test_two_quick_builds_of_one_branch_end_with_the_newest_and_the_older_
     assert first_id in superseded.visible_text and second_id in superseded.visible_text
     assert second_id in ready.visible_text
     assert len(cards(fake_slack)) == 2
-    dep = await _only_deployment(kube, namespace)
+    dep = await only_deployment(kube, namespace)
     assert dep.spec is not None and dep.spec.template.spec is not None
     assert dep.spec.template.spec.containers[0].image == newer_image
 
@@ -234,14 +229,7 @@ async def test_a_build_accepted_before_a_crash_is_deployed_after_the_restart(
     namespace: str,
 ) -> None:
     real_kubeconfig = cibot_config["kubernetes"]["kubeconfig"]
-    dead = tmp_path / "dead-kubeconfig.yaml"
-    dead.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: dead\n"
-        "clusters: [{name: dead, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-        "users: [{name: dead, user: {token: x}}]\n"
-        "contexts: [{name: dead, context: {cluster: dead, user: dead}}]\n"
-    )
-    cibot_config["kubernetes"]["kubeconfig"] = str(dead)
+    cibot_config["kubernetes"]["kubeconfig"] = str(dead_kubeconfig(tmp_path / "dead.yaml"))
     first = CibotProcess(cibot_config, tmp_path)
     first.upgrade_db()
     first.start()
@@ -258,7 +246,7 @@ async def test_a_build_accepted_before_a_crash_is_deployed_after_the_restart(
         card = await card_saying(fake_slack, "is ready")
         assert response.json()["build_id"] in card.visible_text
         assert len(cards(fake_slack)) == 1
-        dep = await _only_deployment(kube, namespace)
+        dep = await only_deployment(kube, namespace)
         assert dep.metadata is not None
     finally:
         second.stop()

@@ -9,11 +9,12 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cibot.domain.build import Build, BuildType
+from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.errors import ClusterRejected
 from cibot.service.jobs import JobPayload
 from cibot.service.ports import AuditEvent, Delivery, MessageRef, RolloutOutcome
@@ -37,6 +38,8 @@ class _State:
     jobs: list[tuple[JobPayload, datetime | None]] = field(default_factory=list)
     audit: list[AuditEvent] = field(default_factory=list)
     messages: dict[tuple[str, str, str], MessageRef] = field(default_factory=dict)
+    verdicts: dict[tuple[str, str], VerdictRecord] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)
 
 
 class MemoryTransaction:
@@ -86,6 +89,38 @@ class MemoryTransaction:
 
     async def save_message(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
         self.state.messages[(build_id, role, user)] = ref
+
+    async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]:
+        return [v for (b, _), v in self.state.verdicts.items() if b == build_id]
+
+    async def add_verdict(self, verdict: VerdictRecord) -> bool:
+        key = (verdict.build_id, verdict.user)
+        if key in self.state.verdicts:
+            return False
+        self.state.verdicts[key] = verdict
+        return True
+
+    async def add_decision(self, decision: Decision) -> Decision:
+        stored = replace(decision, id=len(self.state.decisions) + 1)
+        self.state.decisions.append(stored)
+        return stored
+
+    async def latest_decision(self, build_id: str) -> Decision | None:
+        return next((d for d in reversed(self.state.decisions) if d.build_id == build_id), None)
+
+    async def get_decision(self, decision_id: int) -> Decision | None:
+        return next((d for d in self.state.decisions if d.id == decision_id), None)
+
+    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> None:
+        index = decision_id - 1
+        self.state.decisions[index] = replace(
+            self.state.decisions[index], outcome=outcome, reason=reason
+        )
+
+    async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
+        return {
+            u: ref for (b, r, u), ref in self.state.messages.items() if (b, r) == (build_id, role)
+        }
 
 
 class MemoryStore:
@@ -144,6 +179,9 @@ class FakeChat:
 
     posts: list[tuple[str, object]] = field(default_factory=list)
     updates: list[tuple[MessageRef, object]] = field(default_factory=list)
+    replies: list[tuple[MessageRef, object]] = field(default_factory=list)
+    ephemerals: list[tuple[str, str, object]] = field(default_factory=list)
+    modals: list[tuple[str, object]] = field(default_factory=list)
 
     async def post(self, channel: str, view: object) -> MessageRef:
         self.posts.append((channel, view))
@@ -151,3 +189,16 @@ class FakeChat:
 
     async def update(self, ref: MessageRef, view: object) -> None:
         self.updates.append((ref, view))
+
+    async def post_dm(self, user: str, view: object) -> MessageRef:
+        return await self.post(f"D{user}", view)
+
+    async def reply(self, ref: MessageRef, view: object) -> MessageRef:
+        self.replies.append((ref, view))
+        return MessageRef(ref.channel, f"{ref.ts}{len(self.replies)}")
+
+    async def post_ephemeral(self, channel: str, user: str, view: object) -> None:
+        self.ephemerals.append((channel, user, view))
+
+    async def open_modal(self, trigger_id: str, view: object) -> None:
+        self.modals.append((trigger_id, view))

@@ -64,8 +64,16 @@ def local_slack(settings: Settings) -> Iterator[tuple[str | None, str | None]]:
         yield fake.api_url, "xoxb-fake"
 
 
+LOCAL_SIGNING_SECRET = "local-fake-slack-signing-secret"  # noqa: S105 - for the local fake only
+
+
 async def _serve(settings: Settings, api_url: str | None, token: str | None) -> int:
-    service = bootstrap.build(settings, slack_api_url=api_url, slack_token=token)
+    service = bootstrap.build(
+        settings,
+        slack_api_url=api_url,
+        slack_token=token,
+        slack_signing_secret=LOCAL_SIGNING_SECRET if api_url else None,
+    )
     try:
         try:
             await migrate.ensure_migrated(service.engine)

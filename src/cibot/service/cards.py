@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from cibot.domain.project import Project
+from cibot.domain.review import Tally
 from cibot.service.jobs import SyncBuildCard
 from cibot.service.ports import Chat, Store
 from cibot.service.views import BuildCard
@@ -26,8 +27,10 @@ async def sync_build_card(
             return
         newer = await tx.get_build(build.superseded_by) if build.superseded_by else None
         ref = await tx.get_message(build.id, CARD)
+        tally = Tally.of(await tx.verdicts_of(build.id))
+        decision = await tx.latest_decision(build.id)
     project = projects[build.project_id]
-    view = BuildCard(project=project, build=build, superseded_by=newer)
+    view = BuildCard(project, build, newer, tally=tally, decision=decision)
     if ref is not None:
         await chat.update(ref, view)
         return

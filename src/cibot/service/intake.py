@@ -16,7 +16,7 @@ from cibot.domain import naming
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.project import Project
 from cibot.service.errors import ReplayMismatch
-from cibot.service.jobs import DeployPreview, SyncBuildCard
+from cibot.service.jobs import DeployPreview, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Delivery, Store, Transaction
 
 LIVE = frozenset({BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.READY, BuildState.FAILED})
@@ -109,6 +109,7 @@ async def _add_build(
             if await tx.move_build(older, superseded):
                 await tx.audit(AuditEvent(now, "build.superseded", project.id, older.id))
                 await tx.enqueue(SyncBuildCard(older.id))
+                await tx.enqueue(SyncReviewDMs(older.id))
     await tx.enqueue(SyncBuildCard(build.id))
     await tx.enqueue(DeployPreview(build.id, environment_of(project, report.type, report.target)))
     return build

@@ -51,7 +51,94 @@ class SyncBuildCard(JobPayload):
         return f"card:{self.build_id}"
 
 
-PAYLOAD_TYPES: dict[str, type[JobPayload]] = {t.kind: t for t in (DeployPreview, SyncBuildCard)}
+@dataclass(frozen=True, slots=True)
+class SyncReviewDMs(JobPayload):
+    """Post the owners' and QA members' DMs of a ready build, or redraw the posted ones.
+
+    `user` limits the redraw to one person's DMs (after their verdict); None means everyone.
+    """
+
+    kind: ClassVar[str] = "sync_review_dms"
+    build_id: str
+    user: str | None = None
+
+    @property
+    def queue(self) -> str | None:
+        return f"dm:{self.build_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class PostVerdictReplies(JobPayload):
+    """Tell each owner, in their DM's thread, what one QA member decided."""
+
+    kind: ClassVar[str] = "post_verdict_replies"
+    build_id: str
+    qa_user: str
+
+    @property
+    def queue(self) -> str | None:
+        return f"dm:{self.build_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeployProduction(JobPayload):
+    """Deploy a build's image, pinned by digest, to its project's production environment."""
+
+    kind: ClassVar[str] = "deploy_production"
+    build_id: str
+    decision_id: int
+    environment: str  # namespace/name of production: one deploy at a time
+
+    @property
+    def queue(self) -> str | None:
+        return f"env:{self.environment}"
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceDecision(JobPayload):
+    """Announce a production deploy (or its failure) in the project's channel, once."""
+
+    kind: ClassVar[str] = "announce_decision"
+    decision_id: int
+    build_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeletePreview(JobPayload):
+    """Remove a closed build's preview objects (only ci-bot's, only if still its own)."""
+
+    kind: ClassVar[str] = "delete_preview"
+    build_id: str
+    environment: str
+
+    @property
+    def queue(self) -> str | None:
+        return f"env:{self.environment}"
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyUser(JobPayload):
+    """An ephemeral answer to one person's click, in the channel where they clicked."""
+
+    kind: ClassVar[str] = "notify_user"
+    channel: str
+    user: str
+    text: str
+
+
+PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
+    t.kind: t
+    for t in (
+        DeployPreview,
+        SyncBuildCard,
+        SyncReviewDMs,
+        PostVerdictReplies,
+        DeployProduction,
+        AnnounceDecision,
+        DeletePreview,
+        NotifyUser,
+    )
+}
 
 
 def encode(payload: JobPayload) -> tuple[str, str]:

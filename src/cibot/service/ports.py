@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cibot.domain.build import Build, BuildType
+from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.jobs import Job, JobPayload
 
 
@@ -85,6 +86,28 @@ class Transaction(Protocol):
         self, build_id: str, role: str, ref: MessageRef, user: str = ""
     ) -> None: ...
 
+    async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]: ...
+
+    async def add_verdict(self, verdict: VerdictRecord) -> bool:
+        """False (and nothing written) when this user already has a verdict on this build."""
+        ...
+
+    async def add_decision(self, decision: Decision) -> Decision:
+        """The decision with its id."""
+        ...
+
+    async def latest_decision(self, build_id: str) -> Decision | None: ...
+
+    async def get_decision(self, decision_id: int) -> Decision | None: ...
+
+    async def settle_decision(
+        self, decision_id: int, outcome: Outcome, reason: str | None
+    ) -> None: ...
+
+    async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
+        """The posted messages of one role for a build, by user."""
+        ...
+
 
 class Store(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
@@ -149,3 +172,15 @@ class Chat(Protocol):
     async def post(self, channel: str, view: object) -> MessageRef: ...
 
     async def update(self, ref: MessageRef, view: object) -> None: ...
+
+    async def post_dm(self, user: str, view: object) -> MessageRef:
+        """Post into the bot's DM with `user`; the ref names the DM channel (D…)."""
+        ...
+
+    async def reply(self, ref: MessageRef, view: object) -> MessageRef:
+        """Post in the thread of the message at `ref`."""
+        ...
+
+    async def post_ephemeral(self, channel: str, user: str, view: object) -> None: ...
+
+    async def open_modal(self, trigger_id: str, view: object) -> None: ...

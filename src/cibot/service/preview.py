@@ -15,7 +15,7 @@ from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.service.errors import ClusterRejected
-from cibot.service.jobs import DeployPreview, SyncBuildCard
+from cibot.service.jobs import DeployPreview, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store
 
 # (project, build) -> the preview's manifests; the Kubernetes adapter provides it.
@@ -86,3 +86,5 @@ async def _finish(store: Store, clock: Clock, build_id: str, outcome: RolloutOut
             detail = {"digest": outcome.digest} if outcome.ready else {"reason": outcome.reason}
             await tx.audit(AuditEvent(now, action, build.project_id, build.id, detail=detail))
             await tx.enqueue(SyncBuildCard(build.id))
+            if outcome.ready:
+                await tx.enqueue(SyncReviewDMs(build.id))

@@ -44,12 +44,13 @@ def _translated_errors() -> Iterator[None]:
     """Library errors → RetryLater (transient) or ClusterRejected (the API said no)."""
     try:
         yield
-    except ApiError as exc:
-        code = exc.status.code or 0
+    except httpx2.HTTPStatusError as exc:  # lightkube's ApiError, or a reply that was no Status
+        code = exc.response.status_code
         if code in (409, 429) or code >= 500:
-            retry_after = exc.response.headers.get("Retry-After") if exc.response else None
-            raise RetryLater(exc, float(retry_after) if retry_after else None) from exc
-        raise ClusterRejected(f"Kubernetes refused it: {exc.status.message}") from exc
+            retry_after = exc.response.headers.get("Retry-After", "")
+            raise RetryLater(exc, float(retry_after) if retry_after.isdigit() else None) from exc
+        message = exc.status.message if isinstance(exc, ApiError) else f"HTTP {code}"
+        raise ClusterRejected(f"Kubernetes refused it: {message}") from exc
     except (httpx2.TransportError, OSError) as exc:
         raise RetryLater(exc) from exc
 
@@ -196,8 +197,8 @@ class KubeCluster:
     async def _delete_if_ours(self, kind: Any, namespace: str, name: str) -> None:
         try:
             obj = await self._client.get(kind, name, namespace=namespace)
-        except ApiError as exc:
-            if exc.status.code == 404:  # gone already, or the kind is not installed
+        except httpx2.HTTPStatusError as exc:  # ApiError included
+            if exc.response.status_code == 404:  # gone already, or the kind is not installed
                 return
             raise
         labels = (obj.metadata.labels if obj.metadata else None) or {}
@@ -205,8 +206,8 @@ class KubeCluster:
             return  # never delete what ci-bot did not create
         try:
             await self._client.delete(kind, name, namespace=namespace)
-        except ApiError as exc:
-            if exc.status.code != 404:
+        except httpx2.HTTPStatusError as exc:
+            if exc.response.status_code != 404:
                 raise
 
 

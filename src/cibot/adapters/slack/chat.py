@@ -21,9 +21,10 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cibot.adapters.retry import RetryPolicy
-from cibot.adapters.slack.blocks import render
+from cibot.adapters.slack.blocks import reject_modal, render
 from cibot.service.errors import ChatRejected, ChatUnavailable
 from cibot.service.ports import MessageRef
+from cibot.service.views import RejectReasonModal
 
 TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
@@ -73,3 +74,23 @@ class SlackChat:
     async def update(self, ref: MessageRef, view: object) -> None:
         text, blocks = render(view)
         await self._call("chat.update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
+
+    async def post_dm(self, user: str, view: object) -> MessageRef:
+        """Posting to a user id lands in the bot's DM with them; Slack answers its D… id."""
+        return await self.post(user, view)
+
+    async def reply(self, ref: MessageRef, view: object) -> MessageRef:
+        text, blocks = render(view)
+        data = await self._call(
+            "chat.postMessage", channel=ref.channel, thread_ts=ref.ts, text=text, blocks=blocks
+        )
+        return MessageRef(channel=str(data["channel"]), ts=str(data["ts"]))
+
+    async def post_ephemeral(self, channel: str, user: str, view: object) -> None:
+        text, blocks = render(view)
+        await self._call("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
+
+    async def open_modal(self, trigger_id: str, view: object) -> None:
+        if not isinstance(view, RejectReasonModal):
+            raise TypeError(f"no modal for {type(view).__name__}")
+        await self._call("views.open", trigger_id=trigger_id, view=reject_modal(view))

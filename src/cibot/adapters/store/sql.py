@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.rows import build_from_row, build_to_row
 from cibot.domain.build import Build, BuildType
+from cibot.domain.review import Action, Decision, Outcome, Verdict, VerdictRecord
 from cibot.service import jobs
 from cibot.service.errors import StoreConflict, StoreUnavailable
 from cibot.service.ports import AuditEvent, Clock, Delivery, MessageRef, Transaction
@@ -146,6 +149,82 @@ class SqlTransaction(Transaction):
                 created_at=self._clock.now(),
             )
         )
+
+    async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]:
+        v = t.verdicts
+        rows = await self._conn.execute(v.select().where(v.c.build_id == build_id))
+        return [
+            VerdictRecord(r.build_id, r.user_id, Verdict(r.verdict), r.at, r.reason) for r in rows
+        ]
+
+    async def add_verdict(self, verdict: VerdictRecord) -> bool:
+        insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+        result = await self._conn.execute(
+            insert(t.verdicts)
+            .values(
+                build_id=verdict.build_id,
+                user_id=verdict.user,
+                verdict=verdict.verdict.value,
+                reason=verdict.reason,
+                at=verdict.at,
+            )
+            .on_conflict_do_nothing(index_elements=["build_id", "user_id"])
+        )
+        return result.rowcount == 1
+
+    async def add_decision(self, decision: Decision) -> Decision:
+        result = await self._conn.execute(
+            t.decisions.insert()
+            .values(
+                build_id=decision.build_id,
+                action=decision.action.value,
+                actor=decision.actor,
+                at=decision.at,
+                outcome=decision.outcome.value if decision.outcome else None,
+                reason=decision.reason,
+            )
+            .returning(t.decisions.c.id)
+        )
+        return replace(decision, id=result.scalar_one())
+
+    async def latest_decision(self, build_id: str) -> Decision | None:
+        d = t.decisions
+        query = d.select().where(d.c.build_id == build_id).order_by(d.c.id.desc()).limit(1)
+        return _decision((await self._conn.execute(query)).first())
+
+    async def get_decision(self, decision_id: int) -> Decision | None:
+        query = t.decisions.select().where(t.decisions.c.id == decision_id)
+        return _decision((await self._conn.execute(query)).first())
+
+    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> None:
+        await self._conn.execute(
+            t.decisions.update()
+            .where(t.decisions.c.id == decision_id)
+            .values(outcome=outcome.value, reason=reason)
+        )
+
+    async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
+        m = t.slack_messages
+        rows = await self._conn.execute(
+            sa.select(m.c.user_id, m.c.channel, m.c.ts).where(
+                m.c.build_id == build_id, m.c.role == role
+            )
+        )
+        return {r.user_id: MessageRef(r.channel, r.ts) for r in rows}
+
+
+def _decision(row: Any) -> Decision | None:
+    if row is None:
+        return None
+    return Decision(
+        build_id=row.build_id,
+        action=Action(row.action),
+        actor=row.actor,
+        at=row.at,
+        id=row.id,
+        outcome=Outcome(row.outcome) if row.outcome else None,
+        reason=row.reason,
+    )
 
 
 class SqlStore:

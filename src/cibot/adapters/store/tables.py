@@ -129,3 +129,26 @@ audit_events = sa.Table(
     sa.Column("detail", sa.JSON),
     sa.Index("ix_audit_project_at", "project_id", "at"),
 )
+
+verdicts = sa.Table(  # one verdict per QA member per build: the primary key enforces it
+    "verdicts",
+    metadata,
+    sa.Column("build_id", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("verdict", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", Time, nullable=False),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("build_id", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(32), nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("outcome", sa.String(16)),
+    sa.Column("reason", sa.Text),
+    sa.Index("ix_decisions_build", "build_id", "id"),
+)

@@ -1,0 +1,350 @@
+"""Steps 5 to 8 of the flow: DMs, QA verdicts, closing, and promotion to production.
+
+Real signed `block_actions` payloads go to the real `cibot serve`; the fake Slack shows what
+each person sees and the local control plane holds the objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from lightkube import AsyncClient
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Service
+from lightkube.resources.networking_v1 import Ingress
+from slack_sdk import WebClient
+
+from cibot.fakeslack import FakeSlackServer, Message, User, Workspace
+from tests.e2e.conftest import CHANNEL, OWNERS, QA, SECRET
+from tests.support import slack_requests as slack_req
+from tests.support.ci import body_of, post_build
+from tests.support.kube import dead_kubeconfig, is_gone, only_deployment
+from tests.support.service import CibotProcess
+
+pytestmark = pytest.mark.kubernetes
+
+IMAGE = "registry.example.test/shop/web:2.0"
+QA1, QA2 = QA
+OWNER1, OWNER2 = OWNERS
+
+
+async def until(
+    slack: FakeSlackServer, check: Callable[[Workspace], bool], within: float = 30
+) -> None:
+    await slack.state.wait_for_async(check, within=within)
+
+
+def dm(slack: FakeSlackServer, user: str) -> Message:
+    messages = slack.state.dm_messages(user)
+    assert len(messages) == 1, f"{user} has {len(messages)} DMs"
+    return messages[0]
+
+
+def has_dm(user: str) -> Callable[[Workspace], bool]:
+    return lambda s: len(s.dm_messages(user)) == 1
+
+
+def action_ids(message: Message) -> list[str]:
+    return [b.action_id or "" for b in message.buttons]
+
+
+async def ready_build(
+    cibot: CibotProcess, slack: FakeSlackServer, target: str = "main", image: str = IMAGE
+) -> str:
+    response = post_build(
+        cibot.url, SECRET, body_of(project="shop", image=image, type="branch", target=target)
+    )
+    assert response.status_code == 202, response.text
+    build_id: str = response.json()["build_id"]
+    everyone = (*QA, *OWNERS)
+    await until(slack, lambda s: all(
+        any(build_id in m.visible_text for m in s.dm_messages(u)) for u in everyone
+    ))  # fmt: skip
+    return build_id
+
+
+def press(
+    cibot: CibotProcess, slack: FakeSlackServer, user: str, action_id: str, build_id: str
+) -> httpx.Response:
+    channel = slack.state.dm_channel(user) or "D0NOTADM"
+    response = slack_req.post(
+        cibot.url, slack_req.block_actions(user, action_id, build_id, channel)
+    )
+    assert response.status_code == 200, response.text
+    return response
+
+
+async def test_a_ready_preview_sends_each_owner_and_qa_member_exactly_one_dm_with_their_buttons(
+    cibot: CibotProcess, fake_slack: FakeSlackServer
+) -> None:
+    build_id = await ready_build(cibot, fake_slack)
+
+    for owner in OWNERS:
+        message = dm(fake_slack, owner)
+        assert action_ids(message) == ["deploy_production", "close_build"]
+        assert {b.value for b in message.buttons} == {build_id}
+        assert "https://main." in message.visible_text
+        assert f"<@{QA1}>" in message.visible_text, "owners see who does QA"
+    for qa in QA:
+        message = dm(fake_slack, qa)
+        assert action_ids(message) == ["qa_approve", "qa_reject"]
+        assert {b.value for b in message.buttons} == {build_id}
+
+
+async def test_an_approval_updates_the_qa_dm_replies_under_each_owner_dm_and_tallies_the_card(
+    cibot: CibotProcess, fake_slack: FakeSlackServer
+) -> None:
+    build_id = await ready_build(cibot, fake_slack)
+
+    press(cibot, fake_slack, QA1, "qa_approve", build_id)
+
+    await until(fake_slack, lambda s: all(len(dm(fake_slack, o).replies) == 1 for o in OWNERS))
+    await until(fake_slack, lambda s: not dm(fake_slack, QA1).buttons)
+    assert "Approved" in dm(fake_slack, QA1).visible_text
+    assert action_ids(dm(fake_slack, QA2)) == ["qa_approve", "qa_reject"], "others keep theirs"
+    for owner in OWNERS:
+        reply = dm(fake_slack, owner).replies[0]
+        assert f"<@{QA1}> has *approved* this build" in reply.visible_text
+    await until(fake_slack, lambda s: "1 approved" in s.messages(CHANNEL)[0].visible_text)
+
+
+async def test_a_double_click_and_a_replayed_click_change_nothing_twice(
+    cibot: CibotProcess, fake_slack: FakeSlackServer
+) -> None:
+    build_id = await ready_build(cibot, fake_slack)
+    payload = slack_req.block_actions(QA1, "qa_approve", build_id, dm(fake_slack, QA1).channel)
+
+    first = slack_req.post(cibot.url, payload)
+    replay = slack_req.post(cibot.url, payload)
+
+    assert first.status_code == replay.status_code == 200
+    await until(fake_slack, lambda s: all(len(dm(fake_slack, o).replies) == 1 for o in OWNERS))
+    await asyncio.sleep(1.5)
+    assert all(len(dm(fake_slack, o).replies) == 1 for o in OWNERS)
+    assert any("already" in e.visible_text for e in fake_slack.state.ephemerals(QA1))
+
+
+async def test_a_rejection_asks_for_a_reason_and_shows_it_to_the_owners(
+    cibot: CibotProcess, fake_slack: FakeSlackServer
+) -> None:
+    build_id = await ready_build(cibot, fake_slack)
+    press(cibot, fake_slack, QA2, "qa_reject", build_id)
+    await until(fake_slack, lambda s: len(s.views()) == 1)
+    modal = fake_slack.state.views()[0]
+    values = {
+        "reason": {
+            "reason_input": {
+                "type": "plain_text_input",
+                "value": "the *login* page 500s <!channel>",
+            }
+        }
+    }
+
+    response = slack_req.post(
+        cibot.url,
+        slack_req.view_submission(
+            QA2, "qa_reject_reason", modal.payload["private_metadata"], values
+        ),
+    )
+
+    assert response.status_code == 200
+    await until(fake_slack, lambda s: all(len(dm(fake_slack, o).replies) == 1 for o in OWNERS))
+    reply = dm(fake_slack, OWNER1).replies[0].visible_text
+    assert f"<@{QA2}> has *rejected* this build" in reply
+    assert "login" in reply and "<!channel>" not in reply
+    await until(fake_slack, lambda s: "Rejected" in dm(fake_slack, QA2).visible_text)
+    assert not dm(fake_slack, QA2).buttons
+
+
+async def test_deploy_to_production_pins_the_previews_digest_and_announces_it(
+    cibot: CibotProcess, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+) -> None:
+    build_id = await ready_build(cibot, fake_slack)
+    preview = await only_deployment(kube, namespace)
+
+    press(cibot, fake_slack, OWNER2, "deploy_production", build_id)
+
+    await until(fake_slack, lambda s: len(s.messages(CHANNEL)) == 2, within=60)
+    announcement = fake_slack.state.messages(CHANNEL)[1].visible_text
+    assert "deployed to production" in announcement and f"<@{OWNER2}>" in announcement
+    production = await kube.get(Deployment, "shop", namespace=namespace)
+    assert production.metadata is not None and production.metadata.labels is not None
+    assert production.metadata.labels["cibot/environment"] == "production"
+    assert production.spec is not None and production.spec.template.spec is not None
+    image = production.spec.template.spec.containers[0].image
+    assert image is not None and image.startswith("registry.example.test/shop/web@sha256:")
+    pods = await _preview_image_ids(kube, namespace, preview)
+    assert image.split("@")[1] in {i.split("@")[1] for i in pods}
+    ingress = await kube.get(Ingress, "shop", namespace=namespace)
+    assert ingress.spec is not None and ingress.spec.rules is not None
+    assert ingress.spec.rules[0].host == "shop.example.com"
+
+    def told(owner: str) -> bool:
+        message = dm(fake_slack, owner)
+        return "Deployed to production by" in message.visible_text and not message.buttons
+
+    await until(fake_slack, lambda s: all(told(o) for o in OWNERS))
+
+
+async def _preview_image_ids(kube: AsyncClient, namespace: str, preview: Deployment) -> set[str]:
+    from lightkube.resources.core_v1 import Pod
+
+    assert preview.metadata is not None
+    labels: dict[str, Any] = {"app.kubernetes.io/instance": preview.metadata.name or ""}
+    pods = [p async for p in kube.list(Pod, namespace=namespace, labels=labels)]
+    return {
+        cs.imageID
+        for p in pods
+        if p.status
+        for cs in p.status.containerStatuses or []
+        if cs.imageID
+    }
+
+
+async def test_twenty_concurrent_production_clicks_make_exactly_one_production_deployment(
+    cibot: CibotProcess, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+) -> None:
+    build_id = await ready_build(cibot, fake_slack)
+
+    async with httpx.AsyncClient(timeout=10) as client:
+        responses = await asyncio.gather(*(
+            slack_req.post_async(client, cibot.url, slack_req.block_actions(
+                OWNERS[i % 2], "deploy_production", build_id, dm(fake_slack, OWNERS[i % 2]).channel
+            ))
+            for i in range(20)
+        ))  # fmt: skip
+
+    assert {r.status_code for r in responses} == {200}
+    await until(fake_slack, lambda s: len(s.messages(CHANNEL)) == 2, within=60)
+    await asyncio.sleep(1)
+    assert len(fake_slack.state.messages(CHANNEL)) == 2, "one announcement"
+    production = await kube.get(Deployment, "shop", namespace=namespace)
+    assert production.metadata is not None and production.metadata.generation == 1
+    told = [e for o in OWNERS for e in fake_slack.state.ephemerals(o)]
+    assert len(told) == 19, "every other click was told why nothing happened"
+
+
+async def test_close_removes_the_preview_and_every_button_of_the_build(
+    cibot: CibotProcess, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+) -> None:
+    build_id = await ready_build(cibot, fake_slack)
+    preview = await only_deployment(kube, namespace)
+    assert preview.metadata is not None and preview.metadata.name is not None
+    name = preview.metadata.name
+
+    press(cibot, fake_slack, OWNER1, "close_build", build_id)
+
+    await until(fake_slack, lambda s: all(not dm(fake_slack, u).buttons for u in (*QA, *OWNERS)))
+    assert f"Closed by <@{OWNER1}>" in dm(fake_slack, OWNER2).visible_text
+    for kind in (Deployment, Service, Ingress):
+        assert await is_gone(kube, kind, name, namespace), f"{kind.__name__} {name} is still there"
+
+
+@pytest.mark.parametrize(
+    ("user", "action_id", "expected"),
+    [
+        (QA1, "deploy_production", "only the owners"),
+        (OWNER1, "qa_approve", "only the QA members"),
+        ("U0STRANGER", "close_build", "only the owners"),
+    ],
+)
+async def test_a_click_by_someone_not_allowed_gets_an_ephemeral_and_changes_nothing(
+    cibot: CibotProcess, fake_slack: FakeSlackServer, user: str, action_id: str, expected: str
+) -> None:
+    build_id = await ready_build(cibot, fake_slack)
+    before = {u: dm(fake_slack, u).update_count for u in (*QA, *OWNERS)}
+    if user not in (*QA, *OWNERS):
+        fake_slack.state.add_user(User(id=user, name="stranger"))
+        WebClient("xoxb-fake", base_url=fake_slack.api_url).conversations_open(users=user)
+    channel = fake_slack.state.dm_channel(user) or ""
+
+    slack_req.post(cibot.url, slack_req.block_actions(user, action_id, build_id, channel))
+
+    await until(fake_slack, lambda s: len(s.ephemerals(user)) == 1)
+    assert f"Not allowed: {expected}" in fake_slack.state.ephemerals(user)[0].visible_text
+    await asyncio.sleep(1)
+    assert {u: dm(fake_slack, u).update_count for u in (*QA, *OWNERS)} == before
+    assert len(fake_slack.state.messages(CHANNEL)) == 1
+
+
+async def test_a_newer_build_takes_the_buttons_from_the_older_ones_dms(
+    cibot: CibotProcess, fake_slack: FakeSlackServer
+) -> None:
+    older = await ready_build(cibot, fake_slack)
+    newer_response = post_build(
+        cibot.url,
+        SECRET,
+        body_of(project="shop", image=IMAGE.replace("2.0", "2.1"), type="branch", target="main"),
+    )
+    newer = newer_response.json()["build_id"]
+
+    def older_dm(user: str) -> Message:
+        return next(m for m in fake_slack.state.dm_messages(user) if older in m.visible_text)
+
+    await until(fake_slack, lambda s: all(
+        not older_dm(u).buttons and "uperseded" in older_dm(u).visible_text for u in (*QA, *OWNERS)
+    ))  # fmt: skip
+    assert newer in older_dm(OWNER1).visible_text
+
+    press(cibot, fake_slack, OWNER1, "deploy_production", older)
+
+    await until(fake_slack, lambda s: len(s.ephemerals(OWNER1)) == 1)
+    assert "superseded" in fake_slack.state.ephemerals(OWNER1)[0].visible_text
+
+
+async def test_unsigned_or_foreign_slack_requests_get_401_and_change_nothing(
+    cibot: CibotProcess, fake_slack: FakeSlackServer
+) -> None:
+    build_id = await ready_build(cibot, fake_slack)
+    payload = slack_req.block_actions(OWNER1, "deploy_production", build_id, "D0X")
+
+    wrong_secret = slack_req.post(cibot.url, payload, secret="not-the-secret")
+    stale = slack_req.post(cibot.url, payload, at=0)
+    alias = slack_req.post(cibot.url, payload, secret="nope", path="/slack-interactions")
+    junk = httpx.post(
+        f"{cibot.url}/slack/events",
+        content=slack_req.encode(payload),
+        headers=[
+            (b"x-slack-request-timestamp", "\uff11\uff12\uff13".encode()),
+            (b"x-slack-signature", b"v0=zz"),
+        ],
+    )
+
+    assert [r.status_code for r in (wrong_secret, stale, alias, junk)] == [401] * 4
+    await asyncio.sleep(1.5)
+    assert len(fake_slack.state.messages(CHANNEL)) == 1
+    assert all(dm(fake_slack, o).buttons for o in OWNERS)
+
+
+async def test_a_crash_between_a_production_click_and_its_effect_deploys_once_after_restart(
+    cibot_config: dict[str, Any],
+    tmp_path: Any,
+    fake_slack: FakeSlackServer,
+    kube: AsyncClient,
+    namespace: str,
+) -> None:
+    live = CibotProcess(cibot_config, tmp_path)
+    live.upgrade_db()
+    live.start()
+    build_id = await ready_build(live, fake_slack)
+    live.stop()
+    real_kubeconfig = cibot_config["kubernetes"]["kubeconfig"]
+    cibot_config["kubernetes"]["kubeconfig"] = str(dead_kubeconfig(tmp_path / "dead.yaml"))
+    cut_off = CibotProcess(cibot_config, tmp_path).start()
+    press(cut_off, fake_slack, OWNER1, "deploy_production", build_id)
+    cut_off.kill()
+
+    cibot_config["kubernetes"]["kubeconfig"] = real_kubeconfig
+    again = CibotProcess(cibot_config, tmp_path).start()
+    try:
+        await until(fake_slack, lambda s: len(s.messages(CHANNEL)) == 2, within=60)
+        await asyncio.sleep(1)
+        assert len(fake_slack.state.messages(CHANNEL)) == 2
+        production = await kube.get(Deployment, "shop", namespace=namespace)
+        assert production.metadata is not None and production.metadata.generation == 1
+    finally:
+        again.stop()

@@ -1,0 +1,105 @@
+"""Signed Slack interaction payloads (`block_actions`, `view_submission`), sent as Slack does."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+SIGNING_SECRET = "e2e-signing-secret"
+TEAM = "T00000FAKE"
+APP = "A00000CIBOT"
+
+
+def signed_headers(
+    body: str, secret: str = SIGNING_SECRET, at: float | None = None
+) -> dict[str, str]:
+    timestamp = str(int(at if at is not None else time.time()))
+    digest = hmac.new(
+        secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256
+    ).hexdigest()
+    return {
+        "x-slack-request-timestamp": timestamp,
+        "x-slack-signature": f"v0={digest}",
+        "content-type": "application/x-www-form-urlencoded",
+    }
+
+
+def block_actions(
+    user: str, action_id: str, value: str, channel: str, *, team: str = TEAM
+) -> dict[str, Any]:
+    return {
+        "type": "block_actions",
+        "team": {"id": team, "domain": "fake"},
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "api_app_id": APP,
+        "token": "legacy-unused",
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
+        "container": {"type": "message", "channel_id": channel, "message_ts": "1.1"},
+        "channel": {"id": channel, "name": "directmessage"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": action_id,
+                "block_id": "actions",
+                "value": value,
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def view_submission(
+    user: str, callback_id: str, private_metadata: str, values: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "type": "view_submission",
+        "team": {"id": TEAM, "domain": "fake"},
+        "user": {"id": user, "team_id": TEAM},
+        "api_app_id": APP,
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.x",
+        "view": {
+            "id": "V0FAKE",
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": values},
+        },
+    }
+
+
+def encode(payload: dict[str, Any]) -> str:
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def post(
+    base_url: str,
+    payload: dict[str, Any],
+    *,
+    secret: str = SIGNING_SECRET,
+    path: str = "/slack/events",
+    at: float | None = None,
+) -> httpx.Response:
+    body = encode(payload)
+    return httpx.post(
+        f"{base_url}{path}", content=body, headers=signed_headers(body, secret, at), timeout=10
+    )
+
+
+async def post_async(
+    client: httpx.AsyncClient,
+    base_url: str,
+    payload: dict[str, Any],
+    *,
+    secret: str = SIGNING_SECRET,
+) -> httpx.Response:
+    body = encode(payload)
+    return await client.post(
+        f"{base_url}/slack/events", content=body, headers=signed_headers(body, secret)
+    )
