@@ -15,12 +15,12 @@ from typing import Any
 import httpx2
 import sqlalchemy as sa
 from fastapi import FastAPI
-from lightkube import AsyncClient, KubeConfig
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from lightkube import AsyncClient
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cibot.adapters.kubernetes import manifests
+from cibot.adapters.kubernetes.client import kube_config
 from cibot.adapters.kubernetes.cluster import FIELD_MANAGER, KubeCluster
 from cibot.adapters.retry import RetryPolicy
 from cibot.adapters.slack.chat import SlackChat, web_client
@@ -53,14 +53,6 @@ from cibot.service.ports import Clock
 class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC)
-
-
-def kube_config(settings: Settings) -> KubeConfig:
-    """The configured kubeconfig, else in-cluster, else the default kubeconfig."""
-    k = settings.kubernetes
-    if k.kubeconfig is not None:
-        return KubeConfig.from_file(k.kubeconfig)
-    return KubeConfig.from_env()
 
 
 def render_preview(project: Project, build: Build) -> list[dict[str, Any]]:
@@ -128,7 +120,7 @@ def _slack_routes(
         team_id=settings.slack.team_id,
         app_id=settings.slack.app_id,
     )
-    guard = SlackGuard(secret, settings.server.max_body_bytes, AsyncSlackRequestHandler(bolt))
+    guard = SlackGuard(secret, settings.server.max_body_bytes, bolt)
     return [("/slack/events", guard), ("/slack-interactions", guard)]
 
 
@@ -162,7 +154,9 @@ def build(
     engine = create_engine(settings.database.async_url)
     store = SqlStore(engine, clock)
     kube = AsyncClient(
-        config=kube_config(settings), field_manager=FIELD_MANAGER, timeout=httpx2.Timeout(30.0)
+        config=kube_config(settings.kubernetes.kubeconfig, settings.kubernetes.context),
+        field_manager=FIELD_MANAGER,
+        timeout=httpx2.Timeout(30.0),
     )
     policy = retry_policy(settings)
     cluster = KubeCluster(kube, policy)

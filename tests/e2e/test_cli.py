@@ -149,3 +149,14 @@ def test_serve_refuses_an_unmigrated_database_saying_what_to_run(
 
     assert done.returncode == 2
     assert "cibot db upgrade" in done.stderr
+
+
+def test_serve_refuses_a_kubeconfig_it_cannot_use_saying_why(
+    cibot_config: dict[str, Any], tmp_path: Path
+) -> None:
+    cibot_config["kubernetes"]["kubeconfig"] = str(tmp_path / "missing-kubeconfig.yaml")
+
+    done = run_cli("serve", "--config", str(write(tmp_path, cibot_config)), timeout=60)
+
+    assert done.returncode == 2
+    assert "cannot use the Kubernetes configuration" in done.stderr

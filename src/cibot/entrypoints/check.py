@@ -18,7 +18,7 @@ from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAcc
 from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
 from slack_sdk.errors import SlackApiError
 
-from cibot import bootstrap
+from cibot.adapters.kubernetes.client import kube_config
 from cibot.adapters.retry import NO_RETRY
 from cibot.adapters.slack.chat import web_client
 from cibot.config import Settings, readiness_problems
@@ -89,7 +89,9 @@ async def _allowed(
 async def _kubernetes(settings: Settings, report: Report) -> None:
     typer.echo("kubernetes")
     try:
-        client = AsyncClient(config=bootstrap.kube_config(settings), timeout=httpx2.Timeout(5.0))
+        k = settings.kubernetes
+        config = kube_config(k.kubeconfig, k.context)
+        client = AsyncClient(config=config, timeout=httpx2.Timeout(5.0))
     except Exception as exc:
         report.fail(f"no usable kubeconfig: {exc}")
         return

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import structlog
 import uvicorn
+from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
 from cibot import bootstrap
 from cibot.adapters.store import migrate
@@ -68,12 +69,16 @@ LOCAL_SIGNING_SECRET = "local-fake-slack-signing-secret"  # noqa: S105 - for the
 
 
 async def _serve(settings: Settings, api_url: str | None, token: str | None) -> int:
-    service = bootstrap.build(
-        settings,
-        slack_api_url=api_url,
-        slack_token=token,
-        slack_signing_secret=LOCAL_SIGNING_SECRET if api_url else None,
-    )
+    try:
+        service = bootstrap.build(
+            settings,
+            slack_api_url=api_url,
+            slack_token=token,
+            slack_signing_secret=LOCAL_SIGNING_SECRET if api_url else None,
+        )
+    except (OSError, ValueError, LightkubeConfigError) as exc:
+        log.error("kubernetes.config", message=f"cannot use the Kubernetes configuration: {exc}")
+        return 2
     try:
         try:
             await migrate.ensure_migrated(service.engine)

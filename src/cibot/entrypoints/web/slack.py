@@ -14,6 +14,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
@@ -135,10 +136,10 @@ async def _ask_reason(
 class SlackGuard:
     """Refuses what Bolt should never parse: oversized bodies and unverifiable signatures."""
 
-    def __init__(self, signing_secret: str, max_body_bytes: int, handler: Any) -> None:
+    def __init__(self, signing_secret: str, max_body_bytes: int, bolt: AsyncApp) -> None:
         self._verifier = SignatureVerifier(signing_secret)
         self._max = max_body_bytes
-        self._handler = handler
+        self._bolt = bolt
 
     async def __call__(self, request: Request) -> Response:
         try:
@@ -147,9 +148,8 @@ class SlackGuard:
             return JSONResponse({"error": "body too large"}, status_code=413)
         if not self._verified(request, body):
             return JSONResponse({"error": "invalid or missing signature"}, status_code=401)
-        request._body = body  # Bolt's adapter reads the body again
-        response: Response = await self._handler.handle(request)
-        return response
+        answer = await self._bolt.async_dispatch(to_async_bolt_request(request, body))
+        return to_starlette_response(answer)
 
     def _verified(self, request: Request, body: bytes) -> bool:
         try:
