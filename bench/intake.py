@@ -7,7 +7,8 @@ intake runs) and measures, in one run:
   * open loop at --rate builds/s for --seconds: latency from each request's scheduled time
     (so a stalled server cannot hide its queue), p50/p99, and the rate actually achieved;
   * closed loop with --concurrency clients for --seconds: the sustained maximum rate;
-  * the same closed loop on a no-op route (GET /healthz) of the same server: the ratio.
+  * the same open and closed loops on a no-op route (GET /healthz) of the same server: the
+    latency ratio at the same offered rate, and the throughput ratio at saturation.
 Every accepted build is then counted in the database: the figure is of committed builds.
 """
 
@@ -19,11 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import sqlalchemy as sa
 
-from bench.harness import cibot, config, database, fake_slack, signed_build, summary
-from cibot.adapters.store.engine import create_engine
+from bench.harness import cibot, config, database, fake_slack, percentile, signed_build, summary
+from bench.rawhttp import Connection, request_bytes
+from cibot.adapters.store.database import Database
 
 TARGETS = [f"feature/bench-{i}" for i in range(50)]
 
@@ -32,76 +33,107 @@ def signed_request(index: int, run: str) -> tuple[bytes, dict[str, str]]:
     return signed_build(index, run, TARGETS[index % len(TARGETS)])
 
 
+def prepared(url: str, count: int, run: str) -> list[bytes]:
+    host = url.split("://", 1)[1]
+    out = []
+    for i in range(count):
+        body, headers = signed_request(i, run)
+        out.append(request_bytes("POST", "/build-complete", host, headers, body))
+    return out
+
+
+def address(url: str) -> tuple[str, int]:
+    host, port = url.split("://", 1)[1].split(":")
+    return host, int(port)
+
+
 async def open_loop(
-    url: str, rate: float, seconds: float, run: str
+    url: str, rate: float, seconds: float, run: str | None, connections: int = 64
 ) -> tuple[list[float], int, float]:
-    total = int(rate * seconds)
+    """Send at `rate`/s on a pool of keep-alive connections; latency counts from the schedule.
+
+    `run` None: GET /healthz (the no-op route) at the same rate, for comparison.
+    """
+    count = int(rate * seconds)
+    host = url.split("://", 1)[1]
+    requests = (
+        [request_bytes("GET", "/healthz", host, {})] * count
+        if run is None
+        else prepared(url, count, run)
+    )
+    expected = 200 if run is None else 202
+    pool: asyncio.Queue[Connection] = asyncio.Queue()
+    for _ in range(connections):
+        pool.put_nowait(await Connection.open(*address(url)))
     latencies: list[float] = []
     accepted = 0
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        start = time.perf_counter()
+    start = time.perf_counter()
 
-        async def one(i: int) -> None:
-            nonlocal accepted
-            scheduled = start + i / rate
-            body, headers = signed_request(i, run)
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            response = await client.post(f"{url}/build-complete", content=body, headers=headers)
-            latencies.append(time.perf_counter() - scheduled)
-            accepted += response.status_code == 202
+    async def one(i: int, data: bytes) -> None:
+        nonlocal accepted
+        scheduled = start + i / rate
+        delay = scheduled - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        connection = await pool.get()
+        try:
+            status = await connection.send(data)
+        finally:
+            pool.put_nowait(connection)
+        latencies.append(time.perf_counter() - scheduled)
+        accepted += status == expected
 
-        await asyncio.gather(*(one(i) for i in range(total)))
-        elapsed = time.perf_counter() - start
-    return latencies, accepted, total / elapsed
+    await asyncio.gather(*(one(i, data) for i, data in enumerate(requests)))
+    elapsed = time.perf_counter() - start
+    while not pool.empty():
+        pool.get_nowait().close()
+    return latencies, accepted, len(requests) / elapsed
 
 
 async def closed_loop(
     url: str, seconds: float, concurrency: int, run: str | None
 ) -> tuple[list[float], int, float]:
-    """`run` None: GET /healthz (the no-op route); else signed builds."""
+    """`concurrency` clients back to back; `run` None: GET /healthz (the no-op route)."""
+    host = url.split("://", 1)[1]
+    budget = int(seconds * 3000)  # more prepared requests than the server can take in time
+    requests = (
+        [request_bytes("GET", "/healthz", host, {})] * budget
+        if run is None
+        else prepared(url, budget, run)
+    )
+    expected = 200 if run is None else 202
     latencies: list[float] = []
     ok = 0
-    counter = iter(range(10**9))
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        end = time.perf_counter() + seconds
+    cursor = iter(requests)
+    end = time.perf_counter() + seconds
 
-        async def worker() -> None:
-            nonlocal ok
-            while time.perf_counter() < end:
+    async def worker() -> None:
+        nonlocal ok
+        connection = await Connection.open(*address(url))
+        try:
+            for data in cursor:
+                if time.perf_counter() >= end:
+                    break
                 started = time.perf_counter()
-                if run is None:
-                    response = await client.get(f"{url}/healthz")
-                    good = response.status_code == 200
-                else:
-                    body, headers = signed_request(next(counter), run)
-                    response = await client.post(
-                        f"{url}/build-complete", content=body, headers=headers
-                    )
-                    good = response.status_code == 202
+                status = await connection.send(data)
                 latencies.append(time.perf_counter() - started)
-                ok += good
+                ok += status == expected
+        finally:
+            connection.close()
 
-        begun = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - begun
-    return latencies, ok, ok / elapsed
+    begun = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, ok, ok / (time.perf_counter() - begun)
 
 
 async def committed_builds(db_url: str) -> int:
-    engine = create_engine(
-        db_url.replace("sqlite://", "sqlite+aiosqlite://", 1).replace(
-            "postgresql://", "postgresql+asyncpg://", 1
-        )
-    )
+    database = Database(db_url.replace("postgresql://", "postgresql+asyncpg://", 1))
     try:
-        async with engine.connect() as conn:
-            return int(await conn.scalar(sa.text("SELECT count(*) FROM builds")) or 0)
+        async with database.begin() as conn:
+            result = await conn.execute(sa.text("SELECT count(*) FROM builds"))
+            return int(result.scalar() or 0)
     finally:
-        await engine.dispose()
+        await database.dispose()
 
 
 async def bench_backend(backend: str, args: argparse.Namespace) -> None:
@@ -120,6 +152,11 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> None:
             lat, accepted, offered = await open_loop(server.url, args.rate, args.seconds, "open")
             say(f"open loop at {args.rate:.0f}/s for {args.seconds:.0f}s: accepted {accepted}")
             say(f"open loop: achieved {offered:.0f}/s, latency from schedule {summary(lat)}")
+            noop_open, _, _ = await open_loop(server.url, args.rate, args.seconds, None)
+            say(f"no-op route, same open loop: {summary(noop_open)}")
+            p50 = percentile(lat, 50) / percentile(noop_open, 50)
+            p99 = percentile(lat, 99) / percentile(noop_open, 99)
+            say(f"latency ratio intake/no-op at {args.rate:.0f}/s: p50 {p50:.2f}x, p99 {p99:.2f}x")
             lat, accepted_closed, rate = await closed_loop(
                 server.url, args.seconds, args.concurrency, "closed"
             )
@@ -128,7 +165,7 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> None:
                 server.url, args.seconds, args.concurrency, None
             )
             say(f"no-op route x{args.concurrency}: {noop_rate:.0f} req/s, {summary(noop_lat)}")
-            say(f"ratio no-op/intake: rate {noop_rate / rate:.2f}x")
+            say(f"throughput ratio no-op/intake at saturation: {noop_rate / rate:.2f}x")
             stored = await committed_builds(db_url) - warm
             say(f"builds committed: {stored} (accepted {accepted + accepted_closed})")
 

@@ -17,14 +17,13 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from lightkube import AsyncClient
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cibot.adapters.kubernetes import manifests
 from cibot.adapters.kubernetes.client import kube_config
 from cibot.adapters.kubernetes.cluster import FIELD_MANAGER, KubeCluster
 from cibot.adapters.retry import RetryPolicy
 from cibot.adapters.slack.chat import SlackChat, web_client
-from cibot.adapters.store.engine import create_engine
+from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.sql import SqlStore
 from cibot.config import Settings, to_domain
@@ -77,7 +76,7 @@ def render_production(project: Project, build: Build) -> list[dict[str, Any]]:
 @dataclass
 class Service:
     settings: Settings
-    engine: AsyncEngine
+    database: Database
     store: SqlStore
     runner: JobRunner
     app: FastAPI
@@ -92,7 +91,7 @@ class Service:
         session = getattr(self.slack, "session", None)
         if session is not None:
             await session.close()
-        await self.engine.dispose()
+        await self.database.dispose()
 
 
 def _slack_routes(
@@ -151,8 +150,8 @@ def build(
     """Wire everything; the `slack_*` arguments point at a local fake Slack when given."""
     clock = clock or SystemClock()
     projects = {p.id: p for p in to_domain(settings)}
-    engine = create_engine(settings.database.async_url)
-    store = SqlStore(engine, clock)
+    database = Database(settings.database.async_url)
+    store = SqlStore(database, clock)
     kube = AsyncClient(
         config=kube_config(settings.kubernetes.kubeconfig, settings.kubernetes.context),
         field_manager=FIELD_MANAGER,
@@ -207,13 +206,13 @@ def build(
         DeployProduction: run_production,
         DeletePreview: run_delete,
     }
-    runner = JobRunner(SqlJobQueue(engine), clock, handlers, worker_settings(settings))
+    runner = JobRunner(SqlJobQueue(database), clock, handlers, worker_settings(settings))
     store.on_commit = runner.wake
     metrics = Metrics()
 
     async def ready() -> bool:
         try:
-            async with engine.connect() as conn:
+            async with database.begin() as conn:
                 await conn.execute(sa.text("SELECT 1"))
         except Exception:
             return False
@@ -246,4 +245,4 @@ def build(
         projects=projects,
     )
     app = create_app(intake, metrics, ready, lifespan=lifespan, extra_routes=slack_routes)
-    return Service(settings, engine, store, runner, app, metrics, projects, kube, slack)
+    return Service(settings, database, store, runner, app, metrics, projects, kube, slack)

@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cibot.adapters.store import migrate
-from cibot.adapters.store.engine import create_engine
+from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import Build, BuildState, BuildType
@@ -21,11 +20,11 @@ from tests.support.fakes import FakeClock
 
 
 @pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+async def engine(database_url: str) -> AsyncIterator[Database]:
     await migrate.upgrade_async(database_url)
-    engine = create_engine(database_url)
-    yield engine
-    await engine.dispose()
+    database = Database(database_url)
+    yield database
+    await database.dispose()
 
 
 def a_build(
@@ -35,7 +34,7 @@ def a_build(
     return Build(build_id, "shop", BuildType.BRANCH, "main", "r.example/a:1", state, now, now)
 
 
-async def test_a_build_round_trips_with_its_times_in_utc(engine: AsyncEngine) -> None:
+async def test_a_build_round_trips_with_its_times_in_utc(engine: Database) -> None:
     clock = FakeClock()
     store = SqlStore(engine, clock)
     async with store.transaction() as tx:
@@ -45,7 +44,7 @@ async def test_a_build_round_trips_with_its_times_in_utc(engine: AsyncEngine) ->
     assert loaded == a_build(clock)
 
 
-async def test_a_move_applies_only_from_the_expected_state(engine: AsyncEngine) -> None:
+async def test_a_move_applies_only_from_the_expected_state(engine: Database) -> None:
     clock = FakeClock()
     store = SqlStore(engine, clock)
     before = a_build(clock)
@@ -59,7 +58,7 @@ async def test_a_move_applies_only_from_the_expected_state(engine: AsyncEngine) 
         assert (await tx.get_build("b1")) == deploying
 
 
-async def test_a_failed_unit_of_work_leaves_nothing_behind(engine: AsyncEngine) -> None:
+async def test_a_failed_unit_of_work_leaves_nothing_behind(engine: Database) -> None:
     clock = FakeClock()
     store = SqlStore(engine, clock)
 
@@ -76,7 +75,7 @@ async def test_a_failed_unit_of_work_leaves_nothing_behind(engine: AsyncEngine) 
     assert await SqlJobQueue(engine).claim("w", clock.now(), 30) is None
 
 
-async def test_a_second_delivery_with_the_same_id_is_a_conflict(engine: AsyncEngine) -> None:
+async def test_a_second_delivery_with_the_same_id_is_a_conflict(engine: Database) -> None:
     store = SqlStore(engine, FakeClock())
     async with store.transaction() as tx:
         await tx.add_delivery(Delivery("shop", "msg_1", "abc", "b1"))
@@ -89,7 +88,7 @@ async def test_a_second_delivery_with_the_same_id_is_a_conflict(engine: AsyncEng
         await add_again()
 
 
-async def test_message_refs_are_kept_per_build_role_and_user(engine: AsyncEngine) -> None:
+async def test_message_refs_are_kept_per_build_role_and_user(engine: Database) -> None:
     store = SqlStore(engine, FakeClock())
     async with store.transaction() as tx:
         await tx.save_message("b1", "card", MessageRef("C1", "1.1"))
@@ -100,7 +99,7 @@ async def test_message_refs_are_kept_per_build_role_and_user(engine: AsyncEngine
         assert await tx.get_message("b1", "dm", "U2") is None
 
 
-async def test_jobs_of_one_queue_run_one_at_a_time_in_order(engine: AsyncEngine) -> None:
+async def test_jobs_of_one_queue_run_one_at_a_time_in_order(engine: Database) -> None:
     clock = FakeClock()
     store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
     async with store.transaction() as tx:
@@ -121,7 +120,7 @@ async def test_jobs_of_one_queue_run_one_at_a_time_in_order(engine: AsyncEngine)
 
 
 async def test_an_expired_lease_is_taken_over_and_the_old_worker_cannot_settle_it(
-    engine: AsyncEngine,
+    engine: Database,
 ) -> None:
     clock = FakeClock()
     store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
@@ -140,7 +139,7 @@ async def test_an_expired_lease_is_taken_over_and_the_old_worker_cannot_settle_i
     assert await queue.complete(taken)
 
 
-async def test_a_retried_job_waits_for_its_backoff(engine: AsyncEngine) -> None:
+async def test_a_retried_job_waits_for_its_backoff(engine: Database) -> None:
     clock = FakeClock()
     store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
     async with store.transaction() as tx:
@@ -156,7 +155,7 @@ async def test_a_retried_job_waits_for_its_backoff(engine: AsyncEngine) -> None:
     assert again is not None and again.attempts == 2
 
 
-async def test_concurrent_claimers_never_get_the_same_job(engine: AsyncEngine) -> None:
+async def test_concurrent_claimers_never_get_the_same_job(engine: Database) -> None:
     clock = FakeClock()
     store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
     async with store.transaction() as tx:

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cibot.domain.build import Build, BuildType
+from cibot.domain.build import LIVE, Build, BuildState, BuildType
 from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.errors import ClusterRejected
 from cibot.service.jobs import JobPayload
-from cibot.service.ports import AuditEvent, Delivery, MessageRef, RolloutOutcome
+from cibot.service.ports import AuditEvent, Delivery, MessageRef, RolloutOutcome, TargetSummary
 
 
 class FakeClock:
@@ -62,15 +62,29 @@ class MemoryTransaction:
         self.state.builds[after.id] = after
         return True
 
-    async def builds_of_target(
-        self, project_id: str, build_type: BuildType, target: str
-    ) -> Sequence[Build]:
+    def _of_target(self, project_id: str, build_type: BuildType, target: str) -> list[Build]:
         found = [
             b
             for b in self.state.builds.values()
             if (b.project_id, b.type, b.target) == (project_id, build_type, target)
         ]
         return sorted(found, key=lambda b: (b.created_at, b.id))
+
+    async def live_builds_of_target(
+        self, project_id: str, build_type: BuildType, target: str
+    ) -> Sequence[Build]:
+        return [b for b in self._of_target(project_id, build_type, target) if b.state in LIVE]
+
+    async def target_summary(
+        self, project_id: str, build_type: BuildType, target: str
+    ) -> TargetSummary:
+        builds = self._of_target(project_id, build_type, target)
+        numbers = [
+            b.build_number
+            for b in builds
+            if b.build_number is not None and b.state is not BuildState.STALE
+        ]
+        return TargetSummary(builds[-1].id if builds else None, max(numbers, default=None))
 
     async def get_delivery(self, project_id: str, webhook_id: str) -> Delivery | None:
         return self.state.deliveries.get((project_id, webhook_id))

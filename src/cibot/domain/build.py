@@ -32,6 +32,8 @@ class BuildState(StrEnum):
 
 
 TERMINAL = frozenset({BuildState.SUPERSEDED, BuildState.STALE, BuildState.CLOSED})
+# Builds a newer build of the same target supersedes.
+LIVE = frozenset({BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.READY, BuildState.FAILED})
 
 _ALLOWED: dict[BuildState, frozenset[BuildState]] = {
     BuildState.ACCEPTED: frozenset({BuildState.DEPLOYING, BuildState.FAILED}),

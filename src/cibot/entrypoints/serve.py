@@ -81,7 +81,7 @@ async def _serve(settings: Settings, api_url: str | None, token: str | None) -> 
         return 2
     try:
         try:
-            await migrate.ensure_migrated(service.engine)
+            await migrate.ensure_migrated(service.database)
         except migrate.NotMigrated as exc:
             log.error("database.not_migrated", message=str(exc))
             return 2

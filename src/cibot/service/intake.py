@@ -8,7 +8,6 @@ its card. CI gets its 202 only after that commit.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,8 +17,6 @@ from cibot.domain.project import Project
 from cibot.service.errors import ReplayMismatch
 from cibot.service.jobs import DeployPreview, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Delivery, Store, Transaction
-
-LIVE = frozenset({BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.READY, BuildState.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +76,8 @@ async def record_build(
 async def _add_build(
     tx: Transaction, now: datetime, project: Project, report: BuildReport
 ) -> Build:
-    siblings = await tx.builds_of_target(project.id, report.type, report.target)
-    stale = _is_stale(report, siblings)
+    summary = await tx.target_summary(project.id, report.type, report.target)
+    stale = _is_stale(report, summary.highest_build_number)
     build = Build(
         id=new_build_id(now),
         project_id=project.id,
@@ -103,8 +100,8 @@ async def _add_build(
     )
     if stale:
         return build
-    for older in siblings:
-        if older.state in LIVE:
+    for older in await tx.live_builds_of_target(project.id, report.type, report.target):
+        if older.id != build.id:
             superseded = older.moved_to(BuildState.SUPERSEDED, now, superseded_by=build.id)
             if await tx.move_build(older, superseded):
                 await tx.audit(AuditEvent(now, "build.superseded", project.id, older.id))
@@ -115,13 +112,7 @@ async def _add_build(
     return build
 
 
-def _is_stale(report: BuildReport, siblings: Sequence[Build]) -> bool:
+def _is_stale(report: BuildReport, highest: int | None) -> bool:
     """T16: CI numbers its builds; one numbered below a build we already have came late."""
-    if report.build_number is None:
-        return False
-    numbers = [
-        b.build_number
-        for b in siblings
-        if b.build_number is not None and b.state is not BuildState.STALE
-    ]
-    return bool(numbers) and report.build_number < max(numbers)
+    number = report.build_number
+    return number is not None and highest is not None and number < highest

@@ -51,6 +51,12 @@ class AuditEvent:
     detail: Mapping[str, Any] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class TargetSummary:
+    newest_build_id: str | None = None
+    highest_build_number: int | None = None  # over builds not recorded as stale
+
+
 class Transaction(Protocol):
     """One atomic unit of work: everything written in it commits together or not at all."""
 
@@ -66,10 +72,16 @@ class Transaction(Protocol):
         """Write `after` only if the stored state is still `before.state` (compare-and-set)."""
         ...
 
-    async def builds_of_target(
+    async def live_builds_of_target(
         self, project_id: str, build_type: BuildType, target: str
     ) -> Sequence[Build]:
-        """All builds of one environment, oldest first."""
+        """The builds of one target still in play (accepted, deploying, ready, failed)."""
+        ...
+
+    async def target_summary(
+        self, project_id: str, build_type: BuildType, target: str
+    ) -> TargetSummary:
+        """The newest build of one target and the highest build number CI gave it."""
         ...
 
     async def get_delivery(self, project_id: str, webhook_id: str) -> Delivery | None: ...

@@ -110,9 +110,8 @@ async def delete_preview(
         build = await tx.get_build(job.build_id)
         if build is None:
             return
-        siblings = await tx.builds_of_target(build.project_id, build.type, build.target)
-    newest = max(siblings, key=lambda b: (b.created_at, b.id))
-    if newest.id != build.id or build.state is not BuildState.CLOSED:
+        summary = await tx.target_summary(build.project_id, build.type, build.target)
+    if summary.newest_build_id != build.id or build.state is not BuildState.CLOSED:
         return
     project = projects[build.project_id]
     await cluster.delete_environment(

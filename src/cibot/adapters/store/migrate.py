@@ -13,7 +13,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cibot.adapters.store.database import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -38,8 +39,8 @@ def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-async def current_revision(engine: AsyncEngine) -> str | None:
-    async with engine.connect() as conn:
+async def current_revision(database: Database) -> str | None:
+    async with database.begin() as conn:
         return await conn.run_sync(_current)
 
 
@@ -47,8 +48,8 @@ class NotMigrated(Exception):
     """The database schema is missing or older than this version of ci-bot."""
 
 
-async def ensure_migrated(engine: AsyncEngine) -> None:
-    current, head = await current_revision(engine), head_revision()
+async def ensure_migrated(database: Database) -> None:
+    current, head = await current_revision(database), head_revision()
     if current != head:
         state = "has no ci-bot schema" if current is None else f"is at revision {current}"
         raise NotMigrated(

@@ -14,9 +14,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cibot.adapters.store import tables as t
+from cibot.adapters.store.database import Database
 from cibot.service import jobs
 from cibot.service.jobs import Job, JobState
 
@@ -24,9 +24,9 @@ _LIVE = (JobState.PENDING.value, JobState.RUNNING.value)
 
 
 class SqlJobQueue:
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._skip_locked = engine.dialect.name == "postgresql"
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._skip_locked = database.backend == "postgresql"
 
     def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
         j, older = t.jobs, t.jobs.alias("older")
@@ -47,7 +47,7 @@ class SqlJobQueue:
         candidate = sa.select(j.c.id).where(self._claimable(now)).order_by(j.c.run_at, j.c.id)
         if self._skip_locked:
             candidate = candidate.with_for_update(skip_locked=True)
-        async with self._engine.begin() as conn:
+        async with self._database.begin() as conn:
             job_id = (await conn.execute(candidate.limit(1))).scalar()
             if job_id is None:
                 return None
@@ -84,7 +84,7 @@ class SqlJobQueue:
         )
 
     async def _update_mine(self, job: Job, **values: object) -> bool:
-        async with self._engine.begin() as conn:
+        async with self._database.begin() as conn:
             result = await conn.execute(t.jobs.update().where(self._mine(job)).values(**values))
         return result.rowcount == 1
 

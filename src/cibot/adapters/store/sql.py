@@ -15,116 +15,131 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
+from cibot.adapters.store.database import Conn, Database
 from cibot.adapters.store.rows import build_from_row, build_to_row
 from cibot.domain.build import Build, BuildType
 from cibot.domain.review import Action, Decision, Outcome, Verdict, VerdictRecord
 from cibot.service import jobs
 from cibot.service.errors import StoreConflict, StoreUnavailable
-from cibot.service.ports import AuditEvent, Clock, Delivery, MessageRef, Transaction
+from cibot.service.ports import (
+    AuditEvent,
+    Clock,
+    Delivery,
+    MessageRef,
+    TargetSummary,
+    Transaction,
+)
 
 
 class SqlTransaction(Transaction):
-    def __init__(self, conn: AsyncConnection, clock: Clock) -> None:
+    def __init__(self, conn: Conn, clock: Clock) -> None:
         self._conn = conn
         self._clock = clock
+        self._jobs: list[dict[str, object]] = []
+        self._audit: list[dict[str, object]] = []
+        self.enqueued = 0
+
+    async def flush(self) -> None:
+        """Write the buffered jobs and audit rows, one statement each (before commit)."""
+        if self._jobs:
+            await self._conn.execute(q.add_job, self._jobs)
+            self.enqueued += len(self._jobs)
+            self._jobs = []
+        if self._audit:
+            await self._conn.execute(q.add_audit, self._audit)
+            self._audit = []
 
     async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
-        insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(t.targets).values(
-            project_id=project_id,
-            type=build_type.value,
-            target=target,
-            touched_at=self._clock.now(),
-        )
-        await self._conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["project_id", "type", "target"],
-                set_={"touched_at": stmt.excluded.touched_at},
-            )
-        )
+        if self._conn.dialect.name != "postgresql":
+            return  # SQLite: this transaction already holds the database's write lock
+        row = {
+            "project_id": project_id,
+            "type": build_type.value,
+            "target": target,
+            "touched_at": self._clock.now(),
+        }
+        await self._conn.execute(q.lock_target, row)
 
     async def get_build(self, build_id: str) -> Build | None:
-        row = (await self._conn.execute(t.builds.select().where(t.builds.c.id == build_id))).first()
+        row = (await self._conn.execute(q.get_build, {"p_id": build_id})).first()
         return build_from_row(row._mapping) if row else None
 
     async def add_build(self, build: Build) -> None:
-        await self._conn.execute(t.builds.insert().values(build_to_row(build)))
+        await self._conn.execute(q.add_build, build_to_row(build))
 
     async def move_build(self, before: Build, after: Build) -> bool:
         values = build_to_row(after)
         del values["id"]
-        result = await self._conn.execute(
-            t.builds.update()
-            .where(t.builds.c.id == before.id, t.builds.c.state == before.state.value)
-            .values(values)
-        )
+        values.update(p_id=before.id, p_state=before.state.value)
+        result = await self._conn.execute(q.move_build, values)
         return result.rowcount == 1
 
-    async def builds_of_target(
+    @staticmethod
+    def _target(project_id: str, build_type: BuildType, target: str) -> dict[str, str]:
+        return {"p_project": project_id, "p_type": build_type.value, "p_target": target}
+
+    async def live_builds_of_target(
         self, project_id: str, build_type: BuildType, target: str
     ) -> Sequence[Build]:
-        query = (
-            t.builds.select()
-            .where(
-                t.builds.c.project_id == project_id,
-                t.builds.c.type == build_type.value,
-                t.builds.c.target == target,
-            )
-            .order_by(t.builds.c.created_at, t.builds.c.id)
+        rows = await self._conn.execute(
+            q.live_builds_of_target, self._target(project_id, build_type, target)
         )
-        return [build_from_row(r._mapping) for r in await self._conn.execute(query)]
+        return [build_from_row(r._mapping) for r in rows]
+
+    async def target_summary(
+        self, project_id: str, build_type: BuildType, target: str
+    ) -> TargetSummary:
+        params = self._target(project_id, build_type, target)
+        row = (await self._conn.execute(q.target_summary, params)).one()
+        return TargetSummary(newest_build_id=row.newest, highest_build_number=row.highest)
 
     async def get_delivery(self, project_id: str, webhook_id: str) -> Delivery | None:
-        d = t.webhook_deliveries
-        row = (
-            await self._conn.execute(
-                sa.select(d.c.project_id, d.c.webhook_id, d.c.body_sha256, d.c.build_id).where(
-                    d.c.project_id == project_id, d.c.webhook_id == webhook_id
-                )
-            )
-        ).first()
+        params = {"p_project": project_id, "p_webhook": webhook_id}
+        row = (await self._conn.execute(q.get_delivery, params)).first()
         return Delivery(**row._mapping) if row else None
 
     async def add_delivery(self, delivery: Delivery) -> None:
-        await self._conn.execute(
-            t.webhook_deliveries.insert().values(
-                project_id=delivery.project_id,
-                webhook_id=delivery.webhook_id,
-                body_sha256=delivery.body_sha256,
-                build_id=delivery.build_id,
-                created_at=self._clock.now(),
-            )
-        )
+        row = {
+            "project_id": delivery.project_id,
+            "webhook_id": delivery.webhook_id,
+            "body_sha256": delivery.body_sha256,
+            "build_id": delivery.build_id,
+            "created_at": self._clock.now(),
+        }
+        await self._conn.execute(q.add_delivery, row)
 
     async def enqueue(self, payload: jobs.JobPayload, run_at: datetime | None = None) -> None:
         now = self._clock.now()
         kind, data = jobs.encode(payload)
-        await self._conn.execute(
-            t.jobs.insert().values(
-                kind=kind,
-                payload=data,
-                queue=payload.queue,
-                state=jobs.JobState.PENDING.value,
-                run_at=run_at or now,
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-            )
+        self._jobs.append(
+            {
+                "kind": kind,
+                "payload": data,
+                "queue": payload.queue,
+                "state": jobs.JobState.PENDING.value,
+                "run_at": run_at or now,
+                "attempts": 0,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "last_error": None,
+                "created_at": now,
+                "updated_at": now,
+            }
         )
 
     async def audit(self, event: AuditEvent) -> None:
-        await self._conn.execute(
-            t.audit_events.insert().values(
-                at=event.at,
-                action=event.action,
-                project_id=event.project_id,
-                build_id=event.build_id,
-                actor=event.actor,
-                detail=dict(event.detail) if event.detail else None,
-            )
+        self._audit.append(
+            {
+                "at": event.at,
+                "action": event.action,
+                "project_id": event.project_id,
+                "build_id": event.build_id,
+                "actor": event.actor,
+                "detail": dict(event.detail) if event.detail else None,
+            }
         )
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
@@ -230,19 +245,21 @@ def _decision(row: Any) -> Decision | None:
 class SqlStore:
     """The Store port: hands out transactions on one engine."""
 
-    def __init__(self, engine: AsyncEngine, clock: Clock) -> None:
-        self.engine = engine
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self.database = database
         self._clock = clock
-        self.on_commit: Callable[[], None] | None = None  # e.g. wake the job runner
+        self.on_commit: Callable[[], None] | None = None  # new jobs: e.g. wake the job runner
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         try:
-            async with self.engine.begin() as conn:
-                yield SqlTransaction(conn, self._clock)
+            async with self.database.begin() as conn:
+                tx = SqlTransaction(conn, self._clock)
+                yield tx
+                await tx.flush()
         except IntegrityError as exc:
             raise StoreConflict(str(exc.orig)) from exc
         except (OperationalError, InterfaceError, OSError) as exc:
             raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
-        if self.on_commit is not None:
+        if self.on_commit is not None and tx.enqueued:
             self.on_commit()

@@ -66,6 +66,7 @@ builds = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("superseded_by", sa.String(32)),
     sa.Index("ix_builds_target", "project_id", "type", "target", "created_at"),
+    sa.Index("ix_builds_target_state", "project_id", "type", "target", "state"),
 )
 
 targets = sa.Table(  # one row per (project, type, target): the lock that serialises intake

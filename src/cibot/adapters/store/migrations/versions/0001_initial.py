@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_builds"),
     )
     op.create_index("ix_builds_target", "builds", ["project_id", "type", "target", "created_at"])
+    op.create_index("ix_builds_target_state", "builds", ["project_id", "type", "target", "state"])
     op.create_table(
         "targets",
         sa.Column("project_id", sa.String(64), nullable=False),

@@ -1,0 +1,118 @@
+"""The store's one way into either database: `async with database.begin() as conn`.
+
+PostgreSQL goes through SQLAlchemy's async engine (asyncpg): a pool with pre-ping, so a
+restarted server is reconnected to transparently.
+
+SQLite is driven *synchronously on the event loop thread*. A statement on a local SQLite
+file takes microseconds, while every aiosqlite call is a round trip to a worker thread
+(about 0.15 ms, several per statement): a build intake of a dozen statements spent ~10 ms
+hopping threads. Blocking the loop for microseconds is the better trade, on two conditions
+that hold here: only one transaction runs at a time in the process (an asyncio lock, so
+nobody ever waits on SQLite's file lock inside the loop), and the database is not shared
+with another busy process (SQLite is the single-replica backend; use PostgreSQL for more).
+WAL keeps readers from blocking the writer; `BEGIN IMMEDIATE` takes the write lock up front.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+T = TypeVar("T")
+
+
+class Conn(Protocol):
+    """What the store needs of a connection, on either backend."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    async def execute(self, statement: Any, parameters: Any = None) -> CursorResult[Any]: ...
+
+    async def run_sync(self, fn: Callable[[Connection], T]) -> T: ...
+
+
+class _LoopConnection:
+    """A sync SQLAlchemy connection behind the async `Conn` interface (SQLite only)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._conn.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> CursorResult[Any]:
+        return self._conn.execute(statement, parameters)
+
+    async def run_sync(self, fn: Callable[[Connection], T]) -> T:
+        return fn(self._conn)
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        parsed = make_url(url)
+        self.backend = parsed.get_backend_name()
+        self._sync: Engine | None = None
+        self._async: AsyncEngine | None = None
+        self._gate: asyncio.Lock | None = None
+        if self.backend == "sqlite":
+            self._sync = sa.create_engine(
+                parsed.set(drivername="sqlite+pysqlite"),
+                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            )
+            tune_sqlite(self._sync)
+        else:
+            self._async = create_async_engine(
+                parsed,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                pool_recycle=1800,
+            )
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Conn]:
+        """A transaction: committed when the block ends normally, else rolled back."""
+        if self._async is not None:
+            async with self._async.begin() as conn:
+                yield conn
+            return
+        assert self._sync is not None
+        if self._gate is None:
+            self._gate = asyncio.Lock()
+        async with self._gate:
+            with self._sync.begin() as conn:
+                yield _LoopConnection(conn)
+
+    async def dispose(self) -> None:
+        if self._async is not None:
+            await self._async.dispose()
+        if self._sync is not None:
+            self._sync.dispose()
+
+
+def tune_sqlite(engine: Engine) -> None:
+    """WAL, a busy timeout, foreign keys, and `BEGIN IMMEDIATE` for every transaction."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

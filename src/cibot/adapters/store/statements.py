@@ -1,0 +1,58 @@
+"""The store's frequent statements, built once with bound parameters.
+
+Building a SQLAlchemy statement per call (`.where(col == value)`, `.values(...)`) costs more
+CPU than SQLite takes to run it; these are built at import and only their parameters change,
+so each execution is a cache hit.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+from cibot.adapters.store import tables as t
+from cibot.domain.build import LIVE, BuildState
+
+b, d = t.builds, t.webhook_deliveries
+_of_target = sa.and_(
+    b.c.project_id == sa.bindparam("p_project"),
+    b.c.type == sa.bindparam("p_type"),
+    b.c.target == sa.bindparam("p_target"),
+)
+
+get_build = b.select().where(b.c.id == sa.bindparam("p_id"))
+add_build = b.insert()
+# SET comes from the parameters' column keys; the WHERE is the compare-and-set.
+move_build = b.update().where(b.c.id == sa.bindparam("p_id"), b.c.state == sa.bindparam("p_state"))
+
+live_builds_of_target = (
+    b.select()
+    .where(_of_target, b.c.state.in_([s.value for s in LIVE]))
+    .order_by(b.c.created_at, b.c.id)
+)
+
+_newest = (
+    sa.select(b.c.id).where(_of_target).order_by(b.c.created_at.desc(), b.c.id.desc()).limit(1)
+)
+_highest = sa.select(sa.func.max(b.c.build_number)).where(
+    _of_target, b.c.state != BuildState.STALE.value
+)
+target_summary = sa.select(
+    _newest.scalar_subquery().label("newest"), _highest.scalar_subquery().label("highest")
+)
+
+get_delivery = sa.select(d.c.project_id, d.c.webhook_id, d.c.body_sha256, d.c.build_id).where(
+    d.c.project_id == sa.bindparam("p_project"), d.c.webhook_id == sa.bindparam("p_webhook")
+)
+add_delivery = d.insert()
+add_job = t.jobs.insert()
+add_audit = t.audit_events.insert()
+
+
+_upsert_target = postgresql.insert(t.targets)
+# PostgreSQL only: the upsert row-locks the target until the transaction ends. (On SQLite
+# the whole transaction already holds the database's one write lock.)
+lock_target = _upsert_target.on_conflict_do_update(
+    index_elements=["project_id", "type", "target"],
+    set_={"touched_at": _upsert_target.excluded.touched_at},
+)
