@@ -128,12 +128,18 @@ def log_events(process: CibotProcess, event: str) -> list[dict[str, Any]]:
 
 
 def signed_build(
-    index: int, run: str, target: str, *, image: str = "registry.example.test/shop/web"
+    index: int,
+    run: str,
+    target: str,
+    *,
+    image: str = "registry.example.test/shop/web",
+    numbered: bool = True,
 ) -> tuple[bytes, dict[str, str]]:
     """A signed JSON notification for build `index` of `target`, with a unique webhook id."""
+    number = f',"build_number":{index}' if numbered else ""
     body = (
         f'{{"project":"shop","image":"{image}:{index}",'
-        f'"type":"branch","target":"{target}","build_number":{index}}}'
+        f'"type":"branch","target":"{target}"{number}}}'
     ).encode()
     headers = webhooks.headers(SECRET, body, msg_id=f"msg_{run}_{index}")
     headers["content-type"] = "application/json"

@@ -48,8 +48,8 @@ def rss_mb(pid: int) -> float:
 
 def ready_update_time(slack: FakeSlackServer, build_id: str) -> float | None:
     for call in slack.state.calls("chat.update"):
-        text = str(call.args.get("text", ""))
-        if READY in text and build_id in str(call.args.get("blocks", "")):
+        blocks = str(call.args.get("blocks", ""))
+        if call.ok and READY in blocks and build_id in blocks:
             return call.time
     return None
 
@@ -84,7 +84,7 @@ async def part_two(url: str, slack: FakeSlackServer, builds: int, pid: int) -> N
         sem = asyncio.Semaphore(16)
 
         async def one(i: int) -> None:
-            body, headers = signed_build(i, "memory", f"feature/memory-{i % 10}")
+            body, headers = signed_build(i, "memory", f"feature/memory-{i % 10}", numbered=False)
             async with sem:
                 await client.post(f"{url}/build-complete", content=body, headers=headers)
 

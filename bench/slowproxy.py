@@ -71,6 +71,11 @@ def slow_proxy(target_host: str, target_port: int, delay: float) -> Iterator[int
     def run() -> None:
         asyncio.set_event_loop(loop)
         loop.run_until_complete(_serve((target_host, target_port), delay, started, box, stop))
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.close()
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
