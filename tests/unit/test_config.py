@@ -686,3 +686,12 @@ def test_line_of_falls_back_to_the_nearest_enclosing_key() -> None:
     assert line_of(settings, "projects[1].port") == 34
     assert line_of(settings, "server") == 1
     assert line_of(Settings(), "projects[0].qa") is None
+
+
+def test_a_project_id_must_start_with_a_letter_as_service_names_do() -> None:
+    problem = only_problem(
+        "projects:\n  - id: 1shop\n    url: https://shop.example.com\n    channel: C0123\n"
+        "webhooks:\n  secret: s\n"
+    )
+    assert (problem.line, problem.key) == (2, "projects[0].id")
+    assert "starting with a letter" in problem.message

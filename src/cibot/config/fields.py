@@ -14,6 +14,7 @@ from urllib.parse import SplitResult, urlsplit
 from pydantic import AfterValidator, BeforeValidator, Field
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS1035_LABEL = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _CHANNEL = re.compile(r"[CGD][A-Z0-9]{2,}")
 _USER = re.compile(r"[UW][A-Z0-9]{2,}")
 _TEAM = re.compile(r"T[A-Z0-9]{2,}")
@@ -91,7 +92,12 @@ def _lower(value: object) -> object:
 NonEmpty = Annotated[str, Field(min_length=1)]
 _DNS_RULE = _matching(_DNS_LABEL, "a DNS-1123 label: a-z, 0-9 and '-', alphanumeric at both ends")
 DnsLabel = Annotated[str, Field(max_length=63), _DNS_RULE]
-ProjectId = Annotated[str, Field(max_length=40), _DNS_RULE]  # it prefixes object names
+# A project id prefixes object names, Services' among them: a DNS-1035 label (starts with a letter).
+_PROJECT_RULE = _matching(
+    _DNS1035_LABEL,
+    "a DNS-1035 label: a-z, 0-9 and '-', starting with a letter, alphanumeric at the end",
+)
+ProjectId = Annotated[str, Field(max_length=40), _PROJECT_RULE]
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 SlackApiUrl = Annotated[HttpUrl, AfterValidator(_slack_api_url)]
 ChannelId = Annotated[str, AfterValidator(_channel)]

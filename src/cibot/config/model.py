@@ -244,7 +244,9 @@ class ProjectConfig(_Section):
         if not isinstance(data, dict):
             return data
         project_id = data.get("id")
-        usable = isinstance(project_id, str) and is_dns_label(project_id, 40)
+        usable = (
+            isinstance(project_id, str) and is_dns_label(project_id, 40) and project_id[0].isalpha()
+        )
         default = project_id if usable else _STAND_IN
         return {"name": default, "namespace": default, **data}
 
