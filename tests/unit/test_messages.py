@@ -1,0 +1,93 @@
+"""Review DMs: everyone gets exactly one, and one person's failure does not stop the others."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from cibot.domain.build import BuildState
+from cibot.service import messages
+from cibot.service.errors import ChatUnavailable
+from cibot.service.jobs import SyncReviewDMs
+from cibot.service.ports import MessageRef
+from cibot.service.views import OwnerDM, QaDM
+from tests.support.fakes import FakeChat, MemoryStore
+from tests.unit.test_review import READY
+from tests.unit.test_use_cases import PROJECT
+
+TEAM = replace(PROJECT, qa=frozenset({"U0QA1", "U0QA2", "U0QA3"}), owners=frozenset({"U0OW1"}))
+PROJECTS = {TEAM.id: TEAM}
+
+
+@dataclass
+class FlakyChat(FakeChat):
+    """Refuses DMs to the users in `down` (Slack 5xx), as long as they are listed there."""
+
+    down: set[str] = field(default_factory=set)
+
+    async def post_dm(self, user: str, view: object) -> MessageRef:
+        if user in self.down:
+            raise ChatUnavailable("Slack chat.postMessage: internal_error")
+        return await super().post_dm(user, view)
+
+
+async def ready_store() -> MemoryStore:
+    store = MemoryStore()
+    async with store.transaction() as tx:
+        await tx.add_build(READY)
+    return store
+
+
+async def test_each_owner_and_qa_member_gets_one_dm_of_their_kind() -> None:
+    store, chat = await ready_store(), FakeChat()
+
+    await messages.sync_review_dms(SyncReviewDMs("b1"), store=store, chat=chat, projects=PROJECTS)
+
+    kinds = sorted((channel, type(view).__name__) for channel, view in chat.posts)
+    assert kinds == [
+        ("DU0OW1", "OwnerDM"),
+        ("DU0QA1", "QaDM"),
+        ("DU0QA2", "QaDM"),
+        ("DU0QA3", "QaDM"),
+    ]
+
+
+async def test_one_failed_dm_does_not_stop_the_others_and_the_retry_sends_only_it() -> None:
+    store, chat = await ready_store(), FlakyChat(down={"U0QA2"})
+
+    with pytest.raises(ChatUnavailable):
+        await messages.sync_review_dms(
+            SyncReviewDMs("b1"), store=store, chat=chat, projects=PROJECTS
+        )
+    assert len(chat.posts) == 3
+
+    chat.down.clear()
+    await messages.sync_review_dms(SyncReviewDMs("b1"), store=store, chat=chat, projects=PROJECTS)
+
+    assert [channel for channel, _ in chat.posts].count("DU0QA2") == 1
+    assert len(chat.posts) == 4
+    assert len(chat.updates) == 3, "the three already sent are redrawn, not posted again"
+
+
+async def test_a_build_no_longer_in_review_gets_no_new_dms() -> None:
+    store, chat = MemoryStore(), FakeChat()
+    async with store.transaction() as tx:
+        await tx.add_build(replace(READY, state=BuildState.SUPERSEDED))
+
+    await messages.sync_review_dms(SyncReviewDMs("b1"), store=store, chat=chat, projects=PROJECTS)
+
+    assert chat.posts == []
+
+
+async def test_a_redraw_for_one_user_touches_only_their_dms() -> None:
+    store, chat = await ready_store(), FakeChat()
+    await messages.sync_review_dms(SyncReviewDMs("b1"), store=store, chat=chat, projects=PROJECTS)
+
+    await messages.sync_review_dms(
+        SyncReviewDMs("b1", "U0QA3"), store=store, chat=chat, projects=PROJECTS
+    )
+
+    assert len(chat.updates) == 1
+    ref, view = chat.updates[0]
+    assert ref.channel == "DU0QA3" and isinstance(view, QaDM) and not isinstance(view, OwnerDM)
