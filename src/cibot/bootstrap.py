@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import httpx2
@@ -139,6 +140,44 @@ def worker_settings(settings: Settings) -> WorkerSettings:
     )
 
 
+def job_handlers(
+    *,
+    store: SqlStore,
+    cluster: KubeCluster,
+    chat: SlackChat,
+    clock: Clock,
+    projects: Mapping[str, Project],
+) -> dict[type[JobPayload], Handler]:
+    """Which use case runs each kind of job, with its ports bound."""
+    c, p = cluster, projects
+    return {
+        DeployPreview: partial(
+            preview.deploy_preview,
+            store=store,
+            cluster=c,
+            clock=clock,
+            projects=p,
+            render=render_preview,
+        ),
+        SyncBuildCard: partial(cards.sync_build_card, store=store, chat=chat, projects=p),
+        SyncReviewDMs: partial(messages.sync_review_dms, store=store, chat=chat, projects=p),
+        PostVerdictReplies: partial(
+            messages.post_verdict_replies, store=store, chat=chat, projects=p
+        ),
+        AnnounceDecision: partial(messages.announce_decision, store=store, chat=chat, projects=p),
+        NotifyUser: partial(messages.notify_user, chat=chat),
+        DeployProduction: partial(
+            production.deploy_production,
+            store=store,
+            cluster=c,
+            clock=clock,
+            projects=p,
+            render=render_production,
+        ),
+        DeletePreview: partial(production.delete_preview, store=store, cluster=c, projects=p),
+    }
+
+
 def build(
     settings: Settings,
     *,
@@ -163,49 +202,7 @@ def build(
     slack = web_client(token, slack_api_url or settings.slack.api_url, policy)
     chat = SlackChat(slack)
 
-    async def run_deploy(job: DeployPreview) -> None:
-        await preview.deploy_preview(
-            job, store=store, cluster=cluster, clock=clock, projects=projects, render=render_preview
-        )
-
-    async def run_card(job: SyncBuildCard) -> None:
-        await cards.sync_build_card(job, store=store, chat=chat, projects=projects)
-
-    async def run_dms(job: SyncReviewDMs) -> None:
-        await messages.sync_review_dms(job, store=store, chat=chat, projects=projects)
-
-    async def run_replies(job: PostVerdictReplies) -> None:
-        await messages.post_verdict_replies(job, store=store, chat=chat, projects=projects)
-
-    async def run_announce(job: AnnounceDecision) -> None:
-        await messages.announce_decision(job, store=store, chat=chat, projects=projects)
-
-    async def run_notify(job: NotifyUser) -> None:
-        await messages.notify_user(job, chat=chat)
-
-    async def run_production(job: DeployProduction) -> None:
-        await production.deploy_production(
-            job,
-            store=store,
-            cluster=cluster,
-            clock=clock,
-            projects=projects,
-            render=render_production,
-        )
-
-    async def run_delete(job: DeletePreview) -> None:
-        await production.delete_preview(job, store=store, cluster=cluster, projects=projects)
-
-    handlers: dict[type[JobPayload], Handler] = {
-        DeployPreview: run_deploy,
-        SyncBuildCard: run_card,
-        SyncReviewDMs: run_dms,
-        PostVerdictReplies: run_replies,
-        AnnounceDecision: run_announce,
-        NotifyUser: run_notify,
-        DeployProduction: run_production,
-        DeletePreview: run_delete,
-    }
+    handlers = job_handlers(store=store, cluster=cluster, chat=chat, clock=clock, projects=projects)
     runner = JobRunner(SqlJobQueue(database), clock, handlers, worker_settings(settings))
     store.on_commit = runner.wake
     metrics = Metrics()
