@@ -13,6 +13,7 @@ from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import Build, BuildState, BuildType
+from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.service.errors import StoreConflict
 from cibot.service.jobs import DeployPreview, SyncBuildCard
 from cibot.service.ports import Delivery, MessageRef
@@ -174,3 +175,26 @@ async def test_concurrent_claimers_never_get_the_same_job(engine: Database) -> N
     claimed = [job_id for ids in results for job_id in ids]
     assert len(claimed) == 30
     assert len(set(claimed)) == 30
+
+
+async def test_a_job_interrupted_by_a_graceful_stop_is_handed_back_at_once(
+    engine: Database,
+) -> None:
+    clock = FakeClock()
+    store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
+    async with store.transaction() as tx:
+        await tx.enqueue(SyncBuildCard("b1"))
+    started = asyncio.Event()
+
+    async def never_ends(_: SyncBuildCard) -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    runner = JobRunner(queue, clock, {SyncBuildCard: never_ends}, WorkerSettings(workers=1))
+    runner.start()
+    await asyncio.wait_for(started.wait(), 10)
+
+    await runner.stop()
+
+    again = await queue.claim("another-replica", clock.now(), 30)
+    assert again is not None and again.payload == SyncBuildCard("b1")

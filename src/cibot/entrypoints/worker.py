@@ -111,7 +111,10 @@ class JobRunner:
         try:
             await work
         except asyncio.CancelledError:
-            if not work.cancelled() or self._stopping.is_set():
+            if self._stopping.is_set():
+                await self._release(job, bound)
+                raise
+            if not work.cancelled():
                 raise
             bound.warning("job.lease_lost")
             return
@@ -122,6 +125,20 @@ class JobRunner:
             keeper.cancel()
         if not await self._queue.complete(job):
             bound.warning("job.complete_lost_lease")
+
+    async def _release(self, job: Job, bound: Any) -> None:
+        """Shutting down mid-job: hand the job back now instead of holding its lease.
+
+        Another replica (or this one, restarted) can run it at once rather than after the
+        lease expires. Running it again is safe: every handler re-reads the state.
+        """
+        release = self._queue.retry(job, self._clock.now(), "interrupted: ci-bot stopped")
+        try:
+            await asyncio.shield(release)
+        except Exception:
+            bound.exception("job.release_failed")
+        else:
+            bound.info("job.released")
 
     async def _keep_lease(self, job: Job, work: asyncio.Task[None]) -> None:
         period = self._settings.lease_seconds / 3
