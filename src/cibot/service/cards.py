@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cibot.domain.build import BuildState
 from cibot.domain.project import Project
 from cibot.domain.review import Tally
 from cibot.service.jobs import SyncBuildCard
@@ -30,7 +31,8 @@ async def sync_build_card(
         tally = Tally.of(await tx.verdicts_of(build.id))
         decision = await tx.latest_decision(build.id)
     project = projects[build.project_id]
-    view = BuildCard(project, build, newer, tally=tally, decision=decision)
+    note = build.reason if build.state is BuildState.DEPLOYING else None
+    view = BuildCard(project, build, newer, note=note, tally=tally, decision=decision)
     if ref is not None:
         await chat.update(ref, view)
         return

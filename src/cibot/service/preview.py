@@ -9,12 +9,14 @@ worker cannot overwrite what a newer build decided.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
-from cibot.service.errors import ClusterRejected
+from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.jobs import DeployPreview, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store
 
@@ -23,6 +25,8 @@ RenderPreview = Callable[[Project, Build], Sequence[Mapping[str, Any]]]
 
 # Seconds added to the Deployment's own progress deadline before ci-bot stops waiting.
 DEADLINE_MARGIN_SECONDS = 30
+# How long past its rollout timeout a build may wait for an unreachable Kubernetes API.
+UNAVAILABLE_GRACE_SECONDS = 600
 
 
 async def deploy_preview(
@@ -38,22 +42,55 @@ async def deploy_preview(
     if build is None:
         return
     project = projects[build.project_id]
-    name = naming.environment_name(project.id, build.type, build.target)
+    try:
+        outcome = await _roll_out(store, cluster, project, build, render)
+    except ClusterUnavailable as exc:
+        await _unavailable(store, clock, project, build, exc)
+        return
+    if not outcome.abandoned:
+        await _finish(store, clock, build.id, outcome)
+
+
+async def _roll_out(
+    store: Store, cluster: Cluster, project: Project, build: Build, render: RenderPreview
+) -> RolloutOutcome:
     try:
         await cluster.apply(render(project, build))
     except ClusterRejected as exc:
-        await _finish(store, clock, build.id, RolloutOutcome(ready=False, reason=str(exc)))
-        return
+        return RolloutOutcome(ready=False, reason=str(exc))
 
     async def still_wanted() -> bool:
         async with store.transaction() as tx:
             current = await tx.get_build(build.id)
         return current is not None and current.state is BuildState.DEPLOYING
 
+    name = naming.environment_name(project.id, build.type, build.target)
     timeout = project.workload.rollout_timeout_seconds + DEADLINE_MARGIN_SECONDS
-    outcome = await cluster.wait_for_rollout(project.namespace, name, timeout, still_wanted)
-    if not outcome.abandoned:
-        await _finish(store, clock, build.id, outcome)
+    return await cluster.wait_for_rollout(project.namespace, name, timeout, still_wanted)
+
+
+async def _unavailable(
+    store: Store, clock: Clock, project: Project, build: Build, exc: ClusterUnavailable
+) -> None:
+    """F4: Kubernetes is down. Say so on the card and retry, until the build's deadline.
+
+    The job is retried (the error is re-raised) while the deadline lasts; past it the build
+    fails with the reason, so it never stays "deploying" forever.
+    """
+    deadline = build.created_at + timedelta(
+        seconds=project.workload.rollout_timeout_seconds + UNAVAILABLE_GRACE_SECONDS
+    )
+    if clock.now() >= deadline:
+        reason = f"Kubernetes stayed unreachable: {exc}"
+        await _finish(store, clock, build.id, RolloutOutcome(ready=False, reason=reason))
+        return
+    async with store.transaction() as tx:
+        current = await tx.get_build(build.id)
+        if current is not None and current.state is BuildState.DEPLOYING:
+            noted = replace(current, reason=f"Kubernetes unreachable, retrying: {exc}")
+            if current.reason != noted.reason and await tx.move_build(current, noted):
+                await tx.enqueue(SyncBuildCard(build.id))
+    raise exc
 
 
 async def _start(store: Store, clock: Clock, build_id: str) -> Build | None:
