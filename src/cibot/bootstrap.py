@@ -203,9 +203,15 @@ def build(
     chat = SlackChat(slack)
 
     handlers = job_handlers(store=store, cluster=cluster, chat=chat, clock=clock, projects=projects)
-    runner = JobRunner(SqlJobQueue(database), clock, handlers, worker_settings(settings))
-    store.on_commit = runner.wake
     metrics = Metrics()
+    runner = JobRunner(
+        SqlJobQueue(database),
+        clock,
+        handlers,
+        worker_settings(settings),
+        observe=lambda kind, outcome: metrics.jobs.labels(kind, outcome).inc(),
+    )
+    store.on_commit = runner.wake
 
     async def ready() -> bool:
         try:

@@ -10,12 +10,14 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 import pytest
 from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Service
 from lightkube.resources.networking_v1 import Ingress
 
+from cibot.adapters import webhooks
 from cibot.fakeslack import FakeSlackServer, Message
 from tests.e2e.conftest import CHANNEL, SECRET
 from tests.support.ci import body_of, post_build
@@ -81,6 +83,9 @@ async def test_a_good_image_is_deployed_to_its_preview_and_the_card_says_ready(
     host = ingress.spec.rules[0].host
     assert host is not None and host in card.visible_text
     assert (await kube.get(Service, name, namespace=namespace)).metadata is not None
+    metrics = httpx.get(f"{cibot.url}/metrics").text
+    assert 'cibot_webhooks_total{status="202"} 1.0' in metrics
+    assert 'cibot_jobs_total{kind="deploy_preview",outcome="done"} 1.0' in metrics
 
 
 async def test_a_rollout_that_fails_shows_the_pods_reason_on_the_card(
@@ -107,10 +112,6 @@ async def test_a_rollout_that_fails_shows_the_pods_reason_on_the_card(
 async def test_unsigned_and_badly_signed_requests_get_401_and_store_nothing(
     cibot: CibotProcess, fake_slack: FakeSlackServer, mutate: Any, why: str
 ) -> None:
-    import httpx
-
-    from cibot.adapters import webhooks
-
     body = body_of(project="shop", image=GOOD, type="branch", target="main")
     headers = webhooks.headers(SECRET, body)
     mutate(headers)
@@ -125,10 +126,6 @@ async def test_unsigned_and_badly_signed_requests_get_401_and_store_nothing(
 async def test_a_tampered_body_and_a_stale_timestamp_are_refused(
     cibot: CibotProcess, fake_slack: FakeSlackServer
 ) -> None:
-    import httpx
-
-    from cibot.adapters import webhooks
-
     body = body_of(project="shop", image=GOOD, type="branch", target="main")
     headers = webhooks.headers(SECRET, body)
     tampered = body.replace(b"main", b"mail")

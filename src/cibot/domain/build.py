@@ -31,7 +31,6 @@ class BuildState(StrEnum):
     PROMOTED = "promoted"  # running in production
 
 
-TERMINAL = frozenset({BuildState.SUPERSEDED, BuildState.STALE, BuildState.CLOSED})
 # Builds a newer build of the same target supersedes.
 LIVE = frozenset({BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.READY, BuildState.FAILED})
 

@@ -46,11 +46,13 @@ class JobRunner:
         clock: Clock,
         handlers: Mapping[type[JobPayload], Handler],
         settings: WorkerSettings,
+        observe: Callable[[str, str], None] = lambda kind, outcome: None,
     ) -> None:
         self._queue = queue
         self._clock = clock
         self._handlers = handlers
         self._settings = settings
+        self._observe = observe  # (job kind, outcome): done, retry, dead, released, lost
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -117,14 +119,18 @@ class JobRunner:
             if not work.cancelled():
                 raise
             bound.warning("job.lease_lost")
+            self._observe(job.payload.kind, "lost")
             return
         except Exception as exc:
             await self._failed(job, exc, bound)
             return
         finally:
             keeper.cancel()
-        if not await self._queue.complete(job):
+        if await self._queue.complete(job):
+            self._observe(job.payload.kind, "done")
+        else:
             bound.warning("job.complete_lost_lease")
+            self._observe(job.payload.kind, "lost")
 
     async def _release(self, job: Job, bound: Any) -> None:
         """Shutting down mid-job: hand the job back now instead of holding its lease.
@@ -139,6 +145,7 @@ class JobRunner:
             bound.exception("job.release_failed")
         else:
             bound.info("job.released")
+            self._observe(job.payload.kind, "released")
 
     async def _keep_lease(self, job: Job, work: asyncio.Task[None]) -> None:
         period = self._settings.lease_seconds / 3
@@ -155,7 +162,9 @@ class JobRunner:
         if isinstance(exc, Permanent) or job.attempts >= self._settings.max_attempts:
             bound.error("job.gave_up", error=error)
             await self._queue.give_up(job, error)
+            self._observe(job.payload.kind, "dead")
             return
         delay = self._settings.backoff.delay(job.attempts)
         bound.warning("job.retry", error=error, delay=round(delay, 3))
+        self._observe(job.payload.kind, "retry")
         await self._queue.retry(job, self._clock.now() + timedelta(seconds=delay), error)
