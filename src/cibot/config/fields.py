@@ -34,6 +34,10 @@ def _matching(pattern: re.Pattern[str], expected: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+def is_project_id(value: str) -> bool:
+    return len(value) <= 40 and _DNS1035_LABEL.fullmatch(value) is not None
+
+
 def is_dns_label(value: str, max_length: int = 63) -> bool:
     return len(value) <= max_length and _DNS_LABEL.fullmatch(value) is not None
 

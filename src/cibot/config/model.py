@@ -40,7 +40,7 @@ from cibot.config.fields import (
     SlackApiUrl,
     TeamId,
     UserId,
-    is_dns_label,
+    is_project_id,
     split_url,
 )
 from cibot.config.problems import Loc
@@ -244,9 +244,7 @@ class ProjectConfig(_Section):
         if not isinstance(data, dict):
             return data
         project_id = data.get("id")
-        usable = (
-            isinstance(project_id, str) and is_dns_label(project_id, 40) and project_id[0].isalpha()
-        )
+        usable = isinstance(project_id, str) and is_project_id(project_id)
         default = project_id if usable else _STAND_IN
         return {"name": default, "namespace": default, **data}
 

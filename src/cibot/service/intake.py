@@ -17,6 +17,7 @@ from cibot.domain.project import Project
 from cibot.service.errors import ReplayMismatch
 from cibot.service.jobs import DeployPreview, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Delivery, Store, Transaction
+from cibot.service.rollouts import preview_environment
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,10 +42,6 @@ class Accepted:
 def new_build_id(now: datetime) -> str:
     """Time-ordered and unguessable: 12 hex digits of milliseconds, 12 random."""
     return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(6)}"
-
-
-def environment_of(project: Project, build_type: BuildType, target: str) -> str:
-    return f"{project.namespace}/{naming.environment_name(project.id, build_type, target)}"
 
 
 def preview_url(project: Project, build_type: BuildType, target: str) -> str:
@@ -108,7 +105,9 @@ async def _add_build(
                 await tx.enqueue(SyncBuildCard(older.id))
                 await tx.enqueue(SyncReviewDMs(older.id))
     await tx.enqueue(SyncBuildCard(build.id))
-    await tx.enqueue(DeployPreview(build.id, environment_of(project, report.type, report.target)))
+    await tx.enqueue(
+        DeployPreview(build.id, preview_environment(project, report.type, report.target))
+    )
     return build
 
 

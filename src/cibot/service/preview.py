@@ -19,12 +19,11 @@ from cibot.domain.project import Project
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.jobs import DeployPreview, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store
+from cibot.service.rollouts import wait_while
 
 # (project, build) -> the preview's manifests; the Kubernetes adapter provides it.
 RenderPreview = Callable[[Project, Build], Sequence[Mapping[str, Any]]]
 
-# Seconds added to the Deployment's own progress deadline before ci-bot stops waiting.
-DEADLINE_MARGIN_SECONDS = 30
 # How long past its rollout timeout a build may wait for an unreachable Kubernetes API.
 UNAVAILABLE_GRACE_SECONDS = 600
 
@@ -59,14 +58,10 @@ async def _roll_out(
     except ClusterRejected as exc:
         return RolloutOutcome(ready=False, reason=str(exc))
 
-    async def still_wanted() -> bool:
-        async with store.transaction() as tx:
-            current = await tx.get_build(build.id)
-        return current is not None and current.state is BuildState.DEPLOYING
-
     name = naming.environment_name(project.id, build.type, build.target)
-    timeout = project.workload.rollout_timeout_seconds + DEADLINE_MARGIN_SECONDS
-    return await cluster.wait_for_rollout(project.namespace, name, timeout, still_wanted)
+    return await wait_while(
+        cluster, store, project, name, build_id=build.id, state=BuildState.DEPLOYING
+    )
 
 
 async def _unavailable(

@@ -27,9 +27,9 @@ from cibot.service.jobs import (
     SyncReviewDMs,
 )
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store
+from cibot.service.rollouts import wait_while
 
 RenderProduction = Callable[[Project, Build], Sequence[Mapping[str, Any]]]
-DEADLINE_MARGIN_SECONDS = 30
 
 
 def pinned_digest(build: Build) -> str | None:
@@ -65,14 +65,10 @@ async def deploy_production(
         await _finish(store, clock.now(), job, RolloutOutcome(ready=False, reason=str(exc)))
         return
 
-    async def still_wanted() -> bool:
-        async with store.transaction() as tx:
-            current = await tx.get_build(job.build_id)
-        return current is not None and current.state is BuildState.PROMOTING
-
-    timeout = project.workload.rollout_timeout_seconds + DEADLINE_MARGIN_SECONDS
     name = naming.production_name(project.id)
-    outcome = await cluster.wait_for_rollout(project.namespace, name, timeout, still_wanted)
+    outcome = await wait_while(
+        cluster, store, project, name, build_id=job.build_id, state=BuildState.PROMOTING
+    )
     if not outcome.abandoned:
         await _finish(
             store, clock.now(), job, RolloutOutcome(outcome.ready, outcome.reason, digest)

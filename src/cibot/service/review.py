@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.domain.review import VERDICT_OF, Action, Decision, Refusal, VerdictRecord, authorise
@@ -25,6 +24,7 @@ from cibot.service.jobs import (
     SyncReviewDMs,
 )
 from cibot.service.ports import AuditEvent, Clock, Store, Transaction
+from cibot.service.rollouts import preview_environment, production_environment
 
 CHANGED_MEANWHILE = Refusal("this build was just changed by someone else; look again", False)
 
@@ -145,8 +145,9 @@ async def _close(
     await tx.audit(AuditEvent(now, "build.closed", build.project_id, build.id, user))
     await tx.enqueue(SyncReviewDMs(build.id))
     await tx.enqueue(SyncBuildCard(build.id))
-    name = naming.environment_name(project.id, build.type, build.target)
-    await tx.enqueue(DeletePreview(build.id, f"{project.namespace}/{name}"))
+    await tx.enqueue(
+        DeletePreview(build.id, preview_environment(project, build.type, build.target))
+    )
     return None
 
 
@@ -158,8 +159,7 @@ async def _deploy(
     decision = await tx.add_decision(Decision(build.id, Action.DEPLOY, user, now))
     assert decision.id is not None
     await tx.audit(AuditEvent(now, "production.requested", build.project_id, build.id, user))
-    production = f"{project.namespace}/{naming.production_name(project.id)}"
-    await tx.enqueue(DeployProduction(build.id, decision.id, production))
+    await tx.enqueue(DeployProduction(build.id, decision.id, production_environment(project)))
     await tx.enqueue(SyncReviewDMs(build.id))
     await tx.enqueue(SyncBuildCard(build.id))
     return None

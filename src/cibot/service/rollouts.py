@@ -1,0 +1,44 @@
+"""What preview and production deploys share: where an environment is, and how long to wait.
+
+An environment is addressed as `namespace/name`; that string is also the job queue that
+runs its deploys one at a time. A rollout is waited for only while its build is still in
+the state that asked for it, so a superseded or closed build stops waiting at once.
+"""
+
+from __future__ import annotations
+
+from cibot.domain import naming
+from cibot.domain.build import BuildState, BuildType
+from cibot.domain.project import Project
+from cibot.service.ports import Cluster, RolloutOutcome, Store
+
+# Seconds added to the Deployment's own progress deadline before ci-bot stops waiting.
+DEADLINE_MARGIN_SECONDS = 30
+
+
+def preview_environment(project: Project, build_type: BuildType, target: str) -> str:
+    return f"{project.namespace}/{naming.environment_name(project.id, build_type, target)}"
+
+
+def production_environment(project: Project) -> str:
+    return f"{project.namespace}/{naming.production_name(project.id)}"
+
+
+async def wait_while(
+    cluster: Cluster,
+    store: Store,
+    project: Project,
+    name: str,
+    *,
+    build_id: str,
+    state: BuildState,
+) -> RolloutOutcome:
+    """Wait for the rollout of `name` while the build stays in `state`."""
+
+    async def still_wanted() -> bool:
+        async with store.transaction() as tx:
+            current = await tx.get_build(build_id)
+        return current is not None and current.state is state
+
+    timeout = project.workload.rollout_timeout_seconds + DEADLINE_MARGIN_SECONDS
+    return await cluster.wait_for_rollout(project.namespace, name, timeout, still_wanted)
