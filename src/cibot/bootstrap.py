@@ -6,10 +6,9 @@ starts it (`serve`), tests start it in-process, and `aclose()` releases what it 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
@@ -19,6 +18,7 @@ from fastapi import FastAPI
 from lightkube import AsyncClient
 from slack_sdk.web.async_client import AsyncWebClient
 
+from cibot.adapters.clock import SystemClock
 from cibot.adapters.kubernetes import manifests
 from cibot.adapters.kubernetes.client import kube_config
 from cibot.adapters.kubernetes.cluster import FIELD_MANAGER, KubeCluster
@@ -35,24 +35,23 @@ from cibot.entrypoints.web.build_complete import Intake
 from cibot.entrypoints.web.metrics import Metrics
 from cibot.entrypoints.web.slack import SlackGuard, slack_app
 from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
-from cibot.service import cards, messages, preview, production
+from cibot.service import authors, cards, groups, messages, preview, production
 from cibot.service.jobs import (
     AnnounceDecision,
+    AnnounceFreeze,
     DeletePreview,
     DeployPreview,
     DeployProduction,
     JobPayload,
     NotifyUser,
     PostVerdictReplies,
+    RefreshGroups,
+    ResolveAuthor,
+    RollbackProduction,
     SyncBuildCard,
     SyncReviewDMs,
 )
 from cibot.service.ports import Clock
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def render_preview(project: Project, build: Build) -> list[dict[str, Any]]:
@@ -147,34 +146,38 @@ def job_handlers(
     chat: SlackChat,
     clock: Clock,
     projects: Mapping[str, Project],
+    group_refresh_seconds: float = 300,
 ) -> dict[type[JobPayload], Handler]:
     """Which use case runs each kind of job, with its ports bound."""
     c, p = cluster, projects
+
+    def deploying(use_case: Callable[..., Coroutine[Any, Any, None]], render: Any) -> Handler:
+        return partial(use_case, store=store, cluster=c, clock=clock, projects=p, render=render)
+
     return {
-        DeployPreview: partial(
-            preview.deploy_preview,
-            store=store,
-            cluster=c,
-            clock=clock,
-            projects=p,
-            render=render_preview,
-        ),
+        DeployPreview: deploying(preview.deploy_preview, render_preview),
         SyncBuildCard: partial(cards.sync_build_card, store=store, chat=chat, projects=p),
-        SyncReviewDMs: partial(messages.sync_review_dms, store=store, chat=chat, projects=p),
+        SyncReviewDMs: partial(
+            messages.sync_review_dms, store=store, clock=clock, chat=chat, projects=p
+        ),
         PostVerdictReplies: partial(
-            messages.post_verdict_replies, store=store, chat=chat, projects=p
+            messages.post_verdict_replies, store=store, clock=clock, chat=chat, projects=p
         ),
         AnnounceDecision: partial(messages.announce_decision, store=store, chat=chat, projects=p),
         NotifyUser: partial(messages.notify_user, chat=chat),
-        DeployProduction: partial(
-            production.deploy_production,
+        DeployProduction: deploying(production.deploy_production, render_production),
+        RollbackProduction: deploying(production.roll_back, render_production),
+        DeletePreview: partial(production.delete_preview, store=store, cluster=c, projects=p),
+        ResolveAuthor: partial(authors.resolve_author, store=store, chat=chat, clock=clock),
+        RefreshGroups: partial(
+            groups.refresh_groups,
             store=store,
-            cluster=c,
+            chat=chat,
             clock=clock,
             projects=p,
-            render=render_production,
+            period=group_refresh_seconds,
         ),
-        DeletePreview: partial(production.delete_preview, store=store, cluster=c, projects=p),
+        AnnounceFreeze: partial(messages.announce_freeze, chat=chat, projects=p),
     }
 
 
@@ -202,7 +205,14 @@ def build(
     slack = web_client(token, slack_api_url or settings.slack.api_url, policy)
     chat = SlackChat(slack)
 
-    handlers = job_handlers(store=store, cluster=cluster, chat=chat, clock=clock, projects=projects)
+    handlers = job_handlers(
+        store=store,
+        cluster=cluster,
+        chat=chat,
+        clock=clock,
+        projects=projects,
+        group_refresh_seconds=settings.slack.group_refresh_seconds,
+    )
     metrics = Metrics()
     runner = JobRunner(
         SqlJobQueue(database),
@@ -223,6 +233,8 @@ def build(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
+        if settings.jobs.workers:
+            await groups.schedule(store, clock, projects, settings.slack.group_refresh_seconds)
         runner.start()
         try:
             yield

@@ -27,6 +27,17 @@ from tests.support.service import CibotProcess
 
 pytestmark = pytest.mark.kubernetes
 
+
+@pytest.fixture
+def cibot_config(cibot_config: dict[str, Any]) -> dict[str, Any]:
+    """The original flow, as `approvals_required: 0` keeps it: owners may deploy at once.
+
+    The quorum and the other policies have their own tests (test_policies.py).
+    """
+    cibot_config["projects"][0]["policy"] = {"approvals_required": 0}
+    return cibot_config
+
+
 IMAGE = "registry.example.test/shop/web:2.0"
 QA1, QA2 = QA
 OWNER1, OWNER2 = OWNERS

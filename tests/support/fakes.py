@@ -7,15 +7,17 @@ on success only, so a use case that fails half-way leaves nothing behind, as wit
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cibot.domain.build import LIVE, Build, BuildState, BuildType
+from cibot.domain.policy import Freeze
+from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
-from cibot.service.errors import ClusterRejected
+from cibot.service.errors import ChatRejected, ClusterRejected
 from cibot.service.jobs import JobPayload
 from cibot.service.ports import AuditEvent, Delivery, MessageRef, RolloutOutcome, TargetSummary
 
@@ -36,10 +38,15 @@ class _State:
     builds: dict[str, Build] = field(default_factory=dict)
     deliveries: dict[tuple[str, str], Delivery] = field(default_factory=dict)
     jobs: list[tuple[JobPayload, datetime | None]] = field(default_factory=list)
+    dedupe_keys: set[str] = field(default_factory=set)
     audit: list[AuditEvent] = field(default_factory=list)
     messages: dict[tuple[str, str, str], MessageRef] = field(default_factory=dict)
     verdicts: dict[tuple[str, str], VerdictRecord] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
+    groups: dict[str, frozenset[str]] = field(default_factory=dict)
+    freezes: dict[str, Freeze] = field(default_factory=dict)
+    slots: dict[str, tuple[str, int]] = field(default_factory=dict)  # project -> build, decision
+    releases: list[Release] = field(default_factory=list)
 
 
 class MemoryTransaction:
@@ -59,8 +66,39 @@ class MemoryTransaction:
         current = self.state.builds.get(before.id)
         if current is None or current.state is not before.state:
             return False
-        self.state.builds[after.id] = after
+        changed = {
+            name: getattr(after, name)
+            for name in Build.__slots__
+            if getattr(after, name) != getattr(before, name)
+        }
+        self.state.builds[after.id] = replace(current, **changed)
         return True
+
+    def _set_build(self, build_id: str, **values: Any) -> None:
+        if build_id in self.state.builds:
+            self.state.builds[build_id] = replace(self.state.builds[build_id], **values)
+
+    async def touch_build(self, build_id: str, at: datetime) -> None:
+        self._set_build(build_id, active_at=at)
+
+    async def set_author_user(self, build_id: str, user: str) -> None:
+        self._set_build(build_id, author_user=user)
+
+    async def mark_idle_warning(
+        self, build_id: str, idle_since: datetime, removal_at: datetime
+    ) -> None:
+        self._set_build(build_id, idle_warned_for=idle_since, removal_at=removal_at)
+
+    async def builds_of_project(
+        self, project_id: str, states: Iterable[BuildState]
+    ) -> Sequence[Build]:
+        wanted = frozenset(states)
+        found = [
+            b
+            for b in self.state.builds.values()
+            if b.project_id == project_id and b.state in wanted
+        ]
+        return sorted(found, key=lambda b: (b.created_at, b.id))
 
     def _of_target(self, project_id: str, build_type: BuildType, target: str) -> list[Build]:
         found = [
@@ -92,7 +130,13 @@ class MemoryTransaction:
     async def add_delivery(self, delivery: Delivery) -> None:
         self.state.deliveries[(delivery.project_id, delivery.webhook_id)] = delivery
 
-    async def enqueue(self, payload: JobPayload, run_at: datetime | None = None) -> None:
+    async def enqueue(
+        self, payload: JobPayload, run_at: datetime | None = None, dedupe_key: str | None = None
+    ) -> None:
+        if dedupe_key is not None:
+            if dedupe_key in self.state.dedupe_keys:
+                return
+            self.state.dedupe_keys.add(dedupe_key)
         self.state.jobs.append((payload, run_at))
 
     async def audit(self, event: AuditEvent) -> None:
@@ -135,6 +179,75 @@ class MemoryTransaction:
         return {
             u: ref for (b, r, u), ref in self.state.messages.items() if (b, r) == (build_id, role)
         }
+
+    async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        return {g: self.state.groups[g] for g in group_ids if g in self.state.groups}
+
+    async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None:
+        self.state.groups[group_id] = members
+
+    async def freeze_of(self, project_id: str) -> Freeze | None:
+        return self.state.freezes.get(project_id)
+
+    async def set_freeze(self, project_id: str, freeze: Freeze) -> bool:
+        if project_id in self.state.freezes:
+            return False
+        self.state.freezes[project_id] = freeze
+        return True
+
+    async def lift_freeze(self, project_id: str) -> Freeze | None:
+        return self.state.freezes.pop(project_id, None)
+
+    async def claim_production(
+        self, project_id: str, build_id: str, decision_id: int, at: datetime
+    ) -> bool:
+        if project_id in self.state.slots:
+            return False
+        self.state.slots[project_id] = (build_id, decision_id)
+        return True
+
+    async def production_busy_with(self, project_id: str) -> str | None:
+        slot = self.state.slots.get(project_id)
+        return slot[0] if slot else None
+
+    async def free_production(self, project_id: str, decision_id: int) -> None:
+        slot = self.state.slots.get(project_id)
+        if slot is not None and slot[1] == decision_id:
+            del self.state.slots[project_id]
+
+    async def add_release(self, release: Release) -> Release:
+        stored = replace(release, id=len(self.state.releases) + 1)
+        self.state.releases.append(stored)
+        return stored
+
+    async def get_release(self, release_id: int) -> Release | None:
+        return next((r for r in self.state.releases if r.id == release_id), None)
+
+    async def release_of_decision(self, decision_id: int) -> Release | None:
+        return next((r for r in self.state.releases if r.decision_id == decision_id), None)
+
+    async def releases_of(self, project_id: str, limit: int = 20) -> Sequence[Release]:
+        mine = [r for r in reversed(self.state.releases) if r.project_id == project_id]
+        return mine[:limit]
+
+    async def release_before(self, release: Release) -> Release | None:
+        earlier = [
+            r
+            for r in self.state.releases
+            if r.project_id == release.project_id and (r.id or 0) < (release.id or 0)
+        ]
+        return earlier[-1] if earlier else None
+
+    async def audit_events(
+        self, project_id: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> Sequence[AuditEvent]:
+        rows = [
+            replace(e, id=i + 1)
+            for i, e in enumerate(self.state.audit)
+            if (project_id is None or e.project_id == project_id)
+            and (since is None or e.at >= since)
+        ]
+        return rows[::-1][:limit]
 
 
 class MemoryStore:
@@ -196,6 +309,8 @@ class FakeChat:
     replies: list[tuple[MessageRef, object]] = field(default_factory=list)
     ephemerals: list[tuple[str, str, object]] = field(default_factory=list)
     modals: list[tuple[str, object]] = field(default_factory=list)
+    emails: dict[str, str] = field(default_factory=dict)  # email -> user id
+    groups: dict[str, frozenset[str]] = field(default_factory=dict)
 
     async def post(self, channel: str, view: object) -> MessageRef:
         self.posts.append((channel, view))
@@ -216,3 +331,11 @@ class FakeChat:
 
     async def open_modal(self, trigger_id: str, view: object) -> None:
         self.modals.append((trigger_id, view))
+
+    async def user_by_email(self, email: str) -> str | None:
+        return self.emails.get(email.lower())
+
+    async def group_members(self, group_id: str) -> frozenset[str]:
+        if group_id not in self.groups:
+            raise ChatRejected(f"Slack usergroups.users.list: no_such_subteam ({group_id})")
+        return self.groups[group_id]

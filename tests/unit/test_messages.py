@@ -11,13 +11,13 @@ from cibot.service import messages
 from cibot.service.errors import ChatUnavailable
 from cibot.service.jobs import SyncReviewDMs
 from cibot.service.ports import MessageRef
-from cibot.service.views import OwnerDM, QaDM
-from tests.support.fakes import FakeChat, MemoryStore
+from tests.support.fakes import FakeChat, FakeClock, MemoryStore
 from tests.unit.test_review import READY
 from tests.unit.test_use_cases import PROJECT
 
 TEAM = replace(PROJECT, qa=frozenset({"U0QA1", "U0QA2", "U0QA3"}), owners=frozenset({"U0OW1"}))
 PROJECTS = {TEAM.id: TEAM}
+CLOCK = FakeClock()
 
 
 @dataclass
@@ -42,7 +42,9 @@ async def ready_store() -> MemoryStore:
 async def test_each_owner_and_qa_member_gets_one_dm_of_their_kind() -> None:
     store, chat = await ready_store(), FakeChat()
 
-    await messages.sync_review_dms(SyncReviewDMs("b1"), store=store, chat=chat, projects=PROJECTS)
+    await messages.sync_review_dms(
+        SyncReviewDMs("b1"), store=store, clock=CLOCK, chat=chat, projects=PROJECTS
+    )
 
     kinds = sorted((channel, type(view).__name__) for channel, view in chat.posts)
     assert kinds == [
@@ -58,12 +60,14 @@ async def test_one_failed_dm_does_not_stop_the_others_and_the_retry_sends_only_i
 
     with pytest.raises(ChatUnavailable):
         await messages.sync_review_dms(
-            SyncReviewDMs("b1"), store=store, chat=chat, projects=PROJECTS
+            SyncReviewDMs("b1"), store=store, clock=CLOCK, chat=chat, projects=PROJECTS
         )
     assert len(chat.posts) == 3
 
     chat.down.clear()
-    await messages.sync_review_dms(SyncReviewDMs("b1"), store=store, chat=chat, projects=PROJECTS)
+    await messages.sync_review_dms(
+        SyncReviewDMs("b1"), store=store, clock=CLOCK, chat=chat, projects=PROJECTS
+    )
 
     assert [channel for channel, _ in chat.posts].count("DU0QA2") == 1
     assert len(chat.posts) == 4
@@ -75,19 +79,22 @@ async def test_a_build_no_longer_in_review_gets_no_new_dms() -> None:
     async with store.transaction() as tx:
         await tx.add_build(replace(READY, state=BuildState.SUPERSEDED))
 
-    await messages.sync_review_dms(SyncReviewDMs("b1"), store=store, chat=chat, projects=PROJECTS)
+    await messages.sync_review_dms(
+        SyncReviewDMs("b1"), store=store, clock=CLOCK, chat=chat, projects=PROJECTS
+    )
 
     assert chat.posts == []
 
 
-async def test_a_redraw_for_one_user_touches_only_their_dms() -> None:
+async def test_a_redraw_after_a_verdict_touches_that_qa_members_dm_and_every_owners() -> None:
     store, chat = await ready_store(), FakeChat()
-    await messages.sync_review_dms(SyncReviewDMs("b1"), store=store, chat=chat, projects=PROJECTS)
-
     await messages.sync_review_dms(
-        SyncReviewDMs("b1", "U0QA3"), store=store, chat=chat, projects=PROJECTS
+        SyncReviewDMs("b1"), store=store, clock=CLOCK, chat=chat, projects=PROJECTS
     )
 
-    assert len(chat.updates) == 1
-    ref, view = chat.updates[0]
-    assert ref.channel == "DU0QA3" and isinstance(view, QaDM) and not isinstance(view, OwnerDM)
+    await messages.sync_review_dms(
+        SyncReviewDMs("b1", "U0QA3"), store=store, clock=CLOCK, chat=chat, projects=PROJECTS
+    )
+
+    redrawn = sorted((ref.channel, type(view).__name__) for ref, view in chat.updates)
+    assert redrawn == [("DU0OW1", "OwnerDM"), ("DU0QA3", "QaDM")], "the quorum may have moved"

@@ -8,6 +8,7 @@ value: the loader adds the value itself where it is safe to show.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Annotated, Literal
 from urllib.parse import SplitResult, urlsplit
 
@@ -120,3 +121,68 @@ Gateway = Annotated[str, _matching(_GATEWAY, 'a Gateway reference "namespace/nam
 LogLevel = Annotated[
     Literal["debug", "info", "warning", "error", "critical"], BeforeValidator(_lower)
 ]
+
+
+_DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_DURATION_UNITS = ("weeks", "days", "hours", "minutes", "seconds")
+
+
+def _duration(value: object) -> object:
+    """`90` (seconds), `"90s"`, `"30m"`, `"12h"`, `"7d"`, `"2w"` or `"1h30m"` -> timedelta."""
+    if isinstance(value, bool):
+        raise ValueError("must be a duration like 90s, 30m, 12h or 7d")
+    if isinstance(value, int | float):
+        if value < 0:
+            raise ValueError("must not be negative")
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value.strip().lower())
+        if value.strip() and match:
+            parts = {u: int(n) for u, n in zip(_DURATION_UNITS, match.groups(), strict=True) if n}
+            return timedelta(**parts)
+    if isinstance(value, timedelta):
+        return value
+    raise ValueError("must be a duration like 90s, 30m, 12h, 7d (or a number of seconds)")
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than zero")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_positive)]
+WarningTime = Annotated[timedelta, BeforeValidator(_duration)]
+
+_GROUP = re.compile(r"S[A-Z0-9]{2,}")
+
+
+def _member(value: str) -> str:
+    """A role entry: a Slack user id, or a user group id (its members are looked up)."""
+    if _GROUP.fullmatch(value):
+        return value
+    return _user(value)
+
+
+RoleMember = Annotated[str, AfterValidator(_member)]
+
+_REGISTRY = re.compile(
+    r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:\d{1,5})?"
+)
+_REPO_PATH = re.compile(r"[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*")
+
+
+def _image_rule(value: str) -> str:
+    registry, _, path = value.partition("/")
+    bare = path.removesuffix("*").rstrip("/")
+    if not _REGISTRY.fullmatch(registry) or (bare and not _REPO_PATH.fullmatch(bare)):
+        raise ValueError(
+            "must be a registry (ghcr.io), a repository (ghcr.io/acme/web) "
+            "or a path with /* (ghcr.io/acme/*)"
+        )
+    if "*" in bare or (path.endswith("*") and not (path == "*" or path.endswith("/*"))):
+        raise ValueError("a * may only end the pattern, after a /")
+    return value
+
+
+ImagePattern = Annotated[str, AfterValidator(_image_rule)]

@@ -4,7 +4,7 @@ Read once by the entrypoint, never changed afterwards. Every section forbids unk
 typo is an error rather than a silently ignored setting. Rules that span several keys raise
 `refuse(...)`, which names the exact keys at fault (relative to the model checking them), so
 that the loader can point at their lines. New sections (e.g. approval `policies`) follow the same
-pattern: a `_Section` subclass and one field on `Settings`.
+pattern: a `Section` subclass and one field on `Settings`.
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ from pathlib import Path
 from typing import Literal, Self
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from cibot.config.fields import (
     AppId,
@@ -37,29 +34,21 @@ from cibot.config.fields import (
     ProjectId,
     Quantity,
     ResourceName,
+    RoleMember,
     SlackApiUrl,
     TeamId,
-    UserId,
     is_project_id,
     split_url,
 )
 from cibot.config.problems import Loc
+from cibot.config.rules import LifecycleConfig, PolicyConfig
+from cibot.config.section import REFUSED, Section, refuse
 from cibot.domain.project import RouteKind
 
-REFUSED = "cibot_config"  # the pydantic error type carrying `refuse` problems
+__all__ = ["REFUSED", "refuse"]  # re-exported: the loader reads refusals through this module
 
 
-def refuse(*problems: tuple[Loc, str]) -> PydanticCustomError:
-    """An error naming keys (relative to the validated model) and what is wrong with each."""
-    summary = "; ".join(message for _, message in problems)
-    return PydanticCustomError(REFUSED, "{summary}", {"summary": summary, "problems": problems})
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ServerSettings(_Section):
+class ServerSettings(Section):
     host: NonEmpty = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     public_url: HttpUrl | None = None
@@ -76,7 +65,7 @@ _DRIVERS: dict[str, tuple[Literal["sqlite", "postgresql"], str]] = {
 _EXAMPLES = "sqlite:///path/to/cibot.db or postgresql://user:password@host:5432/database"
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(Section):
     url: str = Field("sqlite:///cibot.db", repr=False)  # may carry a password
 
     @field_validator("url")
@@ -114,12 +103,13 @@ class DatabaseSettings(_Section):
         return self.url.split("://", 1)[0]
 
 
-class SlackSettings(_Section):
+class SlackSettings(Section):
     bot_token: NonEmpty | None = Field(None, repr=False)  # None: a local fake Slack is used
     signing_secret: NonEmpty | None = Field(None, repr=False)
     api_url: SlackApiUrl = "https://slack.com/api/"
     team_id: TeamId | None = None  # when set, requests from other workspaces are refused
     app_id: AppId | None = None  # when set, requests for other apps are refused
+    group_refresh_seconds: int = Field(300, ge=10)  # how often user groups' members are re-read
 
     @model_validator(mode="after")
     def _token_and_secret_together(self) -> Self:
@@ -134,12 +124,12 @@ class SlackSettings(_Section):
         return self.bot_token is not None
 
 
-class KubernetesSettings(_Section):
+class KubernetesSettings(Section):
     kubeconfig: Path | None = None  # None: in-cluster, then the default kubeconfig
     context: NonEmpty | None = None
 
 
-class WebhookSettings(_Section):
+class WebhookSettings(Section):
     secret: NonEmpty | None = Field(None, repr=False)
     previous_secrets: tuple[NonEmpty, ...] = Field((), repr=False)  # still accepted: rotation
 
@@ -160,7 +150,7 @@ def _check_backoff(base: float, maximum: float, max_key: str) -> None:
         raise refuse(((max_key,), "must not be smaller than the base delay"))
 
 
-class JobSettings(_Section):
+class JobSettings(Section):
     workers: int = Field(4, ge=0, le=256)  # 0: accept only; other replicas run the jobs
     lease_seconds: int = Field(60, ge=1)
     max_attempts: int = Field(8, ge=1)
@@ -174,7 +164,7 @@ class JobSettings(_Section):
         return self
 
 
-class RetrySettings(_Section):
+class RetrySettings(Section):
     """The one retry policy for outbound calls (Slack, Kubernetes): exponential, with jitter."""
 
     attempts: int = Field(5, ge=1)  # including the first try
@@ -187,7 +177,7 @@ class RetrySettings(_Section):
         return self
 
 
-class LoggingSettings(_Section):
+class LoggingSettings(Section):
     level: LogLevel = "info"
     format: Literal["json", "console"] = "json"
 
@@ -200,7 +190,7 @@ def _default_limits() -> dict[str, str]:
     return {"memory": "256Mi"}
 
 
-class ResourcesConfig(_Section):
+class ResourcesConfig(Section):
     """Container requests and limits; a map given here replaces that default map entirely."""
 
     requests: dict[ResourceName, Quantity] = Field(default_factory=_default_requests)
@@ -210,13 +200,13 @@ class ResourcesConfig(_Section):
 _STAND_IN = "invalid-id"
 
 
-class ProjectConfig(_Section):
+class ProjectConfig(Section):
     id: ProjectId
     name: NonEmpty = Field("", validate_default=True)  # default: the id, see below
     url: HttpUrl  # production URL; preview hosts derive from its host
     channel: ChannelId
-    qa: tuple[UserId, ...] = ()
-    owners: tuple[UserId, ...] = ()
+    qa: tuple[RoleMember, ...] = ()  # Slack user ids (U…) or user group ids (S…)
+    owners: tuple[RoleMember, ...] = ()
     namespace: DnsLabel = Field("", validate_default=True)  # default: the id, see below
     webhook_secret: NonEmpty | None = Field(None, repr=False)  # overrides webhooks.secret
     previous_webhook_secrets: tuple[NonEmpty, ...] = Field((), repr=False)
@@ -232,6 +222,8 @@ class ProjectConfig(_Section):
     run_as_non_root: bool = True
     read_only_root_filesystem: bool = True
     service_account_token: bool = False
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -256,6 +248,16 @@ class ProjectConfig(_Section):
             raise refuse(
                 (("webhook_secret",), "previous_webhook_secrets need a current webhook_secret")
             )
+        required = self.policy.approvals_required
+        groups = any(m.startswith("S") for m in self.qa)
+        if self.qa and not groups and required > len(set(self.qa)):
+            listed = len(set(self.qa))
+            raise refuse(
+                (
+                    ("policy", "approvals_required"),
+                    f"can never be met: only {listed} QA member{'s' * (listed != 1)} listed",
+                )
+            )
         return self
 
     @property
@@ -265,7 +267,7 @@ class ProjectConfig(_Section):
         return (own, *self.previous_webhook_secrets) if own else ()
 
 
-class Settings(_Section):
+class Settings(Section):
     """The whole `cibot.yaml`. Build it with `parse_config`/`load_config` to keep file lines."""
 
     server: ServerSettings = Field(default_factory=ServerSettings)

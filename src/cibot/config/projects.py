@@ -8,6 +8,9 @@ earlier entry); the CI secrets are resolved so that each `Project` carries the o
 from __future__ import annotations
 
 from cibot.config.model import ProjectConfig, ResourcesConfig, Settings
+from cibot.config.rules import FreezeWindowConfig, LifecycleConfig, PolicyConfig, parse_weekly
+from cibot.domain.lifecycle import Lifecycle
+from cibot.domain.policy import DateWindow, FreezeWindow, ImageRule, Policy, WeeklyWindow
 from cibot.domain.project import Project, Resources, Workload
 
 
@@ -28,6 +31,38 @@ def _project(config: ProjectConfig, global_secrets: tuple[str, ...]) -> Project:
         namespace=config.namespace,
         workload=_workload(config),
         webhook_secrets=config.own_webhook_secrets or global_secrets,
+        policy=_policy(config.policy),
+        lifecycle=_lifecycle(config.lifecycle),
+    )
+
+
+def _policy(config: PolicyConfig) -> Policy:
+    return Policy(
+        approvals_required=config.approvals_required,
+        allow_override=config.allow_override,
+        four_eyes=config.four_eyes,
+        author_may_deploy=config.author_may_deploy,
+        expires_after=config.expires_after,
+        allowed_images=tuple(ImageRule.parse(p) for p in config.allowed_images),
+        freeze_windows=tuple(_window(w) for w in config.freeze_windows),
+    )
+
+
+def _window(config: FreezeWindowConfig) -> FreezeWindow:
+    if config.weekly is None:
+        assert config.dates is not None  # the model requires start and end without weekly
+        start, end = config.dates
+        return DateWindow(start, end, config.reason)
+    start_day, start_time, end_day, end_time = parse_weekly(config.weekly)
+    return WeeklyWindow(start_day, start_time, end_day, end_time, config.timezone, config.reason)
+
+
+def _lifecycle(config: LifecycleConfig) -> Lifecycle:
+    return Lifecycle(
+        preview_ttl=config.preview_ttl,
+        preview_ttl_warning=config.preview_ttl_warning,
+        remind_after=config.remind_after,
+        newer_tag_supersedes=config.newer_tag_supersedes,
     )
 
 

@@ -29,6 +29,7 @@ class BuildState(StrEnum):
     CLOSED = "closed"  # an owner closed it; preview removed
     PROMOTING = "promoting"  # going to production
     PROMOTED = "promoted"  # running in production
+    EXPIRED = "expired"  # ready, but undecided for longer than the policy allows
 
 
 # Builds a newer build of the same target supersedes.
@@ -37,13 +38,16 @@ LIVE = frozenset({BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.READY, B
 _ALLOWED: dict[BuildState, frozenset[BuildState]] = {
     BuildState.ACCEPTED: frozenset({BuildState.DEPLOYING, BuildState.FAILED}),
     BuildState.DEPLOYING: frozenset({BuildState.READY, BuildState.FAILED}),
-    BuildState.READY: frozenset({BuildState.CLOSED, BuildState.PROMOTING, BuildState.DEPLOYING}),
+    BuildState.READY: frozenset(
+        {BuildState.CLOSED, BuildState.PROMOTING, BuildState.DEPLOYING, BuildState.EXPIRED}
+    ),
     BuildState.FAILED: frozenset({BuildState.DEPLOYING, BuildState.CLOSED}),
     BuildState.PROMOTING: frozenset({BuildState.PROMOTED, BuildState.READY}),
     BuildState.PROMOTED: frozenset({BuildState.CLOSED, BuildState.PROMOTING}),
     BuildState.SUPERSEDED: frozenset(),
     BuildState.STALE: frozenset(),
     BuildState.CLOSED: frozenset(),
+    BuildState.EXPIRED: frozenset({BuildState.CLOSED}),
 }
 # Any live build may be superseded by a newer build of its target.
 for _state in (BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.READY, BuildState.FAILED):
@@ -74,6 +78,21 @@ class Build:
     preview_url: str | None = None
     reason: str | None = None  # why it failed (plain words), or other note
     superseded_by: str | None = None
+    author_user: str | None = None  # the author's Slack id; "" when the email matched nobody
+    ready_at: datetime | None = None  # when the preview last became ready
+    active_at: datetime | None = None  # the last ready, verdict or decision: idle since then
+    idle_warned_for: datetime | None = None  # the idle period the owners were warned about
+    removal_at: datetime | None = None  # when that warning said the preview would go
+
+    @property
+    def author_pending(self) -> bool:
+        """CI named the author by email and ci-bot has not yet looked them up in Slack."""
+        return self.author is not None and self.author_user is None
+
+    @property
+    def author_id(self) -> str | None:
+        """The author as a Slack user id, when known."""
+        return self.author_user or None
 
     @property
     def environment_key(self) -> tuple[str, BuildType, str]:

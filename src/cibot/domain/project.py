@@ -6,8 +6,12 @@ change a role list or a namespace at run time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+
+from cibot.domain.lifecycle import Lifecycle
+from cibot.domain.policy import Policy
 
 
 class RouteKind(StrEnum):
@@ -52,11 +56,18 @@ class Project:
     name: str
     url: str  # production URL; preview hosts derive from its host
     channel: str
-    qa: frozenset[str]
+    qa: frozenset[str]  # Slack user ids (U…, W…) and user group ids (S…)
     owners: frozenset[str]
     namespace: str
     workload: Workload = field(default_factory=Workload)
     webhook_secrets: tuple[str, ...] = ()  # the project's own CI secrets; empty: the global ones
+    policy: Policy = field(default_factory=Policy)
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+
+    @property
+    def groups(self) -> frozenset[str]:
+        """The Slack user groups named in either role; their members come from Slack."""
+        return frozenset(e for e in self.qa | self.owners if is_group(e))
 
     @property
     def host(self) -> str:
@@ -67,3 +78,34 @@ class Project:
     @property
     def scheme(self) -> str:
         return self.url.split("://", 1)[0] if "://" in self.url else "https"
+
+
+def is_group(entry: str) -> bool:
+    """A Slack user group id (S…), as opposed to a user id (U…, W…)."""
+    return entry.startswith("S")
+
+
+@dataclass(frozen=True, slots=True)
+class Roster:
+    """The people in a project's roles right now: its user ids plus its groups' members.
+
+    A group whose members ci-bot has not yet learnt from Slack contributes nobody: the
+    roles fail closed.
+    """
+
+    qa: frozenset[str] = frozenset()
+    owners: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, project: Project, members: Mapping[str, frozenset[str]]) -> Roster:
+        def resolve(entries: frozenset[str]) -> frozenset[str]:
+            users = {e for e in entries if not is_group(e)}
+            for group in entries - users:
+                users |= members.get(group, frozenset())
+            return frozenset(users)
+
+        return cls(qa=resolve(project.qa), owners=resolve(project.owners))
+
+    @property
+    def everyone(self) -> frozenset[str]:
+        return self.qa | self.owners

@@ -1,4 +1,4 @@
-"""The `cibot` command line: serve, check, notify, db upgrade.
+"""The `cibot` command line: serve, check, notify, audit, db upgrade.
 
 Settings are read once here, into frozen objects, and handed to the composition root.
 Exit codes: 0 all well; 1 the request was refused or a check failed; 2 usage or
@@ -50,6 +50,24 @@ def check(config: ConfigOption = None) -> None:
     from cibot.entrypoints.check import run
 
     raise typer.Exit(run(_settings(config)))
+
+
+@app.command()
+def audit(
+    config: ConfigOption = None,
+    project: Annotated[str | None, typer.Option(help="only this project")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="a date or time (2026-12-01) or a duration back (7d)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="at most this many")] = 200,
+) -> None:
+    """Print the audit trail (every request, decision, denial, deployment), newest first."""
+    from cibot.entrypoints.audit import run
+
+    raise typer.Exit(
+        run(_settings(config), project=project, since=since, as_json=as_json, limit=limit)
+    )
 
 
 @db_app.command("upgrade")

@@ -147,6 +147,14 @@ def admin_app(workspace: Workspace, faults: FaultPlan) -> Starlette:
         channel = ws.add_channel(Channel.from_json(await _body(request)))
         return JSONResponse(channel.to_json(), status_code=201)
 
+    async def set_group(request: Request) -> Response:
+        body = await _body(request)
+        group_id, members = body.get("id"), body.get("users")
+        if not isinstance(group_id, str) or not isinstance(members, list):
+            raise _Invalid('expected {"id": "S…", "users": ["U…", …]}')
+        ws.set_group(group_id, [str(m) for m in members])
+        return JSONResponse({"id": group_id, "users": members}, status_code=201)
+
     async def trigger_id(request: Request) -> Response:
         user = str((await _body(request))["user"])
         return JSONResponse({"trigger_id": ws.new_trigger_id(user)}, status_code=201)
@@ -178,6 +186,7 @@ def admin_app(workspace: Workspace, faults: FaultPlan) -> Starlette:
         Route("/_fake/faults", guarded(clear_faults), methods=["DELETE"]),
         Route("/_fake/latency", guarded(latency), methods=["PUT", "POST"]),
         Route("/_fake/users", guarded(add_user), methods=["POST"]),
+        Route("/_fake/groups", guarded(set_group), methods=["POST"]),
         Route("/_fake/channels", guarded(add_channel), methods=["POST"]),
         Route("/_fake/trigger_ids", guarded(trigger_id), methods=["POST"]),
     ]

@@ -191,6 +191,11 @@ def users_lookup_by_email(ws: Workspace, args: Args) -> JsonDict:
     return {"user": user_object(user, ws.config)}
 
 
+def usergroups_users_list(ws: Workspace, args: Args) -> JsonDict:
+    members = ws.group_members(args.required("usergroup", "no_such_subteam"))
+    return {"users": list(members)}
+
+
 def views_open(ws: Workspace, args: Args) -> JsonDict:
     trigger_id = args.required("trigger_id", "invalid_trigger_id")
     record = ws.open_view(trigger_id, _view(args, _MODAL))
@@ -222,6 +227,7 @@ METHODS: dict[str, Handler] = {
     "conversations.info": conversations_info,
     "users.info": users_info,
     "users.lookupByEmail": users_lookup_by_email,
+    "usergroups.users.list": usergroups_users_list,
     "views.open": views_open,
     "views.update": views_update,
     "views.publish": views_publish,

@@ -11,7 +11,7 @@ import ipaddress
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from types import TracebackType
 
 import uvicorn
@@ -31,13 +31,14 @@ class FakeSlackServer:
         *,
         users: Iterable[User] = (),
         channels: Iterable[Channel] = (),
+        groups: Mapping[str, Iterable[str]] | None = None,
         config: WorkspaceConfig | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         if not ipaddress.ip_address(host).is_loopback:
             raise ValueError(f"the fake Slack binds to loopback only, not {host}")
-        self.state = Workspace(config, users=users, channels=channels)
+        self.state = Workspace(config, users=users, channels=channels, groups=groups)
         self.faults = FaultPlan()
         self.app = FakeSlackApp(self.state, self.faults)
         self._host = host

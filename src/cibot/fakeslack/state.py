@@ -13,7 +13,7 @@ import hashlib
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -61,6 +61,7 @@ class Workspace:
         *,
         users: Iterable[User] = (),
         channels: Iterable[Channel] = (),
+        groups: Mapping[str, Iterable[str]] | None = None,
     ) -> None:
         self.config = config or WorkspaceConfig()
         self._lock = threading.RLock()
@@ -69,12 +70,15 @@ class Workspace:
         self._users: dict[str, User] = {bot.id: bot}
         self._channels: dict[str, Channel] = {}
         self._dms: dict[str, str] = {}  # DM channel id -> user id
+        self._groups: dict[str, tuple[str, ...]] = {}  # user group id (S…) -> member ids
         self._stored = _Stored()
         self._last_micros = 0
         for user in users:
             self.add_user(user)
         for channel in channels:
             self.add_channel(channel)
+        for group_id, members in (groups or {}).items():
+            self.set_group(group_id, members)
 
     # -- seeding -------------------------------------------------------------------------------
 
@@ -89,6 +93,19 @@ class Workspace:
             self._channels[channel.id] = channel
             self._changed.notify_all()
         return channel
+
+    def set_group(self, group_id: str, members: Iterable[str]) -> None:
+        """Create a user group, or replace its members (as an admin editing it in Slack)."""
+        with self._lock:
+            self._groups[group_id] = tuple(members)
+            self._changed.notify_all()
+
+    def group_members(self, group_id: str) -> tuple[str, ...]:
+        with self._lock:
+            found = self._groups.get(group_id)
+        if found is None:
+            raise SlackError("no_such_subteam")
+        return found
 
     def reset(self) -> None:
         """Forgets messages, ephemerals, views and calls; keeps users, channels and DM ids."""

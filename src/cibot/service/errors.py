@@ -9,7 +9,8 @@ ServiceError
 └── Permanent          retrying cannot help: record the reason and move on
     ├── ClusterRejected      the API refused the objects (invalid, forbidden, no namespace)
     ├── ChatRejected         Slack refused the message (no channel, invalid blocks, bad token)
-    └── ReplayMismatch       a webhook id reused for a different body
+    ├── ReplayMismatch       a webhook id reused for a different body
+    └── ImageNotAllowed      the image is from outside the project's allow-list
 """
 
 from __future__ import annotations
@@ -53,3 +54,7 @@ class ChatRejected(Permanent):
 
 class ReplayMismatch(Permanent):
     """The same webhook id came again with a different body: refuse, never guess."""
+
+
+class ImageNotAllowed(Permanent):
+    """The policy allows images only from some registries or repositories; this is not one."""

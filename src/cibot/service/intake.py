@@ -7,6 +7,7 @@ its card. CI gets its 202 only after that commit.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,8 +15,8 @@ from datetime import datetime
 from cibot.domain import naming
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.project import Project
-from cibot.service.errors import ReplayMismatch
-from cibot.service.jobs import DeployPreview, SyncBuildCard, SyncReviewDMs
+from cibot.service.errors import ImageNotAllowed, ReplayMismatch
+from cibot.service.jobs import DeployPreview, ResolveAuthor, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Delivery, Store, Transaction
 from cibot.service.rollouts import preview_environment
 
@@ -48,6 +49,17 @@ def preview_url(project: Project, build_type: BuildType, target: str) -> str:
     return f"{project.scheme}://{naming.preview_host(project.host, build_type, target)}/"
 
 
+_SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
+
+
+def author_user(author: str | None) -> str | None:
+    """The author's Slack id when CI gave one; "" for a name Slack cannot look up; None for
+    an email (looked up later) or no author at all."""
+    if author is None or "@" in author:
+        return None
+    return author if _SLACK_USER.fullmatch(author) else ""
+
+
 async def record_build(
     *,
     store: Store,
@@ -57,7 +69,16 @@ async def record_build(
     webhook_id: str,
     body_sha256: str,
 ) -> Accepted:
-    """Record the build and queue its deployment; replay the first answer for a repeated id."""
+    """Record the build and queue its deployment; replay the first answer for a repeated id.
+
+    An image from outside the project's allow-list is refused (ImageNotAllowed) before
+    anything is written or contacted; the refusal itself goes to the audit trail.
+    """
+    if not project.policy.image_allowed(report.image):
+        await _refuse(store, clock, project, report, webhook_id)
+        raise ImageNotAllowed(
+            f"image {report.image!r} is not from a registry or repository {project.name} allows"
+        )
     async with store.transaction() as tx:
         await tx.lock_target(project.id, report.type, report.target)
         delivery = await tx.get_delivery(project.id, webhook_id)
@@ -90,6 +111,7 @@ async def _add_build(
         ci_url=report.ci_url,
         preview_url=preview_url(project, report.type, report.target),
         reason="a newer build number of this target arrived first" if stale else None,
+        author_user=author_user(report.author),
     )
     await tx.add_build(build)
     await tx.audit(
@@ -97,6 +119,8 @@ async def _add_build(
     )
     if stale:
         return build
+    if build.author_pending:
+        await tx.enqueue(ResolveAuthor(build.id))
     for older in await tx.live_builds_of_target(project.id, report.type, report.target):
         if older.id != build.id:
             superseded = older.moved_to(BuildState.SUPERSEDED, now, superseded_by=build.id)
@@ -115,3 +139,13 @@ def _is_stale(report: BuildReport, highest: int | None) -> bool:
     """T16: CI numbers its builds; one numbered below a build we already have came late."""
     number = report.build_number
     return number is not None and highest is not None and number < highest
+
+
+async def _refuse(
+    store: Store, clock: Clock, project: Project, report: BuildReport, webhook_id: str
+) -> None:
+    detail = {"image": report.image, "target": report.target, "webhook_id": webhook_id}
+    async with store.transaction() as tx:
+        await tx.audit(
+            AuditEvent(clock.now(), "build.refused", project.id, detail={**detail, "why": "image"})
+        )

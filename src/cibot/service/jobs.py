@@ -95,8 +95,27 @@ class DeployProduction(JobPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class RollbackProduction(JobPayload):
+    """Put the release before `from_release` back into production, for an owner's decision."""
+
+    kind: ClassVar[str] = "rollback_production"
+    decision_id: int
+    from_release: int
+    to_release: int
+    environment: str  # namespace/name of production: one deploy at a time
+
+    @property
+    def queue(self) -> str | None:
+        return f"env:{self.environment}"
+
+
+@dataclass(frozen=True, slots=True)
 class AnnounceDecision(JobPayload):
-    """Announce a production deploy (or its failure) in the project's channel, once."""
+    """Announce a production deploy or rollback (or its failure) in the project's channel.
+
+    Posted once, then redrawn in place: when a newer release replaces it, its **Roll back**
+    button goes away.
+    """
 
     kind: ClassVar[str] = "announce_decision"
     decision_id: int
@@ -117,6 +136,37 @@ class DeletePreview(JobPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class ResolveAuthor(JobPayload):
+    """Find the Slack user behind the email CI gave as a build's author (four eyes)."""
+
+    kind: ClassVar[str] = "resolve_author"
+    build_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshGroups(JobPayload):
+    """Re-read the members of the Slack user groups named in roles; runs again periodically.
+
+    `slot` numbers the refresh period, so each period has one job (a dedupe key) however
+    many replicas schedule it.
+    """
+
+    kind: ClassVar[str] = "refresh_groups"
+    slot: int
+
+
+@dataclass(frozen=True, slots=True)
+class AnnounceFreeze(JobPayload):
+    """Tell a project's channel that an owner froze (or unfroze) production deploys."""
+
+    kind: ClassVar[str] = "announce_freeze"
+    project_id: str
+    actor: str
+    frozen: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NotifyUser(JobPayload):
     """An ephemeral answer to one person's click, in the channel where they clicked."""
 
@@ -134,8 +184,12 @@ PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
         SyncReviewDMs,
         PostVerdictReplies,
         DeployProduction,
+        RollbackProduction,
         AnnounceDecision,
         DeletePreview,
+        ResolveAuthor,
+        RefreshGroups,
+        AnnounceFreeze,
         NotifyUser,
     )
 }

@@ -10,15 +10,29 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
-from cibot.domain.review import Decision, Tally, VerdictRecord
+from cibot.domain.review import Decision, Situation, Tally, VerdictRecord
 from cibot.service.errors import ChatRejected, ChatUnavailable, ServiceError
-from cibot.service.jobs import AnnounceDecision, NotifyUser, PostVerdictReplies, SyncReviewDMs
-from cibot.service.ports import Chat, MessageRef, Store
-from cibot.service.views import Notice, OwnerDM, ProductionNotice, QaDM, VerdictReply
+from cibot.service.gate import situation_of
+from cibot.service.jobs import (
+    AnnounceDecision,
+    AnnounceFreeze,
+    NotifyUser,
+    PostVerdictReplies,
+    SyncReviewDMs,
+)
+from cibot.service.ports import Chat, Clock, MessageRef, Store, Transaction
+from cibot.service.views import (
+    FreezeNotice,
+    Notice,
+    OwnerDM,
+    ProductionNotice,
+    QaDM,
+    VerdictReply,
+)
 
 OWNER_DM, QA_DM = "owner_dm", "qa_dm"
 DM_CONCURRENCY = 16
@@ -30,33 +44,59 @@ class Review:
 
     project: Project
     build: Build
-    verdicts: tuple[VerdictRecord, ...]
+    situation: Situation
     decision: Decision | None
     superseded_by: Build | None
     owner_refs: dict[str, MessageRef]
     qa_refs: dict[str, MessageRef]
 
+    @property
+    def verdicts(self) -> tuple[VerdictRecord, ...]:
+        return self.situation.verdicts
+
     def owner_view(self) -> OwnerDM:
-        tally = Tally.of(self.verdicts)
-        return OwnerDM(self.project, self.build, tally, self.decision, self.superseded_by)
+        return OwnerDM(
+            self.project,
+            self.build,
+            Tally.of(self.verdicts),
+            self.decision,
+            self.superseded_by,
+            quorum=self.situation.quorum(self.project, self.build),
+            qa=tuple(sorted(self.situation.roster.qa)),
+            freeze=self.situation.freeze,
+            busy_with=self.situation.busy_with,
+            expires_at=self.project.policy.expires_at(self.build.ready_at),
+        )
 
     def qa_view(self, user: str) -> QaDM:
         mine = next((v for v in self.verdicts if v.user == user), None)
-        return QaDM(self.project, self.build, user, mine, self.decision, self.superseded_by)
+        is_author = self.project.policy.four_eyes and self.build.author_id == user
+        return QaDM(
+            self.project,
+            self.build,
+            user,
+            mine,
+            self.decision,
+            self.superseded_by,
+            is_author=is_author,
+            expires_at=self.project.policy.expires_at(self.build.ready_at),
+            former=user not in self.situation.roster.qa,
+        )
 
 
 async def load_review(
-    store: Store, projects: Mapping[str, Project], build_id: str
+    store: Store, clock: Clock, projects: Mapping[str, Project], build_id: str
 ) -> Review | None:
     async with store.transaction() as tx:
         build = await tx.get_build(build_id)
         if build is None or build.project_id not in projects:
             return None
+        project = projects[build.project_id]
         newer = await tx.get_build(build.superseded_by) if build.superseded_by else None
         return Review(
-            project=projects[build.project_id],
+            project=project,
             build=build,
-            verdicts=tuple(await tx.verdicts_of(build.id)),
+            situation=await situation_of(tx, project, build.id, clock.now()),
             decision=await tx.latest_decision(build.id),
             superseded_by=newer,
             owner_refs=await tx.messages_of(build.id, OWNER_DM),
@@ -65,16 +105,37 @@ async def load_review(
 
 
 async def sync_review_dms(
-    job: SyncReviewDMs, *, store: Store, chat: Chat, projects: Mapping[str, Project]
+    job: SyncReviewDMs,
+    *,
+    store: Store,
+    clock: Clock,
+    chat: Chat,
+    projects: Mapping[str, Project],
 ) -> None:
-    review = await load_review(store, projects, job.build_id)
+    """Post or redraw the DMs: every owner's (the quorum may have moved) and QA's.
+
+    `job.user` names the one QA member whose DM changed (a verdict); None redraws all.
+    People who left a role keep their DM, redrawn; people who joined get one while the
+    build is in review.
+    """
+    review = await load_review(store, clock, projects, job.build_id)
     if review is None:
         return
-    owners = [u for u in sorted(review.project.owners) if job.user in (None, u)]
-    qa = [u for u in sorted(review.project.qa) if job.user in (None, u)]
+    roster = review.situation.roster
+    owners = sorted(roster.owners | review.owner_refs.keys())
+    everyone_qa = roster.qa | review.qa_refs.keys()
+    qa = sorted(u for u in everyone_qa if job.user in (None, u))
     owner_view = review.owner_view()
     sends = [
-        _dm(store, chat, review, role=OWNER_DM, user=u, refs=review.owner_refs, view=owner_view)
+        _dm(
+            store,
+            chat,
+            review,
+            role=OWNER_DM,
+            user=u,
+            refs=review.owner_refs,
+            view=owner_view if u in roster.owners else replace(owner_view, former=True),
+        )
         for u in owners
     ]
     sends += [
@@ -133,9 +194,14 @@ def reply_role(qa_user: str) -> str:
 
 
 async def post_verdict_replies(
-    job: PostVerdictReplies, *, store: Store, chat: Chat, projects: Mapping[str, Project]
+    job: PostVerdictReplies,
+    *,
+    store: Store,
+    clock: Clock,
+    chat: Chat,
+    projects: Mapping[str, Project],
 ) -> None:
-    review = await load_review(store, projects, job.build_id)
+    review = await load_review(store, clock, projects, job.build_id)
     verdict = next((v for v in review.verdicts if v.user == job.qa_user), None) if review else None
     if review is None or verdict is None:
         return
@@ -159,17 +225,49 @@ async def post_verdict_replies(
 async def announce_decision(
     job: AnnounceDecision, *, store: Store, chat: Chat, projects: Mapping[str, Project]
 ) -> None:
+    """Post the announcement of a production decision once; afterwards, redraw it."""
     role = f"announce:{job.decision_id}"
     async with store.transaction() as tx:
         build = await tx.get_build(job.build_id)
         decision = await tx.get_decision(job.decision_id)
         posted = await tx.get_message(job.build_id, role)
-    if build is None or decision is None or posted is not None:
+        if build is None or decision is None or build.project_id not in projects:
+            return
+        notice = await _production_notice(tx, projects[build.project_id], build, decision)
+    if posted is not None:
+        await chat.update(posted, notice)
         return
-    project = projects[build.project_id]
-    ref = await chat.post(project.channel, ProductionNotice(project, build, decision))
+    ref = await chat.post(notice.project.channel, notice)
     async with store.transaction() as tx:
         await tx.save_message(build.id, role, ref)
+
+
+async def _production_notice(
+    tx: Transaction, project: Project, build: Build, decision: Decision
+) -> ProductionNotice:
+    assert decision.id is not None
+    release = await tx.release_of_decision(decision.id)
+    if release is None:
+        return ProductionNotice(project, build, decision)
+    newest = next(iter(await tx.releases_of(project.id, limit=1)), None)
+    undone = await tx.get_release(release.rolled_back_from) if release.rolled_back_from else None
+    return ProductionNotice(
+        project,
+        build,
+        decision,
+        release=release,
+        previous=await tx.release_before(release),
+        replaced_by=newest if newest is not None and newest.id != release.id else None,
+        rolled_back_from=undone,
+    )
+
+
+async def announce_freeze(
+    job: AnnounceFreeze, *, chat: Chat, projects: Mapping[str, Project]
+) -> None:
+    project = projects.get(job.project_id)
+    if project is not None:
+        await chat.post(project.channel, FreezeNotice(project, job.actor, job.frozen, job.reason))
 
 
 async def notify_user(job: NotifyUser, *, chat: Chat) -> None:

@@ -6,13 +6,15 @@ the same shape. Nothing here knows SQL, HTTP or Block Kit.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from cibot.domain.build import Build, BuildType
+from cibot.domain.build import Build, BuildState, BuildType
+from cibot.domain.policy import Freeze
+from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.jobs import Job, JobPayload
 
@@ -49,6 +51,7 @@ class AuditEvent:
     build_id: str | None = None
     actor: str | None = None
     detail: Mapping[str, Any] | None = None
+    id: int | None = None  # set by the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,79 @@ class Transaction(Protocol):
 
     async def add_delivery(self, delivery: Delivery) -> None: ...
 
-    async def enqueue(self, payload: JobPayload, run_at: datetime | None = None) -> None: ...
+    async def enqueue(
+        self, payload: JobPayload, run_at: datetime | None = None, dedupe_key: str | None = None
+    ) -> None:
+        """Add a job; with a `dedupe_key`, only if no job ever had that key (else nothing)."""
+        ...
+
+    async def touch_build(self, build_id: str, at: datetime) -> None:
+        """Something happened to the build (a verdict, a decision): it is not idle since `at`."""
+        ...
+
+    async def set_author_user(self, build_id: str, user: str) -> None:
+        """The author's Slack id, as looked up ("" when nobody in Slack has that email)."""
+        ...
+
+    async def mark_idle_warning(
+        self, build_id: str, idle_since: datetime, removal_at: datetime
+    ) -> None: ...
+
+    async def builds_of_project(
+        self, project_id: str, states: Iterable[BuildState]
+    ) -> Sequence[Build]: ...
+
+    async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        """The last known members of each group that has been read from Slack."""
+        ...
+
+    async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None: ...
+
+    async def freeze_of(self, project_id: str) -> Freeze | None:
+        """The freeze an owner set from Slack (not the configured windows)."""
+        ...
+
+    async def set_freeze(self, project_id: str, freeze: Freeze) -> bool:
+        """False (and nothing changed) when the project is already frozen."""
+        ...
+
+    async def lift_freeze(self, project_id: str) -> Freeze | None:
+        """The freeze that was lifted; None when there was none."""
+        ...
+
+    async def claim_production(
+        self, project_id: str, build_id: str, decision_id: int, at: datetime
+    ) -> bool:
+        """Take the project's one production slot (compare-and-set); False when it is taken."""
+        ...
+
+    async def production_busy_with(self, project_id: str) -> str | None:
+        """The build a production deploy of this project is deploying now, if any."""
+        ...
+
+    async def free_production(self, project_id: str, decision_id: int) -> None:
+        """Give the slot back, if `decision_id` still holds it."""
+        ...
+
+    async def add_release(self, release: Release) -> Release: ...
+
+    async def get_release(self, release_id: int) -> Release | None: ...
+
+    async def release_of_decision(self, decision_id: int) -> Release | None: ...
+
+    async def releases_of(self, project_id: str, limit: int = 20) -> Sequence[Release]:
+        """The project's production history, newest first."""
+        ...
+
+    async def release_before(self, release: Release) -> Release | None:
+        """The release production ran before `release`."""
+        ...
+
+    async def audit_events(
+        self, project_id: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> Sequence[AuditEvent]:
+        """Audit rows, newest first."""
+        ...
 
     async def audit(self, event: AuditEvent) -> None: ...
 
@@ -196,3 +271,11 @@ class Chat(Protocol):
     async def post_ephemeral(self, channel: str, user: str, view: object) -> None: ...
 
     async def open_modal(self, trigger_id: str, view: object) -> None: ...
+
+    async def user_by_email(self, email: str) -> str | None:
+        """The Slack user id with this email; None when there is nobody with it."""
+        ...
+
+    async def group_members(self, group_id: str) -> frozenset[str]:
+        """The members of a Slack user group (ChatRejected when there is no such group)."""
+        ...

@@ -110,7 +110,14 @@ async def _finish(store: Store, clock: Clock, build_id: str, outcome: RolloutOut
         if build is None or build.state is not BuildState.DEPLOYING:
             return
         if outcome.ready:
-            after = build.moved_to(BuildState.READY, now, digest=outcome.digest, reason=None)
+            after = build.moved_to(
+                BuildState.READY,
+                now,
+                digest=outcome.digest,
+                reason=None,
+                ready_at=now,
+                active_at=now,
+            )
         else:
             after = build.moved_to(BuildState.FAILED, now, reason=outcome.reason)
         if await tx.move_build(build, after):

@@ -1,35 +1,43 @@
-"""Promotion to production and removal of previews: the `DeployProduction` and
-`DeletePreview` jobs.
+"""Production: promotion, rollback, and removal of previews — the `DeployProduction`,
+`RollbackProduction` and `DeletePreview` jobs.
 
 Production gets the *same* image the preview ran, pinned by digest (`repo@sha256:…`), so a
-tag re-pushed after approval cannot slip in. The build is PROMOTING while this runs (so no
-second deploy can start), then PROMOTED, or READY again with the reason when it failed: it
-stays promotable.
+tag re-pushed after approval cannot slip in. The click that started the deploy took the
+project's one production slot; whatever the outcome, the slot is given back in the same
+transaction that records it. A success adds a release to the project's history (what
+**Roll back** goes back to); a failure leaves the build promotable (READY, with the reason).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
-from cibot.domain.review import Outcome
-from cibot.service.errors import ClusterRejected
+from cibot.domain.release import Release, ReleaseKind, pinned
+from cibot.domain.review import Action, Decision, Outcome
+from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.jobs import (
     AnnounceDecision,
     DeletePreview,
     DeployProduction,
+    RollbackProduction,
     SyncBuildCard,
     SyncReviewDMs,
 )
-from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store
-from cibot.service.rollouts import wait_while
+from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store, Transaction
+from cibot.service.rollouts import wait_for
 
 RenderProduction = Callable[[Project, Build], Sequence[Mapping[str, Any]]]
+
+# How long past its rollout timeout a production deploy may wait for an unreachable API.
+UNAVAILABLE_GRACE_SECONDS = 600
+
+_KIND_OF = {Action.DEPLOY: ReleaseKind.PROMOTION, Action.OVERRIDE: ReleaseKind.OVERRIDE}
 
 
 def pinned_digest(build: Build) -> str | None:
@@ -37,6 +45,16 @@ def pinned_digest(build: Build) -> str | None:
     if "@sha256:" in build.image:
         return build.image.rsplit("@", 1)[1]
     return build.digest
+
+
+@dataclass(frozen=True, slots=True)
+class _Rollout:
+    """One production rollout to run: which build, at which digest, for which decision."""
+
+    project: Project
+    build: Build  # its `digest` is the one to deploy
+    decision: Decision
+    started: datetime
 
 
 async def deploy_production(
@@ -50,52 +68,142 @@ async def deploy_production(
 ) -> None:
     async with store.transaction() as tx:
         build = await tx.get_build(job.build_id)
-    if build is None or build.state is not BuildState.PROMOTING:
+        decision = await tx.get_decision(job.decision_id)
+    if build is None or decision is None or build.state is not BuildState.PROMOTING:
         return
-    project = projects[build.project_id]
+    rollout = _Rollout(projects[build.project_id], build, decision, decision.at)
     digest = pinned_digest(build)
     if digest is None:
         reason = "the digest the preview ran is unknown, so the image cannot be pinned"
-        await _finish(store, clock.now(), job, RolloutOutcome(ready=False, reason=reason))
+        await _settle(store, clock, rollout, RolloutOutcome(ready=False, reason=reason))
         return
-    pinned = replace(build, digest=digest)
-    try:
-        await cluster.apply(render(project, pinned))
-    except ClusterRejected as exc:
-        await _finish(store, clock.now(), job, RolloutOutcome(ready=False, reason=str(exc)))
-        return
-
-    name = naming.production_name(project.id)
-    outcome = await wait_while(
-        cluster, store, project, name, build_id=job.build_id, state=BuildState.PROMOTING
-    )
-    if not outcome.abandoned:
-        await _finish(
-            store, clock.now(), job, RolloutOutcome(outcome.ready, outcome.reason, digest)
-        )
+    await _run(store, cluster, clock, replace(rollout, build=replace(build, digest=digest)), render)
 
 
-async def _finish(
-    store: Store, now: datetime, job: DeployProduction, outcome: RolloutOutcome
+async def roll_back(
+    job: RollbackProduction,
+    *,
+    store: Store,
+    cluster: Cluster,
+    clock: Clock,
+    projects: Mapping[str, Project],
+    render: RenderProduction,
 ) -> None:
+    """Redeploy the release before `job.from_release`: its build, at the digest it ran."""
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
-        if build is None or build.state is not BuildState.PROMOTING:
-            return
-        if outcome.ready:
-            after = build.moved_to(BuildState.PROMOTED, now, digest=outcome.digest, reason=None)
-        else:
-            after = build.moved_to(BuildState.READY, now, reason=outcome.reason)
-        if not await tx.move_build(build, after):
-            return
+        decision = await tx.get_decision(job.decision_id)
+        target = await tx.get_release(job.to_release)
+        build = await tx.get_build(target.build_id) if target else None
+    if decision is None or decision.outcome is not None or target is None or build is None:
+        return
+    pinned = replace(build, digest=target.digest)
+    rollout = _Rollout(projects[build.project_id], pinned, decision, decision.at)
+    await _run(store, cluster, clock, rollout, render, rolled_back_from=job.from_release)
+
+
+async def _run(
+    store: Store,
+    cluster: Cluster,
+    clock: Clock,
+    rollout: _Rollout,
+    render: RenderProduction,
+    *,
+    rolled_back_from: int | None = None,
+) -> None:
+    project, decision = rollout.project, rollout.decision
+
+    async def still_wanted() -> bool:
+        async with store.transaction() as tx:
+            current = await tx.get_decision(decision.id or 0)
+        return current is not None and current.outcome is None
+
+    try:
+        await cluster.apply(render(project, rollout.build))
+        name = naming.production_name(project.id)
+        outcome = await wait_for(cluster, project, name, still_wanted)
+    except ClusterRejected as exc:
+        outcome = RolloutOutcome(ready=False, reason=str(exc))
+    except ClusterUnavailable as exc:
+        deadline = rollout.started + timedelta(
+            seconds=project.workload.rollout_timeout_seconds + UNAVAILABLE_GRACE_SECONDS
+        )
+        if clock.now() < deadline:
+            raise  # the job is retried while the deadline lasts
+        outcome = RolloutOutcome(ready=False, reason=f"Kubernetes stayed unreachable: {exc}")
+    if not outcome.abandoned:
+        await _settle(store, clock, rollout, outcome, rolled_back_from)
+
+
+async def _settle(
+    store: Store,
+    clock: Clock,
+    rollout: _Rollout,
+    outcome: RolloutOutcome,
+    rolled_back_from: int | None = None,
+) -> None:
+    """Record how it went, free the slot, and queue the messages: all or nothing, once."""
+    now, decision, build = clock.now(), rollout.decision, rollout.build
+    assert decision.id is not None
+    async with store.transaction() as tx:
+        current = await tx.get_decision(decision.id)
+        if current is None or current.outcome is not None:
+            return  # settled already (this job ran twice)
         result = Outcome.DEPLOYED if outcome.ready else Outcome.FAILED
-        await tx.settle_decision(job.decision_id, result, outcome.reason)
-        detail = {"digest": outcome.digest} if outcome.ready else {"reason": outcome.reason}
-        action = f"production.{result}"
-        await tx.audit(AuditEvent(now, action, build.project_id, build.id, detail=detail))
-        await tx.enqueue(AnnounceDecision(job.decision_id, build.id))
+        await tx.settle_decision(decision.id, result, outcome.reason)
+        await tx.free_production(build.project_id, decision.id)
+        if decision.action is not Action.ROLLBACK:
+            await _settle_build(tx, now, build, outcome)
+        detail: dict[str, object] = {"reason": outcome.reason}
+        if outcome.ready and build.digest is not None:
+            release = await _add_release(tx, now, rollout, rolled_back_from)
+            detail = {"digest": build.digest, "release": release.id}
+        action = "rollback" if decision.action is Action.ROLLBACK else "production"
+        await tx.audit(
+            AuditEvent(
+                now, f"{action}.{result}", build.project_id, build.id, decision.actor, detail
+            )
+        )
+        await tx.enqueue(AnnounceDecision(decision.id, build.id))
+
+
+async def _settle_build(
+    tx: Transaction, now: datetime, build: Build, outcome: RolloutOutcome
+) -> None:
+    stored = await tx.get_build(build.id)
+    if stored is None or stored.state is not BuildState.PROMOTING:
+        return
+    if outcome.ready:
+        after = stored.moved_to(BuildState.PROMOTED, now, digest=build.digest, reason=None)
+    else:
+        after = stored.moved_to(BuildState.READY, now, reason=outcome.reason)
+    if await tx.move_build(stored, after):
         await tx.enqueue(SyncReviewDMs(build.id))
         await tx.enqueue(SyncBuildCard(build.id))
+
+
+async def _add_release(
+    tx: Transaction, now: datetime, rollout: _Rollout, rolled_back_from: int | None
+) -> Release:
+    """Write the new release; the one it replaces gets its announcement redrawn (no button)."""
+    build, decision = rollout.build, rollout.decision
+    assert build.digest is not None
+    replaced = next(iter(await tx.releases_of(build.project_id, limit=1)), None)
+    release = await tx.add_release(
+        Release(
+            project_id=build.project_id,
+            build_id=build.id,
+            image=pinned(build.image, build.digest),
+            digest=build.digest,
+            kind=_KIND_OF.get(decision.action, ReleaseKind.ROLLBACK),
+            actor=decision.actor,
+            at=now,
+            decision_id=decision.id,
+            rolled_back_from=rolled_back_from,
+        )
+    )
+    if replaced is not None and replaced.decision_id is not None:
+        await tx.enqueue(AnnounceDecision(replaced.decision_id, replaced.build_id))
+    return release
 
 
 async def delete_preview(
@@ -107,9 +215,13 @@ async def delete_preview(
         if build is None:
             return
         summary = await tx.target_summary(build.project_id, build.type, build.target)
-    if summary.newest_build_id != build.id or build.state is not BuildState.CLOSED:
+    if summary.newest_build_id != build.id or build.state not in GONE:
         return
     project = projects[build.project_id]
     await cluster.delete_environment(
         project.namespace, naming.environment_name(project.id, build.type, build.target)
     )
+
+
+# States of a build whose preview is no longer needed (when no newer build of its target lives).
+GONE = frozenset({BuildState.CLOSED, BuildState.SUPERSEDED, BuildState.EXPIRED})

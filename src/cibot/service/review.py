@@ -15,6 +15,7 @@ from datetime import datetime
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.domain.review import VERDICT_OF, Action, Decision, Refusal, VerdictRecord, authorise
+from cibot.service.gate import situation_of
 from cibot.service.jobs import (
     DeletePreview,
     DeployProduction,
@@ -35,7 +36,7 @@ class Click:
     user: str
     action: Action
     channel: str | None = None  # where the click came from: the ephemeral answer goes there
-    reason: str | None = None  # a rejection's reason, from the modal
+    reason: str | None = None  # a rejection's or an override's reason, from its modal
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,40 +51,71 @@ class Answer:
 
 
 @dataclass(frozen=True, slots=True)
-class RejectForm:
+class ReasonForm:
+    """What a modal asking for a reason (to reject, to override the quorum) is about."""
+
     build: Build
     project: Project
 
 
-async def reject_form(
-    store: Store, projects: Mapping[str, Project], click: Click
-) -> RejectForm | None:
-    """What the reject-reason modal shows, if this rejection would be taken; else None.
+async def reason_form(
+    store: Store, clock: Clock, projects: Mapping[str, Project], click: Click
+) -> ReasonForm | None:
+    """What a reason modal (reject, override) shows, if the click would be taken; else None.
 
     Read-only: a refusal is recorded (and explained) when the click itself is made.
     """
     async with store.transaction() as tx:
         build = await tx.get_build(click.build_id)
-        if build is None or await _refusal(tx, projects, build, click) is not None:
+        if build is None or await _refusal(tx, clock.now(), projects, build, click) is not None:
             return None
-    return RejectForm(build, projects[build.project_id])
+    return ReasonForm(build, projects[build.project_id])
+
+
+class Refused(Exception):
+    """Raised inside a click's transaction to roll back whatever it had begun."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.reason)
+        self.refusal = refusal
 
 
 async def click(
     store: Store, clock: Clock, projects: Mapping[str, Project], click: Click
 ) -> Answer:
-    async with store.transaction() as tx:
-        build = await tx.get_build(click.build_id)
-        refusal = await _refusal(tx, projects, build, click)
-        if refusal is None and build is not None:
-            refusal = await _take(tx, clock.now(), projects[build.project_id], build, click)
-        if refusal is not None:
-            await _refuse(tx, clock.now(), build, click, refusal)
-        return Answer(refusal)
+    """Take the click in one transaction, or refuse it and change nothing but the audit trail."""
+    now = clock.now()
+    try:
+        async with store.transaction() as tx:
+            build = await tx.get_build(click.build_id)
+            refusal = await _refusal(tx, now, projects, build, click)
+            if refusal is not None:
+                raise Refused(refusal)
+            assert build is not None  # _refusal refuses an unknown build
+            await _take(tx, now, projects[build.project_id], build, click)
+    except Refused as refused:
+        async with store.transaction() as tx:
+            build = await tx.get_build(click.build_id)
+            await record_refusal(
+                tx,
+                now,
+                build.project_id if build else None,
+                click.build_id[:32],
+                click.user,
+                click.action,
+                click.channel,
+                refused.refusal,
+            )
+        return Answer(refused.refusal)
+    return Answer()
 
 
 async def _refusal(
-    tx: Transaction, projects: Mapping[str, Project], build: Build | None, click: Click
+    tx: Transaction,
+    now: datetime,
+    projects: Mapping[str, Project],
+    build: Build | None,
+    click: Click,
 ) -> Refusal | None:
     """Why this click may not be taken on `build` as read (None: it may)."""
     if build is None:
@@ -91,39 +123,52 @@ async def _refusal(
     project = projects.get(build.project_id)
     if project is None:
         return Refusal(f"project {build.project_id} is no longer configured", denied=True)
-    verdicts = await tx.verdicts_of(build.id)
-    return authorise(project, build, click.user, click.action, verdicts)
+    situation = await situation_of(tx, project, build.id, now)
+    refusal = authorise(project, build, click.user, click.action, situation)
+    if refusal is None and click.action is Action.OVERRIDE and click.reason == "":
+        return Refusal("deploying without the quorum needs a reason; try again", denied=False)
+    return refusal
 
 
-async def _refuse(
-    tx: Transaction, now: datetime, build: Build | None, click: Click, refusal: Refusal
+async def record_refusal(  # noqa: PLR0917 - the facts of one refused click, all needed
+    tx: Transaction,
+    now: datetime,
+    project_id: str | None,
+    build_id: str | None,
+    user: str,
+    action: Action,
+    channel: str | None,
+    refusal: Refusal,
 ) -> None:
-    action = "click.denied" if refusal.denied else "click.ignored"
-    detail = {"action": click.action.value, "reason": refusal.reason}
-    project_id = build.project_id if build else None
-    await tx.audit(AuditEvent(now, action, project_id, click.build_id[:32], click.user, detail))
-    if click.channel:
+    """Audit a refused click and, where the click came from, tell the clicker why."""
+    kind = "click.denied" if refusal.denied else "click.ignored"
+    detail = {"action": action.value, "reason": refusal.reason}
+    await tx.audit(AuditEvent(now, kind, project_id, build_id, user, detail))
+    if channel:
         prefix = "Not allowed: " if refusal.denied else "Nothing changed: "
-        await tx.enqueue(NotifyUser(click.channel, click.user, prefix + refusal.reason))
+        await tx.enqueue(NotifyUser(channel, user, prefix + refusal.reason))
 
 
 async def _take(
     tx: Transaction, now: datetime, project: Project, build: Build, click: Click
-) -> Refusal | None:
-    """Take the click on `build` as read; a compare-and-set loses to any concurrent change."""
+) -> None:
+    """Take the click on `build` as read; a lost compare-and-set refuses (and rolls back)."""
     match click.action:
         case Action.APPROVE | Action.REJECT:
-            return await _verdict(tx, now, build, click)
+            await _verdict(tx, now, build, click)
         case Action.CLOSE:
-            return await _close(tx, now, project, build, click.user)
-        case Action.DEPLOY:
-            return await _deploy(tx, now, project, build, click.user)
+            await _close(tx, now, project, build, click.user)
+        case Action.DEPLOY | Action.OVERRIDE:
+            await _deploy(tx, now, project, build, click)
+        case Action.ROLLBACK:
+            raise ValueError("rollbacks are clicks on releases: see service.rollback")
 
 
-async def _verdict(tx: Transaction, now: datetime, build: Build, click: Click) -> Refusal | None:
+async def _verdict(tx: Transaction, now: datetime, build: Build, click: Click) -> None:
     verdict = VerdictRecord(build.id, click.user, VERDICT_OF[click.action], now, click.reason)
     if not await tx.add_verdict(verdict):
-        return Refusal("you already gave your verdict on this build", denied=False)
+        raise Refused(Refusal("you already gave your verdict on this build", denied=False))
+    await tx.touch_build(build.id, now)
     detail = {"reason": click.reason} if click.reason else None
     await tx.audit(
         AuditEvent(
@@ -133,14 +178,11 @@ async def _verdict(tx: Transaction, now: datetime, build: Build, click: Click) -
     await tx.enqueue(SyncReviewDMs(build.id, click.user))
     await tx.enqueue(PostVerdictReplies(build.id, click.user))
     await tx.enqueue(SyncBuildCard(build.id))
-    return None
 
 
-async def _close(
-    tx: Transaction, now: datetime, project: Project, build: Build, user: str
-) -> Refusal | None:
+async def _close(tx: Transaction, now: datetime, project: Project, build: Build, user: str) -> None:
     if not await tx.move_build(build, build.moved_to(BuildState.CLOSED, now)):
-        return CHANGED_MEANWHILE
+        raise Refused(CHANGED_MEANWHILE)
     await tx.add_decision(Decision(build.id, Action.CLOSE, user, now))
     await tx.audit(AuditEvent(now, "build.closed", build.project_id, build.id, user))
     await tx.enqueue(SyncReviewDMs(build.id))
@@ -148,18 +190,24 @@ async def _close(
     await tx.enqueue(
         DeletePreview(build.id, preview_environment(project, build.type, build.target))
     )
-    return None
 
 
 async def _deploy(
-    tx: Transaction, now: datetime, project: Project, build: Build, user: str
-) -> Refusal | None:
-    if not await tx.move_build(build, build.moved_to(BuildState.PROMOTING, now, reason=None)):
-        return Refusal("someone else has just started or changed this deployment", False)
-    decision = await tx.add_decision(Decision(build.id, Action.DEPLOY, user, now))
+    tx: Transaction, now: datetime, project: Project, build: Build, click: Click
+) -> None:
+    """Start a production deploy: the project's one slot, then READY → PROMOTING."""
+    note = click.reason if click.action is Action.OVERRIDE else None
+    decision = await tx.add_decision(Decision(build.id, click.action, click.user, now, note=note))
     assert decision.id is not None
-    await tx.audit(AuditEvent(now, "production.requested", build.project_id, build.id, user))
+    if not await tx.claim_production(project.id, build.id, decision.id, now):
+        busy = Refusal("another production deployment has just started; try again after it", False)
+        raise Refused(busy)
+    if not await tx.move_build(build, build.moved_to(BuildState.PROMOTING, now, reason=None)):
+        raise Refused(Refusal("someone else has just started or changed this deployment", False))
+    await tx.touch_build(build.id, now)
+    action = "production.override" if note is not None else "production.requested"
+    detail = {"reason": note} if note is not None else None
+    await tx.audit(AuditEvent(now, action, build.project_id, build.id, click.user, detail))
     await tx.enqueue(DeployProduction(build.id, decision.id, production_environment(project)))
     await tx.enqueue(SyncReviewDMs(build.id))
     await tx.enqueue(SyncBuildCard(build.id))
-    return None

@@ -7,6 +7,8 @@ the state that asked for it, so a superseded or closed build stops waiting at on
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from cibot.domain import naming
 from cibot.domain.build import BuildState, BuildType
 from cibot.domain.project import Project
@@ -40,5 +42,12 @@ async def wait_while(
             current = await tx.get_build(build_id)
         return current is not None and current.state is state
 
+    return await wait_for(cluster, project, name, still_wanted)
+
+
+async def wait_for(
+    cluster: Cluster, project: Project, name: str, still_wanted: Callable[[], Awaitable[bool]]
+) -> RolloutOutcome:
+    """Wait for the rollout of `name` in the project's namespace while `still_wanted()`."""
     timeout = project.workload.rollout_timeout_seconds + DEADLINE_MARGIN_SECONDS
     return await cluster.wait_for_rollout(project.namespace, name, timeout, still_wanted)

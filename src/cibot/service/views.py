@@ -7,10 +7,14 @@ check it) while the adapter alone knows *how* Slack draws it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from cibot.domain.build import Build, BuildState
+from cibot.domain.policy import Freeze, Quorum
 from cibot.domain.project import Project
+from cibot.domain.release import Release
 from cibot.domain.review import Decision, Tally, VerdictRecord
+from cibot.service.ports import AuditEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,18 +31,42 @@ class BuildCard:
 
 @dataclass(frozen=True, slots=True)
 class OwnerDM:
-    """An owner's DM about a ready preview: link, who does QA, the tally, Deploy / Close."""
+    """An owner's DM about a ready preview: link, who does QA, the quorum, Deploy / Close.
+
+    The Deploy button is there only when a click on it would be taken: the quorum is met,
+    production is not frozen, and no other production deploy is running. Otherwise the DM
+    says what is missing (and offers the override, where the policy allows it).
+    """
 
     project: Project
     build: Build
     tally: Tally
     decision: Decision | None = None  # the latest owner decision, if any
     superseded_by: Build | None = None
+    quorum: Quorum = field(default_factory=lambda: Quorum(required=0))
+    qa: tuple[str, ...] | None = None  # the QA members as resolved now; None: as configured
+    freeze: Freeze | None = None
+    busy_with: str | None = None  # a production deploy of another build is running
+    expires_at: datetime | None = None
+    former: bool = False  # drawn for someone who is no longer an owner: no buttons
 
     @property
     def actionable(self) -> bool:
         """Buttons are shown only while the build can still be deployed or closed."""
-        return self.build.state is BuildState.READY
+        return self.build.state is BuildState.READY and not self.former
+
+    @property
+    def deployable(self) -> bool:
+        return self.actionable and self.quorum.met and self.freeze is None and not self.busy
+
+    @property
+    def overridable(self) -> bool:
+        allowed = self.project.policy.allow_override and not self.quorum.met
+        return self.actionable and allowed and self.freeze is None and not self.busy
+
+    @property
+    def busy(self) -> bool:
+        return self.busy_with is not None and self.busy_with != self.build.id
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +79,13 @@ class QaDM:
     verdict: VerdictRecord | None = None
     decision: Decision | None = None
     superseded_by: Build | None = None
+    is_author: bool = False  # four eyes: this QA member wrote the build; approving cannot count
+    expires_at: datetime | None = None
+    former: bool = False  # drawn for someone who is no longer in QA: no buttons
 
     @property
     def actionable(self) -> bool:
-        return self.verdict is None and self.build.state is BuildState.READY
+        return self.verdict is None and self.build.state is BuildState.READY and not self.former
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +97,23 @@ class VerdictReply:
 
 @dataclass(frozen=True, slots=True)
 class ProductionNotice:
-    """The channel announcement of a production deployment, or of its failure."""
+    """The channel announcement of a production deployment or rollback, or of its failure.
+
+    While its release is what production runs and an earlier one exists, it offers
+    **Roll back** (to `previous`); once a newer release replaces it, it says so instead.
+    """
 
     project: Project
     build: Build
     decision: Decision
+    release: Release | None = None  # the release this decision produced, once deployed
+    previous: Release | None = None  # the release before it: where a rollback would go
+    replaced_by: Release | None = None  # the newest release, when it is not this one
+    rolled_back_from: Release | None = None  # a rollback: the release it undid
+
+    @property
+    def can_roll_back(self) -> bool:
+        return self.release is not None and self.replaced_by is None and self.previous is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +130,31 @@ class RejectReasonModal:
     build: Build
     project: Project
     channel: str | None = None  # where the Reject button was, for answers after the modal
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideReasonModal:
+    """The modal that asks an owner why they deploy without the quorum (required)."""
+
+    build: Build
+    project: Project
+    quorum: Quorum
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FreezeNotice:
+    """The channel message when an owner freezes or unfreezes production deploys."""
+
+    project: Project
+    actor: str
+    frozen: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """The latest audit entries of a project, for `/cibot history` (newest first)."""
+
+    project: Project
+    events: tuple[AuditEvent, ...]

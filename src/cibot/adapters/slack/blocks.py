@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from functools import singledispatch
 from typing import Any
 
 from cibot.adapters.slack.actions import (
+    OVERRIDE_MODAL_CALLBACK,
+    OVERRIDE_REASON_BLOCK,
+    OVERRIDE_REASON_INPUT,
     REASON_MAX,
     REJECT_MODAL_CALLBACK,
     REJECT_REASON_BLOCK,
@@ -22,10 +26,16 @@ from cibot.adapters.slack.actions import (
 )
 from cibot.adapters.slack.text import code, escape, link, truncate
 from cibot.domain.build import Build, BuildState
+from cibot.domain.policy import Freeze, Quorum
+from cibot.domain.release import Release, pinned
 from cibot.domain.review import Action, Decision, Outcome, Tally, Verdict, VerdictRecord
+from cibot.service.ports import AuditEvent
 from cibot.service.views import (
     BuildCard,
+    FreezeNotice,
+    History,
     Notice,
+    OverrideReasonModal,
     OwnerDM,
     ProductionNotice,
     QaDM,
@@ -52,6 +62,7 @@ _STATE_LINES = {
     BuildState.CLOSED: ":no_entry_sign: Closed",
     BuildState.PROMOTING: ":hourglass_flowing_sand: Being deployed to production…",
     BuildState.PROMOTED: ":rocket: Deployed to production",
+    BuildState.EXPIRED: ":hourglass: Expired: nobody decided in time",
 }
 _CARD_PHRASES = {
     BuildState.ACCEPTED: "deploying",
@@ -63,6 +74,7 @@ _CARD_PHRASES = {
     BuildState.CLOSED: "closed",
     BuildState.PROMOTING: "deploying to production",
     BuildState.PROMOTED: "in production",
+    BuildState.EXPIRED: "expired",
 }
 
 _PRODUCTION_PHRASES: dict[Outcome | None, str] = {
@@ -128,13 +140,42 @@ def decision_line(decision: Decision) -> str:
     """What the latest owner decision did, e.g. "Deployed to production by <@U>"."""
     actor = mention(decision.actor)
     if decision.action is Action.CLOSE:
+        if decision.note:
+            return f":no_entry_sign: Closed: {reason_text(decision.note)}"
         return f":no_entry_sign: Closed by {actor}"
+    without = (
+        f" without the quorum ({reason_text(decision.note)})"
+        if decision.action is Action.OVERRIDE
+        else ""
+    )
     match decision.outcome:
         case Outcome.DEPLOYED:
-            return f":rocket: Deployed to production by {actor}"
+            return f":rocket: Deployed to production by {actor}{without}"
         case Outcome.FAILED:
             return f":x: Production deploy by {actor} failed: {reason_text(decision.reason)}"
-    return f":hourglass_flowing_sand: Deploying to production (started by {actor})…"
+    return f":hourglass_flowing_sand: Deploying to production (started by {actor}){without}…"
+
+
+def quorum_line(quorum: Quorum) -> str:
+    """ "Approvals: 1 of 2 (<@U1>) · not counted: <@U3> (the author's own approval)"."""
+    counted = f" ({mentions(quorum.approvals)})" if quorum.approvals else ""
+    parts = [f"Approvals: {len(quorum.approvals)} of {quorum.required}{counted}"]
+    if quorum.rejections:
+        parts.append(f":x: rejected by {mentions(quorum.rejections)}")
+    if quorum.uncounted:
+        why = ", ".join(f"{mention(u)} ({escape(reason)})" for u, reason in quorum.uncounted)
+        parts.append(f"not counted: {why}")
+    return " · ".join(parts)
+
+
+def freeze_line(freeze: Freeze) -> str:
+    who = f" by {mention(freeze.by)}" if freeze.by else ""
+    until = f" until {_when(freeze.until)}" if freeze.until else " until an owner unfreezes it"
+    return f":snowflake: Production is frozen{who}{until}: {reason_text(freeze.reason)}"
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 def _superseded_line(newer: Build | None) -> str:
@@ -159,10 +200,7 @@ def _pinned(build: Build) -> str:
     """The image by digest (`repo@sha256:…`), the reference production runs."""
     if build.digest is None:
         return f"image {code(build.image, 300)}, digest unknown, so not pinned"
-    repository = build.image.split("@", 1)[0]
-    if repository.rfind(":") > repository.rfind("/"):
-        repository = repository[: repository.rfind(":")]
-    return f"image pinned as {code(f'{repository}@{build.digest}', 400)}"
+    return f"image pinned as {code(pinned(build.image, build.digest), 400)}"
 
 
 def _fallback(text: str) -> str:
@@ -227,7 +265,7 @@ def _actions(*elements: dict[str, Any]) -> dict[str, Any]:
 # --- the channel card --------------------------------------------------------------------
 
 
-def _headline(card: BuildCard) -> str:
+def _headline(card: BuildCard) -> str:  # noqa: PLR0911 - one sentence per state
     build, project = card.build, escape(card.project.name)
     label = build_label(build)
     match build.state:
@@ -248,7 +286,10 @@ def _headline(card: BuildCard) -> str:
             why = reason_text(build.reason, "a newer build came first")
             return f":zzz: *Build of {label}* for {project} was not deployed: {why}"
         case BuildState.CLOSED:
-            return f":no_entry_sign: *Build of {label}* for {project} was closed"
+            why = f": {reason_text(build.reason)}" if build.reason else ""
+            return f":no_entry_sign: *Build of {label}* for {project} was closed{why}"
+        case BuildState.EXPIRED:
+            return f":hourglass: *Build of {label}* for {project} expired: nobody decided in time"
     raise AssertionError(build.state)  # pragma: no cover - every state is matched above
 
 
@@ -274,27 +315,50 @@ def _owner_status(view: OwnerDM) -> str:
     build, decision = view.build, view.decision
     if view.superseded_by or build.state is BuildState.SUPERSEDED:
         return _superseded_line(view.superseded_by)
+    if view.former:
+        return f"You are no longer an owner of {escape(view.project.name)}: nothing to do here"
     if decision is not None:
-        failed = decision.action is Action.DEPLOY and decision.outcome is Outcome.FAILED
+        failed = decision.action is not Action.CLOSE and decision.outcome is Outcome.FAILED
         still = " — still promotable" if failed and build.state is BuildState.READY else ""
         return decision_line(decision) + still
     return "" if build.state is BuildState.READY else _STATE_LINES[build.state]
 
 
-def _owner_buttons(build: Build) -> dict[str, Any]:
-    deploy = _confirm(
-        "Deploy to production?", f"Deploy {code(build.image, 250)} to production?", "Deploy"
-    )
+def _why_not_deployable(view: OwnerDM) -> str:
+    """What stands between a ready build and the Deploy button, in one line ("" if nothing)."""
+    if not view.actionable or view.deployable:
+        return ""
+    if view.freeze is not None:
+        return freeze_line(view.freeze)
+    if view.busy:
+        return (
+            ":hourglass_flowing_sand: Another production deployment "
+            f"(build {code(view.busy_with or '')}) is running; deploy after it"
+        )
+    missing = escape(view.quorum.missing())
+    return f":lock: Not ready for production: {missing}"
+
+
+def _owner_buttons(view: OwnerDM) -> dict[str, Any]:
+    build = view.build
     close = _confirm(
         "Close this build?",
         f"The preview of {build_label(build)} will be deleted and nobody can deploy this build.",
         "Close",
         danger=True,
     )
-    return _actions(
-        _button("Deploy to production", ActionId.DEPLOY_PRODUCTION, build, "primary", deploy),
-        _button("Close", ActionId.CLOSE_BUILD, build, confirm=close),
-    )
+    buttons = []
+    if view.deployable:
+        deploy = _confirm(
+            "Deploy to production?", f"Deploy {code(build.image, 250)} to production?", "Deploy"
+        )
+        buttons.append(
+            _button("Deploy to production", ActionId.DEPLOY_PRODUCTION, build, "primary", deploy)
+        )
+    if view.overridable:
+        buttons.append(_button("Deploy without approval…", ActionId.DEPLOY_OVERRIDE, build))
+    buttons.append(_button("Close", ActionId.CLOSE_BUILD, build, confirm=close))
+    return _actions(*buttons)
 
 
 @render.register
@@ -303,14 +367,21 @@ def _(view: OwnerDM) -> tuple[str, Blocks]:
     about = f"Preview of {build_label(build)} for {escape(view.project.name)}"
     live = build.state in LIVE
     headline = _with_link(f"{about} is ready", _preview_link(build)) if live else about
-    qa = f"QA: {mentions(sorted(view.project.qa)) or 'nobody is configured'}"
+    people = view.qa if view.qa is not None else sorted(view.project.qa)
+    qa = f"QA: {mentions(people) or 'nobody is configured'}"
     blocks = [_section(headline), _context(*build_facts(build)), _context(qa)]
     if live:
         blocks.append(_context(tally_line(view.tally) or "No QA verdicts yet"))
+        if view.quorum.required:
+            blocks.append(_context(quorum_line(view.quorum)))
+    if view.actionable and view.expires_at is not None:
+        blocks.append(_context(f":hourglass: Expires {_when(view.expires_at)} if undecided"))
     if status := _owner_status(view):
         blocks.append(_section(status))
+    if why := _why_not_deployable(view):
+        blocks.append(_section(why))
     if view.actionable:
-        blocks.append(_owner_buttons(build))
+        blocks.append(_owner_buttons(view))
     return _fallback(f"{about} is ready" if live else about), blocks
 
 
@@ -330,7 +401,11 @@ def _qa_status(view: QaDM) -> str:
     build, decision = view.build, view.decision
     if view.superseded_by or build.state is BuildState.SUPERSEDED:
         return _superseded_line(view.superseded_by)
+    if view.former and build.state is BuildState.READY:
+        return f"You are no longer in QA for {escape(view.project.name)}: nothing to do here"
     if build.state is BuildState.READY:
+        if view.is_author and view.verdict is None:
+            return ":eyes: You wrote this build, so your approval cannot count (four eyes)"
         return ""
     if view.verdict is not None:
         return decision_line(decision) if decision else ""
@@ -359,13 +434,16 @@ def _(view: QaDM) -> tuple[str, Blocks]:
         blocks.append(_section(_verdict_words(view.verdict)))
     if status := _qa_status(view):
         blocks.append(_section(status))
+    if view.actionable and view.expires_at is not None:
+        blocks.append(_context(f":hourglass: Expires {_when(view.expires_at)} if undecided"))
     if view.actionable:
-        blocks.append(
-            _actions(
-                _button("Approve", ActionId.QA_APPROVE, build, "primary"),
-                _button("Reject", ActionId.QA_REJECT, build, "danger"),
+        reject = _button("Reject", ActionId.QA_REJECT, build, "danger")
+        if view.is_author:
+            blocks.append(_actions(reject))
+        else:
+            blocks.append(
+                _actions(_button("Approve", ActionId.QA_APPROVE, build, "primary"), reject)
             )
-        )
     return _fallback(about), blocks
 
 
@@ -381,15 +459,27 @@ def _(reply: VerdictReply) -> tuple[str, Blocks]:
     return _fallback(said), [_section(said)]
 
 
+def _release_ref(release: Release) -> str:
+    return f"release #{release.id} ({code(release.image, 300)})"
+
+
 def _production_words(notice: ProductionNotice) -> str:
     build, decision = notice.build, notice.decision
     what = f"*{escape(notice.project.name)}* {code(build.target, 120)}"
     actor = mention(decision.actor)
+    where = link(notice.project.url, notice.project.host)
+    if decision.action is Action.ROLLBACK:
+        return _rollback_words(notice, actor, where)
+    without = (
+        f" *without the required approvals*: {reason_text(decision.note)}"
+        if decision.action is Action.OVERRIDE
+        else ""
+    )
     match decision.outcome:
         case Outcome.DEPLOYED:
-            where = link(notice.project.url, notice.project.host)
             return (
-                f":rocket: {what} ({_pinned(build)}) was deployed to production by {actor}: {where}"
+                f":rocket: {what} ({_pinned(build)}) was deployed to production by {actor}"
+                f"{without}: {where}"
             )
         case Outcome.FAILED:
             return (
@@ -399,21 +489,121 @@ def _production_words(notice: ProductionNotice) -> str:
             )
     return (
         f":hourglass_flowing_sand: Deploying {what} ({_pinned(build)}) to production "
-        f"(started by {actor})…"
+        f"(started by {actor}){without}…"
     )
+
+
+def _rollback_words(notice: ProductionNotice, actor: str, where: str) -> str:
+    project = f"*{escape(notice.project.name)}*"
+    undone = f" from {_release_ref(notice.rolled_back_from)}" if notice.rolled_back_from else ""
+    match notice.decision.outcome:
+        case Outcome.DEPLOYED:
+            return (
+                f":rewind: {actor} rolled {project} production back{undone} to "
+                f"{_pinned(notice.build)}: {where}"
+            )
+        case Outcome.FAILED:
+            return (
+                f":x: Rolling {project} production back to {_pinned(notice.build)} failed: "
+                f"{reason_text(notice.decision.reason, 'unknown reason')}. Production still "
+                "runs what it ran before."
+            )
+    return f":rewind: Rolling {project} production back to {_pinned(notice.build)} ({actor})…"
+
+
+def _release_context(notice: ProductionNotice) -> str:
+    if notice.release is None or notice.decision.outcome is not Outcome.DEPLOYED:
+        return ""
+    if notice.replaced_by is not None:
+        return f"No longer in production: {_release_ref(notice.replaced_by)} replaced it"
+    if notice.previous is None:
+        return "The first production release: there is nothing earlier to roll back to"
+    return f"Roll back goes to {_release_ref(notice.previous)}"
+
+
+def _rollback_button(notice: ProductionNotice) -> dict[str, Any]:
+    assert notice.release is not None
+    assert notice.previous is not None
+    confirm = _confirm(
+        "Roll back production?",
+        f"Production goes back to {_release_ref(notice.previous)}.",
+        "Roll back",
+        danger=True,
+    )
+    return {
+        "type": "button",
+        "text": _plain("Roll back"),
+        "action_id": ActionId.ROLLBACK_PRODUCTION.value,
+        "value": str(notice.release.id),
+        "style": "danger",
+        "confirm": confirm,
+    }
+
+
+_ROLLBACK_PHRASES = {
+    None: "rolling production back",
+    Outcome.DEPLOYED: "production rolled back",
+    Outcome.FAILED: "production rollback failed",
+}
 
 
 @render.register
 def _(notice: ProductionNotice) -> tuple[str, Blocks]:
     what = f"{escape(notice.project.name)} {code(notice.build.target, 120)}"
-    summary = _PRODUCTION_PHRASES[notice.decision.outcome]
-    return _fallback(f"{what}: {summary}"), [_section(_production_words(notice))]
+    rollback = notice.decision.action is Action.ROLLBACK
+    phrases = _ROLLBACK_PHRASES if rollback else _PRODUCTION_PHRASES
+    blocks = [_section(_production_words(notice))]
+    if context := _release_context(notice):
+        blocks.append(_context(context))
+    if notice.can_roll_back:
+        blocks.append(_actions(_rollback_button(notice)))
+    return _fallback(f"{what}: {phrases[notice.decision.outcome]}"), blocks
 
 
 @render.register
 def _(notice: Notice) -> tuple[str, Blocks]:
     text = truncate(escape(notice.text), SECTION_LIMIT) or "(no details)"
     return text, [_section(text)]
+
+
+@render.register
+def _(notice: FreezeNotice) -> tuple[str, Blocks]:
+    project, actor = escape(notice.project.name), mention(notice.actor)
+    if notice.frozen:
+        said = (
+            f":snowflake: Production deploys of *{project}* are frozen by {actor}: "
+            f"{reason_text(notice.reason)}. {code(f'/cibot unfreeze {notice.project.id}')} "
+            "lifts the freeze."
+        )
+    else:
+        said = f":sunny: Production deploys of *{project}* are unfrozen by {actor}"
+    return _fallback(said), [_section(said)]
+
+
+def audit_line(event: AuditEvent) -> str:
+    """One audit row in a line: time, what, who, which build, and its details."""
+    parts = [f"`{_when(event.at)}`", f"*{escape(event.action)}*"]
+    if event.actor:
+        parts.append(mention(event.actor))
+    if event.build_id:
+        parts.append(f"build {code(event.build_id)}")
+    if event.detail:
+        shown = ", ".join(f"{k}: {v}" for k, v in sorted(event.detail.items()) if v is not None)
+        if shown:
+            parts.append(truncate(escape(shown), 300))
+    return " · ".join(parts)
+
+
+@render.register
+def _(view: History) -> tuple[str, Blocks]:
+    title = f"The latest of *{escape(view.project.name)}* (newest first)"
+    if not view.events:
+        return _fallback(f"{view.project.name}: nothing recorded yet"), [
+            _section(f"{title}: nothing recorded yet")
+        ]
+    lines = [audit_line(e) for e in view.events]
+    chunks = ["\n".join(lines[i : i + 10]) for i in range(0, len(lines), 10)]
+    return _fallback(f"{view.project.name}: history"), [_section(title), *map(_section, chunks)]
 
 
 # --- the reject-reason modal -------------------------------------------------------------
@@ -448,6 +638,41 @@ def reject_modal(view: RejectReasonModal) -> dict[str, Any]:
                 "type": "input",
                 "block_id": REJECT_REASON_BLOCK,
                 "optional": True,
+                "label": _plain("Reason"),
+                "element": reason_input,
+            },
+        ],
+    }
+
+
+def override_modal(view: OverrideReasonModal) -> dict[str, Any]:
+    """The `views.open` payload that asks an owner why they deploy without the quorum."""
+    build = view.build
+    about = (
+        f"You are deploying {build_label(build)} of {escape(view.project.name)} "
+        f"(build {code(build.id)}) to production although {escape(view.quorum.missing())}. "
+        "Your reason goes to the audit trail and to the channel."
+    )
+    reason_input = {
+        "type": "plain_text_input",
+        "action_id": OVERRIDE_REASON_INPUT,
+        "multiline": True,
+        "min_length": 3,
+        "max_length": REASON_MAX,
+        "placeholder": _plain("Why can this not wait for QA?"),
+    }
+    return {
+        "type": "modal",
+        "callback_id": OVERRIDE_MODAL_CALLBACK,
+        "private_metadata": f"{build.id}|{view.channel or ''}",
+        "title": _plain("Deploy without QA"),
+        "submit": _plain("Deploy"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            _section(about),
+            {
+                "type": "input",
+                "block_id": OVERRIDE_REASON_BLOCK,
                 "label": _plain("Reason"),
                 "element": reason_input,
             },

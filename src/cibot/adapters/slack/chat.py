@@ -21,10 +21,10 @@ from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryInterv
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cibot.adapters.retry import RetryPolicy
-from cibot.adapters.slack.blocks import reject_modal, render
+from cibot.adapters.slack.blocks import override_modal, reject_modal, render
 from cibot.service.errors import ChatRejected, ChatUnavailable
 from cibot.service.ports import MessageRef
-from cibot.service.views import RejectReasonModal
+from cibot.service.views import OverrideReasonModal, RejectReasonModal
 
 TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
@@ -91,6 +91,24 @@ class SlackChat:
         await self._call("chat.postEphemeral", channel=channel, user=user, text=text, blocks=blocks)
 
     async def open_modal(self, trigger_id: str, view: object) -> None:
-        if not isinstance(view, RejectReasonModal):
+        if isinstance(view, RejectReasonModal):
+            payload = reject_modal(view)
+        elif isinstance(view, OverrideReasonModal):
+            payload = override_modal(view)
+        else:
             raise TypeError(f"no modal for {type(view).__name__}")
-        await self._call("views.open", trigger_id=trigger_id, view=reject_modal(view))
+        await self._call("views.open", trigger_id=trigger_id, view=payload)
+
+    async def user_by_email(self, email: str) -> str | None:
+        try:
+            data = await self._call("users.lookupByEmail", email=email)
+        except ChatRejected as exc:
+            if "users_not_found" in str(exc):
+                return None
+            raise
+        user = data.get("user") or {}
+        return str(user["id"]) if user.get("id") else None
+
+    async def group_members(self, group_id: str) -> frozenset[str]:
+        data = await self._call("usergroups.users.list", usergroup=group_id)
+        return frozenset(str(u) for u in data.get("users") or ())

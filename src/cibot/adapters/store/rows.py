@@ -9,7 +9,8 @@ from cibot.domain.build import Build, BuildState, BuildType
 
 _BUILD_FIELDS = (
     "id", "project_id", "target", "image", "created_at", "updated_at", "commit", "author",
-    "build_number", "ci_url", "digest", "preview_url", "reason", "superseded_by",
+    "build_number", "ci_url", "digest", "preview_url", "reason", "superseded_by", "author_user",
+    "ready_at", "active_at", "idle_warned_for", "removal_at",
 )  # fmt: skip
 
 

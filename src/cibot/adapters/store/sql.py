@@ -6,7 +6,7 @@ transaction as the audit row and the jobs it causes, so either all of it happene
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -20,7 +20,9 @@ from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Conn, Database
 from cibot.adapters.store.rows import build_from_row, build_to_row
-from cibot.domain.build import Build, BuildType
+from cibot.domain.build import Build, BuildState, BuildType
+from cibot.domain.policy import Freeze
+from cibot.domain.release import Release, ReleaseKind
 from cibot.domain.review import Action, Decision, Outcome, Verdict, VerdictRecord
 from cibot.service import jobs
 from cibot.service.errors import StoreConflict, StoreUnavailable
@@ -71,11 +73,44 @@ class SqlTransaction(Transaction):
         await self._conn.execute(q.add_build, build_to_row(build))
 
     async def move_build(self, before: Build, after: Build) -> bool:
-        values = build_to_row(after)
-        del values["id"]
-        values.update(p_id=before.id, p_state=before.state.value)
-        result = await self._conn.execute(q.move_build, values)
+        """Compare-and-set on the state, writing only the fields this move changes.
+
+        Fields the move leaves alone are not written back, so a concurrent update of one of
+        them (the author's Slack id, the time of the last verdict) is never lost.
+        """
+        old, new = build_to_row(before), build_to_row(after)
+        values = {k: v for k, v in new.items() if k != "id" and v != old[k]}
+        values["state"] = new["state"]
+        statement = t.builds.update().where(
+            t.builds.c.id == before.id, t.builds.c.state == before.state.value
+        )
+        result = await self._conn.execute(statement.values(**values))
         return result.rowcount == 1
+
+    async def _set_build(self, build_id: str, **values: object) -> None:
+        await self._conn.execute(t.builds.update().where(t.builds.c.id == build_id).values(values))
+
+    async def touch_build(self, build_id: str, at: datetime) -> None:
+        await self._set_build(build_id, active_at=at)
+
+    async def set_author_user(self, build_id: str, user: str) -> None:
+        await self._set_build(build_id, author_user=user)
+
+    async def mark_idle_warning(
+        self, build_id: str, idle_since: datetime, removal_at: datetime
+    ) -> None:
+        await self._set_build(build_id, idle_warned_for=idle_since, removal_at=removal_at)
+
+    async def builds_of_project(
+        self, project_id: str, states: Iterable[BuildState]
+    ) -> Sequence[Build]:
+        b = t.builds
+        query = (
+            b.select()
+            .where(b.c.project_id == project_id, b.c.state.in_([s.value for s in states]))
+            .order_by(b.c.created_at, b.c.id)
+        )
+        return [build_from_row(r._mapping) for r in await self._conn.execute(query)]
 
     @staticmethod
     def _target(project_id: str, build_type: BuildType, target: str) -> dict[str, str]:
@@ -111,24 +146,41 @@ class SqlTransaction(Transaction):
         }
         await self._conn.execute(q.add_delivery, row)
 
-    async def enqueue(self, payload: jobs.JobPayload, run_at: datetime | None = None) -> None:
+    async def enqueue(
+        self,
+        payload: jobs.JobPayload,
+        run_at: datetime | None = None,
+        dedupe_key: str | None = None,
+    ) -> None:
         now = self._clock.now()
         kind, data = jobs.encode(payload)
-        self._jobs.append(
-            {
-                "kind": kind,
-                "payload": data,
-                "queue": payload.queue,
-                "state": jobs.JobState.PENDING.value,
-                "run_at": run_at or now,
-                "attempts": 0,
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "last_error": None,
-                "created_at": now,
-                "updated_at": now,
-            }
+        row = self._job_row(kind, data, payload.queue, run_at or now, now)
+        if dedupe_key is None:
+            self._jobs.append(row)
+            return
+        statement = self._insert()(t.jobs).values(**row, dedupe_key=dedupe_key)
+        result = await self._conn.execute(
+            statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
+        self.enqueued += result.rowcount
+
+    @staticmethod
+    def _job_row(
+        kind: str, data: str, queue: str | None, run_at: datetime, now: datetime
+    ) -> dict[str, object]:
+        return {
+            "kind": kind,
+            "payload": data,
+            "queue": queue,
+            "state": jobs.JobState.PENDING.value,
+            "run_at": run_at,
+            "attempts": 0,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "last_error": None,
+            "created_at": now,
+            "updated_at": now,
+        }
 
     async def audit(self, event: AuditEvent) -> None:
         self._audit.append(
@@ -173,9 +225,8 @@ class SqlTransaction(Transaction):
         ]
 
     async def add_verdict(self, verdict: VerdictRecord) -> bool:
-        insert = postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
         result = await self._conn.execute(
-            insert(t.verdicts)
+            self._insert()(t.verdicts)
             .values(
                 build_id=verdict.build_id,
                 user_id=verdict.user,
@@ -197,6 +248,7 @@ class SqlTransaction(Transaction):
                 at=decision.at,
                 outcome=decision.outcome.value if decision.outcome else None,
                 reason=decision.reason,
+                note=decision.note,
             )
             .returning(t.decisions.c.id)
         )
@@ -227,6 +279,159 @@ class SqlTransaction(Transaction):
         )
         return {r.user_id: MessageRef(r.channel, r.ts) for r in rows}
 
+    def _insert(self) -> Callable[..., Any]:
+        return postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
+
+    async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        g, wanted = t.slack_groups, sorted(set(group_ids))
+        if not wanted:
+            return {}
+        rows = await self._conn.execute(sa.select(g).where(g.c.group_id.in_(wanted)))
+        return {r.group_id: frozenset(r.members) for r in rows}
+
+    async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None:
+        statement = self._insert()(t.slack_groups).values(
+            group_id=group_id, members=sorted(members), refreshed_at=at
+        )
+        await self._conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=["group_id"],
+                set_={"members": statement.excluded.members, "refreshed_at": at},
+            )
+        )
+
+    async def freeze_of(self, project_id: str) -> Freeze | None:
+        f = t.freezes
+        row = (await self._conn.execute(f.select().where(f.c.project_id == project_id))).first()
+        return Freeze(row.reason, by=row.actor, since=row.at) if row else None
+
+    async def set_freeze(self, project_id: str, freeze: Freeze) -> bool:
+        statement = self._insert()(t.freezes).values(
+            project_id=project_id, reason=freeze.reason, actor=freeze.by or "", at=freeze.since
+        )
+        result = await self._conn.execute(
+            statement.on_conflict_do_nothing(index_elements=["project_id"])
+        )
+        return result.rowcount == 1
+
+    async def lift_freeze(self, project_id: str) -> Freeze | None:
+        f = t.freezes
+        row = (
+            await self._conn.execute(
+                f.delete()
+                .where(f.c.project_id == project_id)
+                .returning(f.c.reason, f.c.actor, f.c.at)
+            )
+        ).first()
+        return Freeze(row.reason, by=row.actor, since=row.at) if row else None
+
+    async def claim_production(
+        self, project_id: str, build_id: str, decision_id: int, at: datetime
+    ) -> bool:
+        p = t.production_slots
+        await self._conn.execute(
+            self._insert()(p).values(project_id=project_id).on_conflict_do_nothing()
+        )
+        result = await self._conn.execute(
+            p.update()
+            .where(p.c.project_id == project_id, p.c.build_id.is_(None))
+            .values(build_id=build_id, decision_id=decision_id, since=at)
+        )
+        return result.rowcount == 1
+
+    async def production_busy_with(self, project_id: str) -> str | None:
+        p = t.production_slots
+        query = sa.select(p.c.build_id).where(p.c.project_id == project_id)
+        found: str | None = (await self._conn.execute(query)).scalar()
+        return found
+
+    async def free_production(self, project_id: str, decision_id: int) -> None:
+        p = t.production_slots
+        await self._conn.execute(
+            p.update()
+            .where(p.c.project_id == project_id, p.c.decision_id == decision_id)
+            .values(build_id=None, decision_id=None, since=None)
+        )
+
+    async def add_release(self, release: Release) -> Release:
+        result = await self._conn.execute(
+            t.releases.insert()
+            .values(
+                project_id=release.project_id,
+                build_id=release.build_id,
+                decision_id=release.decision_id,
+                image=release.image,
+                digest=release.digest,
+                kind=release.kind.value,
+                actor=release.actor,
+                at=release.at,
+                rolled_back_from=release.rolled_back_from,
+            )
+            .returning(t.releases.c.id)
+        )
+        return replace(release, id=result.scalar_one())
+
+    async def _releases(self, where: sa.ColumnElement[bool], limit: int) -> list[Release]:
+        r = t.releases
+        query = r.select().where(where).order_by(r.c.id.desc()).limit(limit)
+        return [_release(row) for row in await self._conn.execute(query)]
+
+    async def get_release(self, release_id: int) -> Release | None:
+        found = await self._releases(t.releases.c.id == release_id, 1)
+        return found[0] if found else None
+
+    async def release_of_decision(self, decision_id: int) -> Release | None:
+        found = await self._releases(t.releases.c.decision_id == decision_id, 1)
+        return found[0] if found else None
+
+    async def releases_of(self, project_id: str, limit: int = 20) -> Sequence[Release]:
+        return await self._releases(t.releases.c.project_id == project_id, limit)
+
+    async def release_before(self, release: Release) -> Release | None:
+        r = t.releases
+        assert release.id is not None
+        found = await self._releases(
+            sa.and_(r.c.project_id == release.project_id, r.c.id < release.id), 1
+        )
+        return found[0] if found else None
+
+    async def audit_events(
+        self, project_id: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> Sequence[AuditEvent]:
+        a = t.audit_events
+        query = a.select().order_by(a.c.id.desc()).limit(limit)
+        if project_id is not None:
+            query = query.where(a.c.project_id == project_id)
+        if since is not None:
+            query = query.where(a.c.at >= since)
+        return [
+            AuditEvent(
+                at=r.at,
+                action=r.action,
+                project_id=r.project_id,
+                build_id=r.build_id,
+                actor=r.actor,
+                detail=r.detail,
+                id=r.id,
+            )
+            for r in await self._conn.execute(query)
+        ]
+
+
+def _release(row: Any) -> Release:
+    return Release(
+        project_id=row.project_id,
+        build_id=row.build_id,
+        image=row.image,
+        digest=row.digest,
+        kind=ReleaseKind(row.kind),
+        actor=row.actor,
+        at=row.at,
+        decision_id=row.decision_id,
+        rolled_back_from=row.rolled_back_from,
+        id=row.id,
+    )
+
 
 def _decision(row: Any) -> Decision | None:
     if row is None:
@@ -239,6 +444,7 @@ def _decision(row: Any) -> Decision | None:
         id=row.id,
         outcome=Outcome(row.outcome) if row.outcome else None,
         reason=row.reason,
+        note=row.note,
     )
 
 

@@ -22,8 +22,6 @@ _of_target = sa.and_(
 
 get_build = b.select().where(b.c.id == sa.bindparam("p_id"))
 add_build = b.insert()
-# SET comes from the parameters' column keys; the WHERE is the compare-and-set.
-move_build = b.update().where(b.c.id == sa.bindparam("p_id"), b.c.state == sa.bindparam("p_state"))
 
 live_builds_of_target = (
     b.select()

@@ -65,8 +65,14 @@ builds = sa.Table(
     sa.Column("preview_url", sa.String(2048)),
     sa.Column("reason", sa.Text),
     sa.Column("superseded_by", sa.String(32)),
+    sa.Column("author_user", sa.String(32)),
+    sa.Column("ready_at", Time),
+    sa.Column("active_at", Time),
+    sa.Column("idle_warned_for", Time),
+    sa.Column("removal_at", Time),
     sa.Index("ix_builds_target", "project_id", "type", "target", "created_at"),
     sa.Index("ix_builds_target_state", "project_id", "type", "target", "state"),
+    sa.Index("ix_builds_project_state", "project_id", "state"),
 )
 
 targets = sa.Table(  # one row per (project, type, target): the lock that serialises intake
@@ -103,6 +109,7 @@ jobs = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("created_at", Time, nullable=False),
     sa.Column("updated_at", Time, nullable=False),
+    sa.Column("dedupe_key", sa.String(200), unique=True),  # at most one job per key, ever
     sa.Index("ix_jobs_ready", "state", "run_at"),
     sa.Index("ix_jobs_queue", "queue", "state"),
 )
@@ -151,5 +158,48 @@ decisions = sa.Table(
     sa.Column("at", Time, nullable=False),
     sa.Column("outcome", sa.String(16)),
     sa.Column("reason", sa.Text),
+    sa.Column("note", sa.Text),
     sa.Index("ix_decisions_build", "build_id", "id"),
+)
+
+slack_groups = sa.Table(  # the members of the Slack user groups named in roles, as last read
+    "slack_groups",
+    metadata,
+    sa.Column("group_id", sa.String(32), primary_key=True),
+    sa.Column("members", sa.JSON, nullable=False),
+    sa.Column("refreshed_at", Time, nullable=False),
+)
+
+freezes = sa.Table(  # production freezes an owner set from Slack; one per project at most
+    "freezes",
+    metadata,
+    sa.Column("project_id", sa.String(64), primary_key=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("actor", sa.String(32), nullable=False),
+    sa.Column("at", Time, nullable=False),
+)
+
+releases = sa.Table(  # what production ran, per project, newest last
+    "releases",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("project_id", sa.String(64), nullable=False),
+    sa.Column("build_id", sa.String(32), nullable=False),
+    sa.Column("decision_id", sa.BigInteger),
+    sa.Column("image", sa.String(640), nullable=False),
+    sa.Column("digest", sa.String(128), nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("actor", sa.String(32), nullable=False),
+    sa.Column("at", Time, nullable=False),
+    sa.Column("rolled_back_from", sa.BigInteger),
+    sa.Index("ix_releases_project", "project_id", "id"),
+)
+
+production_slots = sa.Table(  # one production deployment in flight per project, at most
+    "production_slots",
+    metadata,
+    sa.Column("project_id", sa.String(64), primary_key=True),
+    sa.Column("build_id", sa.String(32)),  # the build being deployed; NULL: free
+    sa.Column("decision_id", sa.BigInteger),
+    sa.Column("since", Time),
 )

@@ -21,7 +21,7 @@ from cibot.adapters.webhooks import WebhookVerificationError, verify
 from cibot.domain.build import BuildType
 from cibot.domain.project import Project
 from cibot.entrypoints.web.notification import InvalidNotification, parse_fields, validate
-from cibot.service.errors import ReplayMismatch, StoreConflict, StoreUnavailable
+from cibot.service.errors import ImageNotAllowed, ReplayMismatch, StoreConflict, StoreUnavailable
 from cibot.service.intake import BuildReport, record_build
 from cibot.service.ports import Clock, Store
 
@@ -115,6 +115,8 @@ async def _record(
             )
         except ReplayMismatch as exc:
             raise Refused(422, str(exc), field="webhook-id") from exc
+        except ImageNotAllowed as exc:
+            raise Refused(422, str(exc), field="image") from exc
         except StoreConflict:
             if attempt == 2:
                 raise _busy() from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
@@ -23,36 +24,58 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cibot.adapters.slack.actions import (
+    OVERRIDE_MODAL_CALLBACK,
+    OVERRIDE_REASON_BLOCK,
+    OVERRIDE_REASON_INPUT,
     REASON_MAX,
     REJECT_MODAL_CALLBACK,
     REJECT_REASON_BLOCK,
     REJECT_REASON_INPUT,
     ActionId,
 )
+from cibot.adapters.slack.blocks import render
 from cibot.domain.project import Project
 from cibot.domain.review import Action
 from cibot.entrypoints.web.build_complete import BodyTooLarge, read_body
-from cibot.service import review
+from cibot.service import commands, review, rollback
 from cibot.service.errors import ServiceError
+from cibot.service.gate import situation_of
 from cibot.service.ports import Chat, Clock, Store
-from cibot.service.views import RejectReasonModal
+from cibot.service.views import OverrideReasonModal, RejectReasonModal
 
 ACTION_IDS = re.compile("^(" + "|".join(a.value for a in ActionId) + ")$")
+
+
+def _channel(body: Mapping[str, Any]) -> str | None:
+    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+        "channel_id"
+    )
+    return str(channel) if channel else None
+
+
+def _user(body: Mapping[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id", ""))
 
 
 def _click(
     body: Mapping[str, Any], action: Action, build_id: str, reason: str | None = None
 ) -> review.Click:
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
     return review.Click(
         build_id=build_id[:64],
-        user=str((body.get("user") or {}).get("id", "")),
+        user=_user(body),
         action=action,
-        channel=channel,
+        channel=_channel(body),
         reason=reason,
     )
+
+
+def _submitted(body: Mapping[str, Any], block: str, element: str) -> tuple[str, str, str | None]:
+    """(build id, channel, the text typed) of a reason modal's submission."""
+    view = body.get("view") or {}
+    build_id, _, channel = str(view.get("private_metadata", "")).partition("|")
+    values = (view.get("state") or {}).get("values") or {}
+    typed = ((values.get(block) or {}).get(element) or {}).get("value")
+    return build_id, channel, (typed or "").strip()[:REASON_MAX] or None
 
 
 def slack_app(
@@ -88,48 +111,82 @@ def slack_app(
     async def on_button(ack: AsyncAck, body: dict[str, Any]) -> None:
         pressed = body["actions"][0]
         action_id = ActionId(pressed["action_id"])
-        click = _click(body, action_id.action, str(pressed.get("value", "")))
-        if action_id is ActionId.QA_REJECT and await _ask_reason(
-            store, chat, projects, body, click
+        value = str(pressed.get("value", ""))
+        if action_id is ActionId.ROLLBACK_PRODUCTION:
+            undo = rollback.RollbackClick(value[:32], _user(body), _channel(body))
+            await rollback.rollback(store, clock, projects, undo)
+            await ack()
+            return
+        click = _click(body, action_id.action, value)
+        if action_id in _ASKS_FOR_REASON and await _ask_reason(
+            store, clock, chat=chat, projects=projects, body=body, click=click
         ):
             await ack()
             return
+        if action_id is ActionId.DEPLOY_OVERRIDE:
+            click = replace(click, reason="")  # no modal: refused below (an override needs one)
         await review.click(store, clock, projects, click)
         await ack()
 
     @app.view(REJECT_MODAL_CALLBACK)
     async def on_reject_reason(ack: AsyncAck, body: dict[str, Any]) -> None:
-        view = body["view"]
-        build_id, _, channel = str(view.get("private_metadata", "")).partition("|")
-        values = view.get("state", {}).get("values", {})
-        reason = (values.get(REJECT_REASON_BLOCK, {}).get(REJECT_REASON_INPUT, {}) or {}).get(
-            "value"
-        )
-        click = _click(body, Action.REJECT, build_id, (reason or "").strip()[:REASON_MAX] or None)
-        if channel:
-            click = review.Click(click.build_id, click.user, click.action, channel, click.reason)
+        build_id, channel, reason = _submitted(body, REJECT_REASON_BLOCK, REJECT_REASON_INPUT)
+        click = replace(_click(body, Action.REJECT, build_id, reason), channel=channel or None)
         await review.click(store, clock, projects, click)
         await ack()
+
+    @app.view(OVERRIDE_MODAL_CALLBACK)
+    async def on_override_reason(ack: AsyncAck, body: dict[str, Any]) -> None:
+        build_id, channel, reason = _submitted(body, OVERRIDE_REASON_BLOCK, OVERRIDE_REASON_INPUT)
+        if reason is None or len(reason) < 3:
+            errors = {OVERRIDE_REASON_BLOCK: "Say why this cannot wait for QA"}
+            await ack(response_action="errors", errors=errors)
+            return
+        click = replace(_click(body, Action.OVERRIDE, build_id, reason), channel=channel or None)
+        await review.click(store, clock, projects, click)
+        await ack()
+
+    @app.command(COMMAND)
+    async def on_command(ack: AsyncAck, body: dict[str, Any]) -> None:
+        command = commands.Command(
+            text=str(body.get("text", ""))[:2000],
+            user=str(body.get("user_id", "")),
+            channel=str(body.get("channel_id", "")) or None,
+        )
+        answer = await commands.run(store, clock, projects, command)
+        text, blocks = render(answer)
+        await ack(response_type="ephemeral", text=text, blocks=blocks)
 
     return app
 
 
+COMMAND = "/cibot"
+_ASKS_FOR_REASON = frozenset({ActionId.QA_REJECT, ActionId.DEPLOY_OVERRIDE})
+
+
 async def _ask_reason(
     store: Store,
+    clock: Clock,
+    *,
     chat: Chat,
     projects: Mapping[str, Project],
     body: Mapping[str, Any],
     click: review.Click,
 ) -> bool:
-    """Open the reject-reason modal if the rejection would be taken; True when opened."""
-    form = await review.reject_form(store, projects, click)
+    """Open the modal that asks for a reason if the click would be taken; True when opened."""
+    form = await review.reason_form(store, clock, projects, click)
     if form is None:
         return False
-    modal = RejectReasonModal(form.build, form.project, channel=click.channel)
+    modal: object = RejectReasonModal(form.build, form.project, channel=click.channel)
+    if click.action is Action.OVERRIDE:
+        async with store.transaction() as tx:
+            situation = await situation_of(tx, form.project, form.build.id, clock.now())
+        quorum = situation.quorum(form.project, form.build)
+        modal = OverrideReasonModal(form.build, form.project, quorum, channel=click.channel)
     try:
         await chat.open_modal(str(body.get("trigger_id", "")), modal)
     except ServiceError:
-        return False  # no modal: take the rejection without a reason rather than lose it
+        return False  # no modal: a rejection is taken without a reason rather than lost
     return True
 
 

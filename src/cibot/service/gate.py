@@ -1,0 +1,30 @@
+"""Reading what a click is judged on: the roster as resolved now, the verdicts, the freeze in
+force, and whether production is busy. Shared by the click handler and the messages, so
+that what a DM offers and what a click may do are decided from the same facts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cibot.domain.project import Project, Roster
+from cibot.domain.review import Situation
+from cibot.service.ports import Transaction
+
+
+async def roster_of(tx: Transaction, project: Project) -> Roster:
+    """The project's people: its user ids, plus the last known members of its groups."""
+    return Roster.of(project, await tx.group_members(project.groups))
+
+
+async def situation_of(
+    tx: Transaction, project: Project, build_id: str | None, now: datetime
+) -> Situation:
+    verdicts = tuple(await tx.verdicts_of(build_id)) if build_id else ()
+    return Situation(
+        roster=await roster_of(tx, project),
+        now=now,
+        verdicts=verdicts,
+        freeze=project.policy.freeze(await tx.freeze_of(project.id), now),
+        busy_with=await tx.production_busy_with(project.id),
+    )

@@ -1,0 +1,78 @@
+"""The members of the Slack user groups named in roles: read from Slack, kept in the store.
+
+Clicks are judged on the stored members (no Slack call inside Slack's 3 seconds), so a
+`RefreshGroups` job re-reads them every `period` seconds. Each period's job has a dedupe
+key, so however many replicas schedule it, it runs once. A group that cannot be read keeps
+its last known members; one never read has none (the roles fail closed). When members
+change, the DMs of builds in review are redrawn, which also sends DMs to newcomers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import structlog
+
+from cibot.domain.build import BuildState
+from cibot.domain.project import Project
+from cibot.service.errors import ServiceError
+from cibot.service.jobs import RefreshGroups, SyncReviewDMs
+from cibot.service.ports import Chat, Clock, Store
+
+log = structlog.get_logger(__name__)
+
+
+def _slot(now: datetime, period: float) -> int:
+    return int(now.timestamp() // period)
+
+
+def _slot_start(slot: int, period: float) -> datetime:
+    return datetime.fromtimestamp(slot * period, UTC)
+
+
+async def schedule(
+    store: Store, clock: Clock, projects: Mapping[str, Project], period: float
+) -> None:
+    """Make sure this period's refresh exists (at start: at once, whatever the slot time)."""
+    if not any(p.groups for p in projects.values()):
+        return
+    slot = _slot(clock.now(), period)
+    async with store.transaction() as tx:
+        await tx.enqueue(RefreshGroups(slot), clock.now(), dedupe_key=f"refresh_groups:{slot}")
+
+
+async def refresh_groups(
+    job: RefreshGroups,
+    *,
+    store: Store,
+    chat: Chat,
+    clock: Clock,
+    projects: Mapping[str, Project],
+    period: float,
+) -> None:
+    groups = sorted({g for p in projects.values() for g in p.groups})
+    async with store.transaction() as tx:
+        known = await tx.group_members(groups)
+    changed: set[str] = set()
+    for group in groups:
+        try:
+            members = await chat.group_members(group)
+        except ServiceError as exc:  # refused or unreachable: keep the last known members
+            log.warning("slack.group_unreadable", group=group, error=str(exc))
+            continue
+        if known.get(group) != members:
+            changed.add(group)
+        async with store.transaction() as tx:
+            await tx.save_group(group, members, clock.now())
+    async with store.transaction() as tx:
+        for project in projects.values():
+            if project.groups & changed:
+                for build in await tx.builds_of_project(project.id, (BuildState.READY,)):
+                    await tx.enqueue(SyncReviewDMs(build.id))
+        following = job.slot + 1
+        await tx.enqueue(
+            RefreshGroups(following),
+            _slot_start(following, period),
+            dedupe_key=f"refresh_groups:{following}",
+        )
