@@ -119,6 +119,19 @@ def test_check_fails_a_project_nobody_may_approve_naming_the_key_and_line(
     assert "projects[0].qa" in done.stdout and "line " in done.stdout
 
 
+def test_check_reads_the_user_groups_named_in_roles_and_fails_an_unknown_one(
+    cibot_config: dict[str, Any], tmp_path: Path, fake_slack: FakeSlackServer
+) -> None:
+    fake_slack.state.set_group("S0QAGROUP", ["U0QA1"])
+    cibot_config["projects"][0]["qa"] = ["S0QAGROUP", "S0GONE"]
+
+    done = run_cli("check", "--config", str(write(tmp_path, cibot_config)))
+
+    assert done.returncode == 1, done.stdout
+    assert "ok    user group S0QAGROUP: 1 member(s)" in done.stdout
+    assert "FAIL  user group S0GONE: no_such_subteam" in done.stdout
+
+
 def test_check_reports_a_slack_token_that_slack_refuses(
     cibot_config: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -160,3 +173,28 @@ def test_serve_refuses_a_kubeconfig_it_cannot_use_saying_why(
 
     assert done.returncode == 2
     assert "cannot use the Kubernetes configuration" in done.stderr
+
+
+async def test_audit_prints_what_happened_as_a_table_or_json_filtered_by_project_and_time(
+    cibot: CibotProcess, fake_slack: FakeSlackServer
+) -> None:
+    done = notify(cibot.url, "--image", "registry.example.test/shop/web:4.0")
+    assert done.returncode == 0, done.stderr
+    config = str(cibot.path)
+
+    table = run_cli("audit", "--config", config, "--project", "shop", "--since", "1h")
+    as_json = run_cli("audit", "--config", config, "--json", "--since", "2026-01-01")
+    other = run_cli("audit", "--config", config, "--project", "blog", "--json")
+    bad = run_cli("audit", "--config", config, "--since", "last tuesday")
+
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.splitlines()[0].split() == [
+        "AT", "(UTC)", "ACTION", "PROJECT", "BUILD", "ACTOR", "DETAIL",
+    ]  # fmt: skip
+    assert "build.accepted" in table.stdout
+    rows = yaml.safe_load(as_json.stdout)
+    assert rows[-1]["action"] == "build.accepted", "newest first: the first event is last"
+    assert rows[-1]["project"] == "shop" and rows[-1]["build"]
+    assert [r["id"] for r in rows] == sorted((r["id"] for r in rows), reverse=True)
+    assert yaml.safe_load(other.stdout) == []
+    assert bad.returncode == 2 and "--since takes a date or time" in bad.stderr

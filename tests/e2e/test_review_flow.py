@@ -7,7 +7,6 @@ each person sees and the local control plane holds the objects.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -18,10 +17,12 @@ from lightkube.resources.core_v1 import Service
 from lightkube.resources.networking_v1 import Ingress
 from slack_sdk import WebClient
 
-from cibot.fakeslack import FakeSlackServer, Message, User, Workspace
+from cibot.fakeslack import FakeSlackServer, Message, User
 from tests.e2e.conftest import CHANNEL, OWNERS, QA, SECRET
+from tests.support import flow
 from tests.support import slack_requests as slack_req
 from tests.support.ci import body_of, post_build
+from tests.support.flow import IMAGE, action_ids, dm, press, until
 from tests.support.kube import dead_kubeconfig, is_gone, only_deployment
 from tests.support.service import CibotProcess
 
@@ -38,55 +39,14 @@ def cibot_config(cibot_config: dict[str, Any]) -> dict[str, Any]:
     return cibot_config
 
 
-IMAGE = "registry.example.test/shop/web:2.0"
 QA1, QA2 = QA
 OWNER1, OWNER2 = OWNERS
-
-
-async def until(
-    slack: FakeSlackServer, check: Callable[[Workspace], bool], within: float = 30
-) -> None:
-    await slack.state.wait_for_async(check, within=within)
-
-
-def dm(slack: FakeSlackServer, user: str) -> Message:
-    messages = slack.state.dm_messages(user)
-    assert len(messages) == 1, f"{user} has {len(messages)} DMs"
-    return messages[0]
-
-
-def has_dm(user: str) -> Callable[[Workspace], bool]:
-    return lambda s: len(s.dm_messages(user)) == 1
-
-
-def action_ids(message: Message) -> list[str]:
-    return [b.action_id or "" for b in message.buttons]
 
 
 async def ready_build(
     cibot: CibotProcess, slack: FakeSlackServer, target: str = "main", image: str = IMAGE
 ) -> str:
-    response = post_build(
-        cibot.url, SECRET, body_of(project="shop", image=image, type="branch", target=target)
-    )
-    assert response.status_code == 202, response.text
-    build_id: str = response.json()["build_id"]
-    everyone = (*QA, *OWNERS)
-    await until(slack, lambda s: all(
-        any(build_id in m.visible_text for m in s.dm_messages(u)) for u in everyone
-    ))  # fmt: skip
-    return build_id
-
-
-def press(
-    cibot: CibotProcess, slack: FakeSlackServer, user: str, action_id: str, build_id: str
-) -> httpx.Response:
-    channel = slack.state.dm_channel(user) or "D0NOTADM"
-    response = slack_req.post(
-        cibot.url, slack_req.block_actions(user, action_id, build_id, channel)
-    )
-    assert response.status_code == 200, response.text
-    return response
+    return await flow.ready_build(cibot, slack, (*QA, *OWNERS), target=target, image=image)
 
 
 async def test_a_ready_preview_sends_each_owner_and_qa_member_exactly_one_dm_with_their_buttons(

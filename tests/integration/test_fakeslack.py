@@ -344,6 +344,21 @@ async def test_users_are_found_by_id_and_by_email(async_client: AsyncWebClient) 
     assert no_email.value.response["error"] == "users_not_found"
 
 
+async def test_a_user_groups_members_are_listed_and_can_change(
+    slack: FakeSlackServer, async_client: AsyncWebClient
+) -> None:
+    slack.state.set_group("S0QA", [QA.id])
+    first = await async_client.usergroups_users_list(usergroup="S0QA")
+    slack.state.set_group("S0QA", [QA.id, OWNER.id])
+    second = await async_client.usergroups_users_list(usergroup="S0QA")
+    with pytest.raises(SlackApiError) as unknown:
+        await async_client.usergroups_users_list(usergroup="S0NOPE")
+
+    assert first["users"] == [QA.id]
+    assert second["users"] == [QA.id, OWNER.id]
+    assert unknown.value.response["error"] == "no_such_subteam"
+
+
 def test_a_modal_is_validated_and_opened_and_a_home_tab_published(
     slack: FakeSlackServer, client: WebClient
 ) -> None:

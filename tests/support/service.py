@@ -62,7 +62,7 @@ class CibotProcess:
         done = run_cli("db", "upgrade", "--config", str(self.path))
         assert done.returncode == 0, done.stderr
 
-    def start(self, timeout: float = 30.0) -> CibotProcess:
+    def start(self, timeout: float = 60.0) -> CibotProcess:
         self.write_config()
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(

@@ -74,8 +74,36 @@ def view_submission(
     }
 
 
+def slash_command(user: str, text: str, channel: str, command: str = "/cibot") -> dict[str, str]:
+    """The form fields Slack posts for a slash command."""
+    return {
+        "token": "legacy-unused",
+        "team_id": TEAM,
+        "team_domain": "fake",
+        "channel_id": channel,
+        "channel_name": "shop-builds",
+        "user_id": user,
+        "user_name": user.lower(),
+        "command": command,
+        "text": text,
+        "api_app_id": APP,
+        "response_url": "https://hooks.slack.invalid/commands/1",
+        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
+    }
+
+
 def encode(payload: dict[str, Any]) -> str:
     return urlencode({"payload": json.dumps(payload)})
+
+
+def post_form(
+    base_url: str, fields: dict[str, str], *, secret: str = SIGNING_SECRET
+) -> httpx.Response:
+    """POST form fields as Slack posts slash commands, signed."""
+    body = urlencode(fields)
+    return httpx.post(
+        f"{base_url}/slack/events", content=body, headers=signed_headers(body, secret), timeout=10
+    )
 
 
 def post(

@@ -1,9 +1,10 @@
 """`cibot check`: is this configuration ready to run? A readable report and an exit code.
 
 Checks, in order: the config itself (already loaded: syntax and values), what is legal but
-surely unmeant (a project nobody may approve or deploy), Slack authentication (when a token
-is configured), and whether ci-bot's Kubernetes identity may do what it needs in each
-project's namespace (SelfSubjectAccessReview, so nothing is created to find out).
+surely unmeant (a project nobody may approve or deploy), Slack authentication and the
+user groups named in roles (when a token is configured), and whether ci-bot's Kubernetes
+identity may do what it needs in each project's namespace (SelfSubjectAccessReview, so
+nothing is created to find out).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from lightkube import AsyncClient
 from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
 from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from cibot.adapters.kubernetes.client import kube_config
 from cibot.adapters.retry import NO_RETRY
 from cibot.adapters.slack.chat import web_client
 from cibot.config import Settings, readiness_problems
+from cibot.domain.project import is_group
 
 # (API group, resource, verbs) ci-bot needs in each project namespace.
 NEEDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -66,10 +69,26 @@ async def _slack(settings: Settings, report: Report) -> None:
     try:
         auth = await client.auth_test()
         report.ok(f"auth.test: bot {auth.get('user_id')} in team {auth.get('team_id')}")
+        await _groups(settings, client, report)
     except SlackApiError as exc:
         report.fail(f"auth.test refused: {exc.response.get('error')}")
     except Exception as exc:
         report.fail(f"Slack unreachable at {settings.slack.api_url}: {type(exc).__name__}")
+
+
+async def _groups(settings: Settings, client: AsyncWebClient, report: Report) -> None:
+    """Every user group named in a role can be read, and has members."""
+    named = sorted({m for p in settings.projects for m in (*p.qa, *p.owners) if is_group(m)})
+    for group in named:
+        try:
+            members = (await client.usergroups_users_list(usergroup=group)).get("users") or []
+        except SlackApiError as exc:
+            report.fail(f"user group {group}: {exc.response.get('error')}")
+            continue
+        if members:
+            report.ok(f"user group {group}: {len(members)} member(s)")
+        else:
+            report.fail(f"user group {group} has no members: nobody holds that role through it")
 
 
 async def _allowed(

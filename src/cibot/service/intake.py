@@ -72,10 +72,9 @@ async def record_build(
     """Record the build and queue its deployment; replay the first answer for a repeated id.
 
     An image from outside the project's allow-list is refused (ImageNotAllowed) before
-    anything is written or contacted; the refusal itself goes to the audit trail.
+    anything is written or contacted.
     """
     if not project.policy.image_allowed(report.image):
-        await _refuse(store, clock, project, report, webhook_id)
         raise ImageNotAllowed(
             f"image {report.image!r} is not from a registry or repository {project.name} allows"
         )
@@ -141,11 +140,17 @@ def _is_stale(report: BuildReport, highest: int | None) -> bool:
     return number is not None and highest is not None and number < highest
 
 
-async def _refuse(
-    store: Store, clock: Clock, project: Project, report: BuildReport, webhook_id: str
+async def record_refusal(
+    store: Store, clock: Clock, project_id: str | None, status: int, detail: dict[str, object]
 ) -> None:
-    detail = {"image": report.image, "target": report.target, "webhook_id": webhook_id}
+    """Audit a signed request that was refused (a bad field, an image not allowed, …).
+
+    Only signed requests get here: unsigned ones are counted, never written, so that a
+    flood of forged requests cannot fill the audit table.
+    """
     async with store.transaction() as tx:
         await tx.audit(
-            AuditEvent(clock.now(), "build.refused", project.id, detail={**detail, "why": "image"})
+            AuditEvent(
+                clock.now(), "build.refused", project_id, detail={"status": status, **detail}
+            )
         )

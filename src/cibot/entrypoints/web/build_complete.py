@@ -2,13 +2,16 @@
 
 Order matters: size limit (413) → find the secrets (the project's own, else the global
 ones) → Standard Webhooks signature over the raw bytes (401) → unknown project (404) →
-field syntax (422) → commit (202). The project named in an unverified body is used only to
-pick which secret to check; for a project we do not know, the global secret decides whether
-the caller learns that it is unknown.
+field syntax and policy, e.g. an image from outside the allow-list (422) → commit (202).
+The project named in an unverified body is used only to pick which secret to check; for a
+project we do not know, the global secret decides whether the caller learns that it is
+unknown. A signed request that is refused is written to the audit trail; an unsigned one
+never is (a flood of forgeries must not fill it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
@@ -22,7 +25,7 @@ from cibot.domain.build import BuildType
 from cibot.domain.project import Project
 from cibot.entrypoints.web.notification import InvalidNotification, parse_fields, validate
 from cibot.service.errors import ImageNotAllowed, ReplayMismatch, StoreConflict, StoreUnavailable
-from cibot.service.intake import BuildReport, record_build
+from cibot.service.intake import BuildReport, record_build, record_refusal
 from cibot.service.ports import Clock, Store
 
 
@@ -64,6 +67,7 @@ class Refused(Exception):
 
     def __init__(self, status: int, message: str, **extra: object) -> None:
         super().__init__(message)
+        self.status, self.message, self.extra = status, message, extra
         self.response = _error(status, message, **extra)
 
 
@@ -140,7 +144,19 @@ async def build_complete(request: Request, intake: Intake) -> Response:
         return refused.response
 
 
-async def _build_complete(request: Request, intake: Intake) -> Response:
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """A request whose signature verified: its raw body, its fields, the project it names."""
+
+    body: bytes
+    webhook_id: str
+    fields: dict[str, object] | None  # None: unparsable, for the reason in `unparsable`
+    unparsable: str | None
+    project: Project | None
+
+
+async def signed_request(request: Request, intake: Intake) -> Signed:
+    """Read and verify a CI request: 413 past the size limit, 401 unless signed."""
     try:
         body = await read_body(request, intake.max_body_bytes)
     except BodyTooLarge:
@@ -150,11 +166,38 @@ async def _build_complete(request: Request, intake: Intake) -> Response:
     project = intake.projects.get(name) if isinstance(name, str) else None
     own = project.webhook_secrets if project else ()
     webhook_id = _verified(request, body, own or intake.global_secrets)
-    if fields is None:
-        raise Refused(422, unparsable or "unreadable body")
+    return Signed(body, webhook_id, fields, unparsable, project)
+
+
+async def audit_refusal(intake: Intake, signed: Signed, refused: Refused) -> None:
+    """A signed request that was refused goes to the audit trail (busy ones excepted)."""
+    if refused.status == 503:
+        return  # nothing was decided: CI tries again
+    detail = {"error": refused.message[:500], "webhook_id": signed.webhook_id, **refused.extra}
+    project_id = signed.project.id if signed.project else None
+    with contextlib.suppress(StoreUnavailable):  # the refusal stands without its audit row
+        await record_refusal(intake.store, intake.clock, project_id, refused.status, detail)
+
+
+def signed_project(signed: Signed) -> tuple[Project, dict[str, object]]:
+    """The project and fields of a signed request: 422 unparsable, 404 unknown project."""
+    name = signed.fields.get("project") if signed.fields else None
+    if signed.fields is None:
+        raise Refused(422, signed.unparsable or "unreadable body")
     if not isinstance(name, str):
         raise Refused(422, "field 'project' is required", field="project")
-    if project is None:
+    if signed.project is None:
         raise Refused(404, "unknown project", project=name[:64])
-    build_id = await _record(intake, project, _report(fields), webhook_id, body)
+    return signed.project, signed.fields
+
+
+async def _build_complete(request: Request, intake: Intake) -> Response:
+    signed = await signed_request(request, intake)
+    try:
+        project, fields = signed_project(signed)
+        report = _report(fields)
+        build_id = await _record(intake, project, report, signed.webhook_id, signed.body)
+    except Refused as refused:
+        await audit_refusal(intake, signed, refused)
+        raise
     return JSONResponse({"build_id": build_id}, status_code=202)

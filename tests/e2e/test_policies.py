@@ -1,0 +1,316 @@
+"""The gate to production, end to end: quorum, override, four eyes, allow-list, freezes, groups.
+
+Each test starts the real `cibot serve` with the project's `policy` as a user would write it,
+sends real signed builds and clicks, and reads what people see in the fake Slack and what
+runs on the local control plane.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
+from lightkube.resources.apps_v1 import Deployment
+
+from cibot.fakeslack import FakeSlackServer, User
+from tests.e2e.conftest import CHANNEL, OWNERS, QA
+from tests.support import slack_requests as slack_req
+from tests.support.flow import (
+    action_ids,
+    dm,
+    dm_of,
+    press,
+    ready_build,
+    send_build,
+    slash,
+    until,
+)
+from tests.support.service import CibotProcess, run_cli
+
+pytestmark = pytest.mark.kubernetes
+
+QA1, QA2 = QA
+OWNER1, OWNER2 = OWNERS
+EVERYONE = (*QA, *OWNERS)
+Launch = Callable[..., CibotProcess]
+
+
+@pytest.fixture
+def launch(cibot_config: dict[str, Any], tmp_path: Path) -> Iterator[Launch]:
+    """Start `cibot serve` with this test's policy (and other project keys); stopped after."""
+    started: list[CibotProcess] = []
+
+    def start(policy: dict[str, Any] | None = None, **project: Any) -> CibotProcess:
+        cibot_config["projects"][0].update(project)
+        if policy is not None:
+            cibot_config["projects"][0]["policy"] = policy
+        process = CibotProcess(cibot_config, tmp_path)
+        process.upgrade_db()
+        started.append(process.start())
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+def owner_dm_says(slack: FakeSlackServer, build_id: str, text: str) -> Callable[[Any], bool]:
+    def check(_: Any) -> bool:
+        message = dm_of(slack, OWNER1, build_id)
+        return message is not None and text in message.visible_text
+
+    return check
+
+
+def told(slack: FakeSlackServer, user: str, text: str) -> Callable[[Any], bool]:
+    return lambda s: any(text in e.visible_text for e in s.ephemerals(user))
+
+
+async def production_deployment(kube: AsyncClient, namespace: str) -> Deployment | None:
+    try:
+        return await kube.get(Deployment, "shop", namespace=namespace)
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return None
+        raise
+
+
+async def test_by_default_one_qa_approval_unlocks_the_deploy_button(
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+) -> None:
+    cibot = launch()
+    build_id = await ready_build(cibot, fake_slack, EVERYONE)
+    owner = dm(fake_slack, OWNER1)
+    assert action_ids(owner) == ["close_build"], "no Deploy before the quorum"
+    assert "it needs 1 more QA approval (0 of 1)" in owner.visible_text
+
+    press(cibot, fake_slack, OWNER1, "deploy_production", build_id)  # a stale or forged click
+    await until(fake_slack, told(fake_slack, OWNER1, "cannot go to production yet"))
+    press(cibot, fake_slack, QA1, "qa_approve", build_id)
+
+    await until(fake_slack, lambda s: action_ids(dm(fake_slack, OWNER1))[0] == "deploy_production")
+    assert "Approvals: 1 of 1" in dm(fake_slack, OWNER1).visible_text
+    press(cibot, fake_slack, OWNER1, "deploy_production", build_id)
+    await until(fake_slack, lambda s: len(s.messages(CHANNEL)) == 2, within=60)
+    assert "deployed to production" in fake_slack.state.messages(CHANNEL)[1].visible_text
+    assert await production_deployment(kube, namespace) is not None
+
+
+async def test_a_rejection_after_the_quorum_takes_the_deploy_button_away_again(
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+) -> None:
+    cibot = launch({"approvals_required": 1})
+    build_id = await ready_build(cibot, fake_slack, EVERYONE)
+    press(cibot, fake_slack, QA1, "qa_approve", build_id)
+    await until(fake_slack, lambda s: "deploy_production" in action_ids(dm(fake_slack, OWNER2)))
+
+    press(cibot, fake_slack, QA2, "qa_reject", build_id)  # no modal answer: rejected as is
+    await until(fake_slack, lambda s: len(s.views()) == 1)
+    modal = fake_slack.state.views()[0]
+    submission = slack_req.view_submission(
+        QA2, "qa_reject_reason", modal.payload["private_metadata"], {}
+    )
+    assert slack_req.post(cibot.url, submission).status_code == 200
+
+    await until(fake_slack, owner_dm_says(fake_slack, build_id, f"rejected by <@{QA2}>"))
+    assert action_ids(dm(fake_slack, OWNER1)) == ["close_build"]
+    press(cibot, fake_slack, OWNER1, "deploy_production", build_id)
+    await until(fake_slack, told(fake_slack, OWNER1, "it was rejected by"))
+    await asyncio.sleep(1)
+    assert await production_deployment(kube, namespace) is None
+
+
+async def test_two_approvals_required_wait_for_the_second_one(
+    launch: Launch, fake_slack: FakeSlackServer
+) -> None:
+    cibot = launch({"approvals_required": 2})
+    build_id = await ready_build(cibot, fake_slack, EVERYONE)
+
+    press(cibot, fake_slack, QA1, "qa_approve", build_id)
+    await until(fake_slack, owner_dm_says(fake_slack, build_id, "Approvals: 1 of 2"))
+    assert "it needs 1 more QA approval (1 of 2)" in dm(fake_slack, OWNER1).visible_text
+    assert action_ids(dm(fake_slack, OWNER1)) == ["close_build"]
+
+    press(cibot, fake_slack, QA2, "qa_approve", build_id)
+    await until(fake_slack, owner_dm_says(fake_slack, build_id, "Approvals: 2 of 2"))
+    await until(fake_slack, lambda s: "deploy_production" in action_ids(dm(fake_slack, OWNER1)))
+
+
+async def test_an_owner_may_override_the_quorum_with_a_reason_that_goes_to_audit_and_channel(
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+) -> None:
+    cibot = launch({"approvals_required": 2, "allow_override": True})
+    build_id = await ready_build(cibot, fake_slack, EVERYONE)
+    assert action_ids(dm(fake_slack, OWNER1)) == ["deploy_override", "close_build"]
+
+    press(cibot, fake_slack, OWNER1, "deploy_override", build_id)
+    await until(fake_slack, lambda s: len(s.views()) == 1)
+    modal = fake_slack.state.views()[0]
+    assert modal.payload["callback_id"] == "deploy_override_reason"
+    empty = slack_req.view_submission(
+        OWNER1, "deploy_override_reason", modal.payload["private_metadata"], {}
+    )
+    refused = slack_req.post(cibot.url, empty)
+    assert refused.json()["response_action"] == "errors", "a reason is required"
+    values = {
+        "override_reason": {"override_reason_input": {"value": "hotfix for <!channel> outage"}}
+    }
+    submitted = slack_req.view_submission(
+        OWNER1, "deploy_override_reason", modal.payload["private_metadata"], values
+    )
+    assert slack_req.post(cibot.url, submitted).status_code == 200
+
+    await until(fake_slack, lambda s: len(s.messages(CHANNEL)) == 2, within=60)
+    announcement = fake_slack.state.messages(CHANNEL)[1].visible_text
+    assert "without the required approvals" in announcement
+    assert "hotfix for" in announcement and "<!channel>" not in announcement
+    assert await production_deployment(kube, namespace) is not None
+    audit = run_cli("audit", "--config", str(cibot.path), "--json")
+    assert audit.returncode == 0, audit.stderr
+    assert '"production.override"' in audit.stdout and "hotfix for" in audit.stdout
+
+
+async def test_four_eyes_the_authors_approval_never_counts(
+    launch: Launch, fake_slack: FakeSlackServer
+) -> None:
+    fake_slack.state.add_user(User(QA1, "qa1", email="Qa1@Example.com"))
+    cibot = launch()
+
+    build_id = await ready_build(cibot, fake_slack, EVERYONE, fields={"author": "qa1@example.com"})
+
+    await until(fake_slack, lambda s: "You wrote this build" in dm(fake_slack, QA1).visible_text)
+    assert action_ids(dm(fake_slack, QA1)) == ["qa_reject"], "the author may only reject"
+    press(cibot, fake_slack, QA1, "qa_approve", build_id)  # forged: the button is not there
+    await until(fake_slack, told(fake_slack, QA1, "Not allowed: you wrote this build"))
+    press(cibot, fake_slack, QA2, "qa_approve", build_id)
+    await until(fake_slack, lambda s: "deploy_production" in action_ids(dm(fake_slack, OWNER1)))
+
+
+async def test_an_author_who_may_not_deploy_their_own_build_is_refused_but_another_owner_may(
+    launch: Launch, fake_slack: FakeSlackServer
+) -> None:
+    cibot = launch({"approvals_required": 0, "author_may_deploy": False})
+    build_id = await ready_build(cibot, fake_slack, EVERYONE, fields={"author": OWNER1})
+
+    press(cibot, fake_slack, OWNER1, "deploy_production", build_id)
+    await until(fake_slack, told(fake_slack, OWNER1, "someone else must deploy it"))
+    press(cibot, fake_slack, OWNER2, "deploy_production", build_id)
+    await until(fake_slack, lambda s: len(s.messages(CHANNEL)) == 2, within=60)
+    assert f"by <@{OWNER2}>" in fake_slack.state.messages(CHANNEL)[1].visible_text
+
+
+async def test_an_image_from_outside_the_allow_list_is_refused_before_anything_is_contacted(
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+) -> None:
+    cibot = launch({"allowed_images": ["registry.example.test/shop/*"]})
+
+    refused = send_build(cibot, image="evil.example.com/shop/web:1")
+    allowed = send_build(cibot, image="registry.example.test/shop/api:1", target="api")
+
+    assert refused.status_code == 422
+    assert refused.json()["field"] == "image"
+    assert "evil.example.com/shop/web:1" in refused.json()["error"]
+    assert allowed.status_code == 202
+    await until(fake_slack, lambda s: len(s.messages(CHANNEL)) == 1)
+    await asyncio.sleep(1)
+    cards = fake_slack.state.messages(CHANNEL)
+    assert len(cards) == 1 and "api" in cards[0].visible_text, "no card for the refused build"
+    images = [
+        c.image
+        async for d in kube.list(Deployment, namespace=namespace)
+        if d.spec and d.spec.template.spec
+        for c in d.spec.template.spec.containers
+    ]
+    assert images == ["registry.example.test/shop/api:1"]
+    audit = run_cli("audit", "--config", str(cibot.path), "--json")
+    assert '"build.refused"' in audit.stdout and "evil.example.com" in audit.stdout
+
+
+async def test_a_configured_freeze_window_explains_itself_and_stops_deploys(
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+) -> None:
+    window = {
+        "start": "2020-01-01T00:00:00Z",
+        "end": "2099-01-01T00:00:00Z",
+        "reason": "the big migration",
+    }
+    cibot = launch({"approvals_required": 0, "freeze_windows": [window]})
+    build_id = await ready_build(cibot, fake_slack, EVERYONE)
+
+    owner = dm(fake_slack, OWNER1)
+    assert (
+        "Production is frozen until 2099-01-01 00:00 UTC: the big migration" in owner.visible_text
+    )
+    assert action_ids(owner) == ["close_build"]
+    press(cibot, fake_slack, OWNER1, "deploy_production", build_id)
+    await until(fake_slack, told(fake_slack, OWNER1, "production is frozen"))
+    await asyncio.sleep(1)
+    assert await production_deployment(kube, namespace) is None
+
+
+async def test_an_owner_freezes_and_unfreezes_production_from_slack(
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+) -> None:
+    cibot = launch({"approvals_required": 0})
+    build_id = await ready_build(cibot, fake_slack, EVERYONE)
+    assert "deploy_production" in action_ids(dm(fake_slack, OWNER1))
+
+    assert "Not allowed: only the owners" in slash(cibot, QA1, "freeze shop because")
+    answer = slash(cibot, OWNER1, "freeze shop release week")
+    assert "frozen until an owner unfreezes them" in answer
+    assert "already frozen" in slash(cibot, OWNER2, "freeze")  # in the project's channel
+
+    await until(fake_slack, lambda s: "are frozen by" in s.messages(CHANNEL)[-1].visible_text)
+    assert "release week" in fake_slack.state.messages(CHANNEL)[-1].visible_text
+    await until(fake_slack, owner_dm_says(fake_slack, build_id, "Production is frozen by"))
+    assert action_ids(dm(fake_slack, OWNER2)) == ["close_build"]
+    press(cibot, fake_slack, OWNER2, "deploy_production", build_id)
+    await until(fake_slack, told(fake_slack, OWNER2, "production is frozen by U0OWNER1"))
+
+    assert "may go ahead again" in slash(cibot, OWNER2, "unfreeze shop")
+    await until(fake_slack, lambda s: "deploy_production" in action_ids(dm(fake_slack, OWNER1)))
+    press(cibot, fake_slack, OWNER1, "deploy_production", build_id)
+    announced = "deployed to production"
+    await until(fake_slack, lambda s: announced in s.messages(CHANNEL)[-1].visible_text, within=60)
+    assert await production_deployment(kube, namespace) is not None
+    history = slash(cibot, QA2, "history shop 20")
+    for action in ("production.frozen", "production.unfrozen", "production.deployed"):
+        assert action in history
+
+
+async def test_qa_given_as_a_slack_user_group_are_its_members(
+    launch: Launch, fake_slack: FakeSlackServer
+) -> None:
+    fake_slack.state.set_group("S0QAGROUP", [QA2])
+    cibot = launch(qa=["S0QAGROUP"])
+
+    build_id = await ready_build(cibot, fake_slack, (QA2, *OWNERS))
+
+    assert fake_slack.state.dm_messages(QA1) == [], "not in the group: no DM"
+    assert f"QA: <@{QA2}>" in dm(fake_slack, OWNER1).visible_text
+    press(cibot, fake_slack, QA1, "qa_approve", build_id, channel=CHANNEL)
+    await until(fake_slack, told(fake_slack, QA1, "Not allowed: only the QA members"))
+    press(cibot, fake_slack, QA2, "qa_approve", build_id)
+    await until(fake_slack, lambda s: "deploy_production" in action_ids(dm(fake_slack, OWNER1)))
+
+
+async def test_an_approver_removed_from_the_config_no_longer_counts(
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+) -> None:
+    first = launch()
+    build_id = await ready_build(first, fake_slack, EVERYONE)
+    press(first, fake_slack, QA1, "qa_approve", build_id)
+    await until(fake_slack, lambda s: "deploy_production" in action_ids(dm(fake_slack, OWNER1)))
+    first.stop()
+
+    again = launch(qa=[QA2])
+    press(again, fake_slack, OWNER1, "deploy_production", build_id)
+
+    await until(fake_slack, told(fake_slack, OWNER1, "it needs 1 more QA approval (0 of 1)"))
+    await asyncio.sleep(1)
+    assert await production_deployment(kube, namespace) is None
