@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
-from textwrap import dedent
+from textwrap import dedent, indent
 
 import pytest
 from pydantic import ValidationError
@@ -695,3 +696,118 @@ def test_a_project_id_must_start_with_a_letter_as_service_names_do() -> None:
     )
     assert (problem.line, problem.key) == (2, "projects[0].id")
     assert "starting with a letter" in problem.message
+
+
+# --- policy and lifecycle ---
+
+POLICY = MINIMAL + indent(
+    dedent(
+        """\
+        policy:
+          approvals_required: 1
+          allow_override: true
+          four_eyes: false
+          author_may_deploy: false
+          expires_after: 3d
+          allowed_images: [registry.example.com/shop/*, ghcr.io/acme/web, quay.io]
+          freeze_windows:
+            - {start: "2026-12-24T00:00:00Z", end: "2026-12-27T00:00:00Z", reason: holidays}
+            - {weekly: "fri 16:00 - mon 08:00", timezone: Europe/Berlin}
+        lifecycle:
+          preview_ttl: 2w
+          preview_ttl_warning: 1h30m
+          remind_after: 90
+          newer_tag_supersedes: false
+        """
+    ),
+    "    ",
+)
+
+
+def test_policy_and_lifecycle_keys_reach_the_domain() -> None:
+    (project,) = to_domain(parse_config(POLICY))
+    policy, life = project.policy, project.lifecycle
+
+    assert (policy.allow_override, policy.four_eyes, policy.author_may_deploy) == (
+        True, False, False,
+    )  # fmt: skip
+    assert policy.expires_after == timedelta(days=3)
+    assert policy.image_allowed("registry.example.com/shop/web:1")
+    assert not policy.image_allowed("registry.example.com/blog/web:1")
+    assert [w.reason for w in policy.freeze_windows] == ["holidays", "the weekly deploy freeze"]
+    assert life.preview_ttl == timedelta(weeks=2)
+    assert life.preview_ttl_warning == timedelta(hours=1, minutes=30)
+    assert life.remind_after == timedelta(seconds=90)
+    assert life.newer_tag_supersedes is False
+
+
+def test_the_policy_defaults_are_one_approval_four_eyes_and_a_week_for_previews() -> None:
+    (project,) = to_domain(parse_config(MINIMAL))
+    assert project.policy.approvals_required == 1 and project.policy.four_eyes
+    assert not project.policy.allow_override and project.policy.allowed_images == ()
+    assert project.lifecycle.preview_ttl == timedelta(days=7)
+    assert project.lifecycle.remind_after == timedelta(days=1)
+
+
+def with_policy(line: str, section: str = "policy") -> str:
+    return MINIMAL + f"    {section}:\n      {line}\n"
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"),
+    [
+        ("approvals_required: 3", "policy.approvals_required", "can never be met: only 1"),
+        ("approvals_required: -1", "policy.approvals_required", "greater than or equal to 0"),
+        ("expires_after: soon", "policy.expires_after", "must be a duration like 90s"),
+        ("expires_after: 0s", "policy.expires_after", "must be longer than zero"),
+        ("allowed_images: ['https://ghcr.io']", "policy.allowed_images[0]", "must be a regis"),
+        ("allowed_images: ['ghcr.io/a*']", "policy.allowed_images[0]", "may only end the"),
+        ("freeze_windows: [{weekly: 'friday'}]", "policy.freeze_windows[0].weekly", "must look"),
+        (
+            "freeze_windows: [{weekly: 'fri 25:00 - sat 01:00'}]",
+            "policy.freeze_windows[0].weekly",
+            "not a time of day",
+        ),
+        (
+            "freeze_windows: [{weekly: 'fri 16:00 - mon 08:00', timezone: Mars/Olympus}]",
+            "policy.freeze_windows[0].timezone",
+            "not a known time zone",
+        ),
+        (
+            "freeze_windows: [{start: '2026-12-24T00:00:00Z'}]",
+            "policy.freeze_windows[0].end",
+            "required: a window",
+        ),
+        (
+            "freeze_windows: [{start: '2026-12-24T00:00:00', end: '2026-12-25T00:00:00Z'}]",
+            "policy.freeze_windows[0].start",
+            "timezone",
+        ),
+        (
+            "freeze_windows: [{start: '2026-12-25T00:00:00Z', end: '2026-12-24T00:00:00Z'}]",
+            "policy.freeze_windows[0].end",
+            "later than start",
+        ),
+        ("four_eye: true", "policy.four_eye", "did you mean 'four_eyes'"),
+    ],
+)  # fmt: skip
+def test_a_bad_policy_key_is_named_with_its_line(line: str, key: str, message: str) -> None:
+    problem = only_problem(with_policy(line))
+    assert problem.key == f"projects[0].{key}"
+    assert message in problem.message
+    assert problem.line is not None and problem.line >= 8
+
+
+def test_the_ttl_warning_must_be_shorter_than_the_ttl() -> None:
+    text = MINIMAL + "    lifecycle: {preview_ttl: 1h, preview_ttl_warning: 2h}\n"
+    problem = only_problem(text)
+    assert problem.key == "projects[0].lifecycle.preview_ttl_warning"
+    assert "shorter than preview_ttl" in problem.message
+
+
+def test_a_role_may_name_a_slack_user_group_and_then_any_quorum_is_allowed() -> None:
+    text = (
+        MINIMAL.replace("qa: [U01QA]", "qa: [S0QAGROUP]") + "    policy: {approvals_required: 3}\n"
+    )
+    (project,) = to_domain(parse_config(text))
+    assert project.groups == frozenset({"S0QAGROUP"})

@@ -135,6 +135,8 @@ def _duration(value: object) -> object:
         if value < 0:
             raise ValueError("must not be negative")
         return timedelta(seconds=value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return timedelta(seconds=int(value))
     if isinstance(value, str):
         match = _DURATION.fullmatch(value.strip().lower())
         if value.strip() and match:

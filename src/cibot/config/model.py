@@ -109,7 +109,7 @@ class SlackSettings(Section):
     api_url: SlackApiUrl = "https://slack.com/api/"
     team_id: TeamId | None = None  # when set, requests from other workspaces are refused
     app_id: AppId | None = None  # when set, requests for other apps are refused
-    group_refresh_seconds: int = Field(300, ge=10)  # how often user groups' members are re-read
+    group_refresh_seconds: int = Field(300, ge=1)  # how often user groups' members are re-read
 
     @model_validator(mode="after")
     def _token_and_secret_together(self) -> Self:

@@ -49,12 +49,14 @@ def _policy(config: PolicyConfig) -> Policy:
 
 
 def _window(config: FreezeWindowConfig) -> FreezeWindow:
+    reason = {"reason": config.reason} if config.reason else {}
     if config.weekly is None:
         assert config.dates is not None  # the model requires start and end without weekly
         start, end = config.dates
-        return DateWindow(start, end, config.reason)
+        return DateWindow(start, end, **reason)
     start_day, start_time, end_day, end_time = parse_weekly(config.weekly)
-    return WeeklyWindow(start_day, start_time, end_day, end_time, config.timezone, config.reason)
+    zone = config.timezone
+    return WeeklyWindow(start_day, start_time, end_day, end_time, zone, **reason)
 
 
 def _lifecycle(config: LifecycleConfig) -> Lifecycle:

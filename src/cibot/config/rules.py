@@ -48,7 +48,7 @@ class FreezeWindowConfig(Section):
     end: AwareDatetime | None = None
     weekly: NonEmpty | None = None
     timezone: NonEmpty = "UTC"
-    reason: NonEmpty = "a planned deploy freeze"
+    reason: NonEmpty | None = None  # default: "a planned deploy freeze" or "the weekly …"
 
     @field_validator("weekly")
     @classmethod
