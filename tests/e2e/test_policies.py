@@ -314,3 +314,21 @@ async def test_an_approver_removed_from_the_config_no_longer_counts(
     await until(fake_slack, told(fake_slack, OWNER1, "it needs 1 more QA approval (0 of 1)"))
     await asyncio.sleep(1)
     assert await production_deployment(kube, namespace) is None
+
+
+async def test_a_change_to_a_groups_members_reaches_the_roles_at_the_next_refresh(
+    launch: Launch, fake_slack: FakeSlackServer, cibot_config: dict[str, Any]
+) -> None:
+    fake_slack.state.set_group("S0QAGROUP", [QA1])
+    cibot_config["slack"]["group_refresh_seconds"] = 1
+    cibot = launch(qa=["S0QAGROUP"])
+    build_id = await ready_build(cibot, fake_slack, (QA1, *OWNERS))
+
+    fake_slack.state.set_group("S0QAGROUP", [QA2])
+
+    await until(fake_slack, lambda s: dm_of(fake_slack, QA2, build_id) is not None)
+    assert action_ids(dm_of(fake_slack, QA2, build_id)) == ["qa_approve", "qa_reject"]
+    await until(fake_slack, lambda s: not dm(fake_slack, QA1).buttons)
+    assert "no longer in QA" in dm(fake_slack, QA1).visible_text
+    press(cibot, fake_slack, QA1, "qa_approve", build_id)
+    await until(fake_slack, told(fake_slack, QA1, "Not allowed: only the QA members"))
