@@ -45,6 +45,7 @@ from cibot.service.jobs import (
     JobPayload,
     NotifyUser,
     PostVerdictReplies,
+    RedrawReview,
     RefreshGroups,
     ResolveAuthor,
     RollbackProduction,
@@ -178,6 +179,7 @@ def job_handlers(
             period=group_refresh_seconds,
         ),
         AnnounceFreeze: partial(messages.announce_freeze, chat=chat, projects=p),
+        RedrawReview: partial(messages.redraw_review, store=store),
     }
 
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 import pytest
 
 from cibot.domain.build import BuildState
+from cibot.domain.policy import DateWindow, Policy
 from cibot.service import messages
 from cibot.service.errors import ChatUnavailable
-from cibot.service.jobs import SyncReviewDMs
+from cibot.service.jobs import RedrawReview, SyncReviewDMs
 from cibot.service.ports import MessageRef
+from cibot.service.views import OwnerDM
 from tests.support.fakes import FakeChat, FakeClock, MemoryStore
 from tests.unit.test_review import READY
 from tests.unit.test_use_cases import PROJECT
@@ -98,3 +101,21 @@ async def test_a_redraw_after_a_verdict_touches_that_qa_members_dm_and_every_own
 
     redrawn = sorted((ref.channel, type(view).__name__) for ref, view in chat.updates)
     assert redrawn == [("DU0OW1", "OwnerDM"), ("DU0QA3", "QaDM")], "the quorum may have moved"
+
+
+async def test_dms_drawn_in_a_freeze_window_are_redrawn_once_when_it_ends() -> None:
+    ends = CLOCK.now() + timedelta(hours=2)
+    window = DateWindow(CLOCK.now() - timedelta(hours=1), ends, "migration")
+    frozen = replace(TEAM, policy=Policy(approvals_required=0, freeze_windows=(window,)))
+    store, chat = await ready_store(), FakeChat()
+
+    for _ in range(2):
+        await messages.sync_review_dms(
+            SyncReviewDMs("b1"), store=store, clock=CLOCK, chat=chat, projects={"shop": frozen}
+        )
+
+    owner = next(view for _, view in chat.posts if isinstance(view, OwnerDM))
+    assert owner.freeze is not None and not owner.deployable
+    assert [(job, at) for job, at in store.state.jobs if isinstance(job, RedrawReview)] == [
+        (RedrawReview("b1"), ends + timedelta(seconds=1))
+    ]

@@ -68,6 +68,15 @@ class SyncReviewDMs(JobPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class RedrawReview(JobPayload):
+    """Redraw a build's DMs at a later time (when a freeze window ends); no queue of its own,
+    so waiting for that time holds nothing else up."""
+
+    kind: ClassVar[str] = "redraw_review"
+    build_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class PostVerdictReplies(JobPayload):
     """Tell each owner, in their DM's thread, what one QA member decided."""
 
@@ -182,6 +191,7 @@ PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
         DeployPreview,
         SyncBuildCard,
         SyncReviewDMs,
+        RedrawReview,
         PostVerdictReplies,
         DeployProduction,
         RollbackProduction,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
@@ -22,6 +23,7 @@ from cibot.service.jobs import (
     AnnounceFreeze,
     NotifyUser,
     PostVerdictReplies,
+    RedrawReview,
     SyncReviewDMs,
 )
 from cibot.service.ports import Chat, Clock, MessageRef, Store, Transaction
@@ -64,7 +66,6 @@ class Review:
             quorum=self.situation.quorum(self.project, self.build),
             qa=tuple(sorted(self.situation.roster.qa)),
             freeze=self.situation.freeze,
-            busy_with=self.situation.busy_with,
             expires_at=self.project.policy.expires_at(self.build.ready_at),
         )
 
@@ -143,6 +144,24 @@ async def sync_review_dms(
         for u in qa
     ]
     await _all_or_retry(sends)
+    await _redraw_when_the_window_ends(store, review)
+
+
+async def _redraw_when_the_window_ends(store: Store, review: Review) -> None:
+    """A freeze window hides the Deploy button until it ends: redraw the DMs then."""
+    freeze = review.situation.freeze
+    if freeze is None or freeze.until is None or review.build.state is not BuildState.READY:
+        return
+    at = freeze.until + timedelta(seconds=1)
+    key = f"redraw:{review.build.id}:{int(at.timestamp())}"
+    async with store.transaction() as tx:
+        await tx.enqueue(RedrawReview(review.build.id), at, dedupe_key=key)
+
+
+async def redraw_review(job: RedrawReview, *, store: Store) -> None:
+    """Queue the redraw (the DM queue must not hold a job waiting for the future)."""
+    async with store.transaction() as tx:
+        await tx.enqueue(SyncReviewDMs(job.build_id))
 
 
 def _dm(

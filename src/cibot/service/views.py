@@ -33,9 +33,10 @@ class BuildCard:
 class OwnerDM:
     """An owner's DM about a ready preview: link, who does QA, the quorum, Deploy / Close.
 
-    The Deploy button is there only when a click on it would be taken: the quorum is met,
-    production is not frozen, and no other production deploy is running. Otherwise the DM
-    says what is missing (and offers the override, where the policy allows it).
+    The Deploy button is there only when the quorum is met and production is not frozen;
+    otherwise the DM says what is missing (and offers the override, where the policy allows
+    it). A production deploy of another build running meanwhile does not hide it: that
+    passes, and a click meanwhile is told to wait.
     """
 
     project: Project
@@ -46,7 +47,6 @@ class OwnerDM:
     quorum: Quorum = field(default_factory=lambda: Quorum(required=0))
     qa: tuple[str, ...] | None = None  # the QA members as resolved now; None: as configured
     freeze: Freeze | None = None
-    busy_with: str | None = None  # a production deploy of another build is running
     expires_at: datetime | None = None
     former: bool = False  # drawn for someone who is no longer an owner: no buttons
 
@@ -57,16 +57,12 @@ class OwnerDM:
 
     @property
     def deployable(self) -> bool:
-        return self.actionable and self.quorum.met and self.freeze is None and not self.busy
+        return self.actionable and self.quorum.met and self.freeze is None
 
     @property
     def overridable(self) -> bool:
         allowed = self.project.policy.allow_override and not self.quorum.met
-        return self.actionable and allowed and self.freeze is None and not self.busy
-
-    @property
-    def busy(self) -> bool:
-        return self.busy_with is not None and self.busy_with != self.build.id
+        return self.actionable and allowed and self.freeze is None
 
 
 @dataclass(frozen=True, slots=True)

@@ -330,11 +330,6 @@ def _why_not_deployable(view: OwnerDM) -> str:
         return ""
     if view.freeze is not None:
         return freeze_line(view.freeze)
-    if view.busy:
-        return (
-            ":hourglass_flowing_sand: Another production deployment "
-            f"(build {code(view.busy_with or '')}) is running; deploy after it"
-        )
     missing = escape(view.quorum.missing())
     return f":lock: Not ready for production: {missing}"
 
