@@ -31,26 +31,42 @@ from cibot.config import Settings, to_domain
 from cibot.domain.build import Build
 from cibot.domain.project import Project
 from cibot.entrypoints.web.app import create_app
-from cibot.entrypoints.web.build_complete import Intake
 from cibot.entrypoints.web.metrics import Metrics
+from cibot.entrypoints.web.signed import Intake
 from cibot.entrypoints.web.slack import SlackGuard, slack_app
 from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
-from cibot.service import authors, cards, groups, messages, preview, production
+from cibot.service import (
+    authors,
+    branches,
+    cards,
+    expiry,
+    groups,
+    idle,
+    messages,
+    preview,
+    production,
+    reminders,
+)
 from cibot.service.jobs import (
     AnnounceDecision,
     AnnounceFreeze,
+    CheckIdlePreview,
+    DeleteBranchPreview,
     DeletePreview,
     DeployPreview,
     DeployProduction,
+    ExpireReview,
     JobPayload,
     NotifyUser,
     PostVerdictReplies,
     RedrawReview,
     RefreshGroups,
+    RemindReviewers,
     ResolveAuthor,
     RollbackProduction,
     SyncBuildCard,
     SyncReviewDMs,
+    WarnIdlePreview,
 )
 from cibot.service.ports import Clock
 
@@ -180,6 +196,15 @@ def job_handlers(
         ),
         AnnounceFreeze: partial(messages.announce_freeze, chat=chat, projects=p),
         RedrawReview: partial(messages.redraw_review, store=store),
+        ExpireReview: partial(expiry.expire_review, store=store, clock=clock, projects=p),
+        CheckIdlePreview: partial(idle.check_idle_preview, store=store, clock=clock, projects=p),
+        WarnIdlePreview: partial(idle.warn_idle_preview, store=store, chat=chat, projects=p),
+        RemindReviewers: partial(
+            reminders.remind_reviewers, store=store, clock=clock, chat=chat, projects=p
+        ),
+        DeleteBranchPreview: partial(
+            branches.delete_branch_preview, store=store, cluster=c, projects=p
+        ),
     }
 
 

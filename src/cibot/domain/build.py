@@ -26,7 +26,7 @@ class BuildState(StrEnum):
     FAILED = "failed"  # the preview rollout failed; reason recorded
     SUPERSEDED = "superseded"  # a newer build of the same target replaced it
     STALE = "stale"  # arrived after a newer build number of the same target; never deployed
-    CLOSED = "closed"  # an owner closed it; preview removed
+    CLOSED = "closed"  # an owner (or ci-bot: idle, branch deleted) closed it; preview removed
     PROMOTING = "promoting"  # going to production
     PROMOTED = "promoted"  # running in production
     EXPIRED = "expired"  # ready, but undecided for longer than the policy allows
@@ -36,8 +36,9 @@ class BuildState(StrEnum):
 LIVE = frozenset({BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.READY, BuildState.FAILED})
 
 _ALLOWED: dict[BuildState, frozenset[BuildState]] = {
-    BuildState.ACCEPTED: frozenset({BuildState.DEPLOYING, BuildState.FAILED}),
-    BuildState.DEPLOYING: frozenset({BuildState.READY, BuildState.FAILED}),
+    # A build not yet deployed is closed only by ci-bot, when CI says its branch is gone.
+    BuildState.ACCEPTED: frozenset({BuildState.DEPLOYING, BuildState.FAILED, BuildState.CLOSED}),
+    BuildState.DEPLOYING: frozenset({BuildState.READY, BuildState.FAILED, BuildState.CLOSED}),
     BuildState.READY: frozenset(
         {BuildState.CLOSED, BuildState.PROMOTING, BuildState.DEPLOYING, BuildState.EXPIRED}
     ),

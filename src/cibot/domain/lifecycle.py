@@ -10,6 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from cibot.domain.build import Build, BuildState
+
+# States in which a build's preview is up and can sit idle until its TTL removes it. (While
+# it is being promoted it is in use: the idle clock waits.)
+PREVIEW_UP = frozenset(
+    {BuildState.READY, BuildState.FAILED, BuildState.PROMOTED, BuildState.EXPIRED}
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Lifecycle:
@@ -25,6 +33,29 @@ class Lifecycle:
 
     def remove_at(self, idle_since: datetime) -> datetime | None:
         return None if self.preview_ttl is None else idle_since + self.preview_ttl
+
+    def removal_note(self) -> str:
+        """Why ci-bot closed an idle build, for its card, its DMs and the audit trail."""
+        idle = in_words(self.preview_ttl) if self.preview_ttl else "too long"
+        return f"the preview was idle for {idle} and has been removed"
+
+
+def idle_since(build: Build) -> datetime:
+    """The start of the build's current idle period: its last ready, verdict or decision."""
+    return build.active_at or build.ready_at or build.updated_at
+
+
+_UNITS = (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def in_words(span: timedelta) -> str:
+    """`7 days` → "1 week", `90 min` → "1 hour 30 minutes": at most the two largest units."""
+    left, parts = int(span.total_seconds()), []
+    for name, size in _UNITS:
+        count, left = divmod(left, size)
+        if count:
+            parts.append(f"{count} {name}" + ("" if count == 1 else "s"))
+    return " ".join(parts[:2]) or "0 seconds"
 
 
 class IdleStep(StrEnum):

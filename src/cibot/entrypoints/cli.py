@@ -1,4 +1,4 @@
-"""The `cibot` command line: serve, check, notify, audit, db upgrade.
+"""The `cibot` command line: serve, check, notify, notify-branch-deleted, audit, db upgrade.
 
 Settings are read once here, into frozen objects, and handed to the composition root.
 Exit codes: 0 all well; 1 the request was refused or a check failed; 2 usage or
@@ -101,6 +101,24 @@ def notify(  # noqa: PLR0917 - one option per notification field, as CI scripts 
 
     note = Notification(project, image, type_, target, commit, author, build_number, ci_url)
     code = send(url, secret, note, webhook_id=webhook_id, retries=retries, timeout=timeout)
+    raise typer.Exit(code)
+
+
+@app.command("notify-branch-deleted")
+def notify_branch_deleted(  # noqa: PLR0917 - one option per field, as CI scripts pass them
+    url: Annotated[str, typer.Option(help="ci-bot's base URL or its /branch-deleted URL")],
+    secret: Annotated[str, typer.Option(envvar="CIBOT_WEBHOOK_SECRET", help="signing secret")],
+    project: Annotated[str, typer.Option()],
+    branch: Annotated[str, typer.Option(help="the deleted branch")],
+    webhook_id: Annotated[str | None, typer.Option(help="default: a fresh id")] = None,
+    retries: Annotated[int, typer.Option(help="retries on 5xx and connection errors")] = 5,
+    timeout: Annotated[float, typer.Option(help="seconds per attempt")] = 10.0,
+) -> None:
+    """Tell ci-bot a branch was deleted: its builds are closed and its preview removed."""
+    from cibot.entrypoints.notify import BranchDeletion, send
+
+    deletion = BranchDeletion(project, branch)
+    code = send(url, secret, deletion, webhook_id=webhook_id, retries=retries, timeout=timeout)
     raise typer.Exit(code)
 
 

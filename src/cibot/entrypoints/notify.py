@@ -1,4 +1,5 @@
-"""`cibot notify`: the CI side of `POST /build-complete`.
+"""`cibot notify` and `cibot notify-branch-deleted`: the CI side of `POST /build-complete`
+and `POST /branch-deleted`.
 
 One webhook id for every attempt, so the server's replay protection turns retries into
 one build; a fresh timestamp and signature per attempt, so a retry after minutes is not
@@ -37,30 +38,55 @@ class Notification:
         return json.dumps(fields, separators=(",", ":")).encode()
 
 
-def endpoint(url: str) -> str:
+@dataclass(frozen=True, slots=True)
+class BranchDeletion:
+    project: str
+    branch: str
+
+    def body(self) -> bytes:
+        return json.dumps(asdict(self), separators=(",", ":")).encode()
+
+
+BUILD_COMPLETE, BRANCH_DELETED = "/build-complete", "/branch-deleted"
+
+
+def endpoint(url: str, path: str = BUILD_COMPLETE) -> str:
     url = url.rstrip("/")
-    return url if url.endswith("/build-complete") else f"{url}/build-complete"
+    return url if url.endswith(path) else f"{url}{path}"
+
+
+def _build_accepted(answer: dict[str, object]) -> str:
+    return f"accepted: build {answer.get('build_id')}"
+
+
+def _branch_accepted(answer: dict[str, object]) -> str:
+    closed = answer.get("closed")
+    ids = [str(i) for i in closed] if isinstance(closed, list) else []
+    return f"accepted: closed {len(ids)} build(s)" + (f": {' '.join(ids)}" if ids else "")
 
 
 def send(
     url: str,
     secret: str,
-    note: Notification,
+    note: Notification | BranchDeletion,
     *,
     webhook_id: str | None = None,
     retries: int = 5,
     timeout: float = 10.0,
     policy: RetryPolicy | None = None,
 ) -> int:
-    """POST the signed notification; the process exit code for CI."""
+    """POST the signed notification (a build, or a deleted branch); the exit code for CI."""
+    verb = "notify" if isinstance(note, Notification) else "notify-branch-deleted"
     try:
         webhooks.decode_secret(secret)
     except ValueError as exc:
-        typer.echo(f"cibot notify: --secret: {exc}", err=True)
+        typer.echo(f"cibot {verb}: --secret: {exc}", err=True)
         return 2
     body, msg_id = note.body(), webhook_id or f"msg_{uuid.uuid4().hex}"
     policy = policy or RetryPolicy(attempts=retries + 1, base_seconds=1.0, max_seconds=30.0)
-    target = endpoint(url)
+    building = isinstance(note, Notification)
+    target = endpoint(url, BUILD_COMPLETE if building else BRANCH_DELETED)
+    accepted = _build_accepted if building else _branch_accepted
     last = ""
     with httpx.Client(timeout=timeout) as client:
         for attempt in range(1, policy.attempts + 1):
@@ -73,18 +99,18 @@ def send(
                 last = f"cannot reach {target}: {type(exc).__name__}"
             else:
                 if response.status_code < 300:
-                    typer.echo(f"accepted: build {response.json().get('build_id')}")
+                    typer.echo(accepted(response.json()))
                     return OK
                 last = f"{response.status_code}: {_message(response)}"
                 if response.status_code < 500 and response.status_code != 429:
-                    typer.echo(f"cibot notify: refused: {last}", err=True)
+                    typer.echo(f"cibot {verb}: refused: {last}", err=True)
                     return REFUSED
                 header = response.headers.get("retry-after", "")
                 retry_after = float(header) if header.isdigit() else None
             if attempt < policy.attempts:
-                typer.echo(f"cibot notify: {last}; retrying", err=True)
+                typer.echo(f"cibot {verb}: {last}; retrying", err=True)
                 time.sleep(policy.delay(attempt, retry_after))
-    typer.echo(f"cibot notify: gave up: {last}", err=True)
+    typer.echo(f"cibot {verb}: gave up: {last}", err=True)
     return UNREACHABLE
 
 

@@ -13,10 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cibot.domain import naming
-from cibot.domain.build import Build, BuildState, BuildType
+from cibot.domain.build import LIVE, Build, BuildState, BuildType
 from cibot.domain.project import Project
 from cibot.service.errors import ImageNotAllowed, ReplayMismatch
-from cibot.service.jobs import DeployPreview, ResolveAuthor, SyncBuildCard, SyncReviewDMs
+from cibot.service.jobs import (
+    DeletePreview,
+    DeployPreview,
+    ResolveAuthor,
+    SyncBuildCard,
+    SyncReviewDMs,
+)
 from cibot.service.ports import AuditEvent, Clock, Delivery, Store, Transaction
 from cibot.service.rollouts import preview_environment
 
@@ -122,16 +128,42 @@ async def _add_build(
         await tx.enqueue(ResolveAuthor(build.id))
     for older in await tx.live_builds_of_target(project.id, report.type, report.target):
         if older.id != build.id:
-            superseded = older.moved_to(BuildState.SUPERSEDED, now, superseded_by=build.id)
-            if await tx.move_build(older, superseded):
-                await tx.audit(AuditEvent(now, "build.superseded", project.id, older.id))
-                await tx.enqueue(SyncBuildCard(older.id))
-                await tx.enqueue(SyncReviewDMs(older.id))
+            await _supersede(tx, now, older, build)
+    if build.type is BuildType.TAG and project.lifecycle.newer_tag_supersedes:
+        await _supersede_other_tags(tx, now, project, build)
     await tx.enqueue(SyncBuildCard(build.id))
     await tx.enqueue(
         DeployPreview(build.id, preview_environment(project, report.type, report.target))
     )
     return build
+
+
+async def _supersede(tx: Transaction, now: datetime, older: Build, newer: Build) -> bool:
+    superseded = older.moved_to(BuildState.SUPERSEDED, now, superseded_by=newer.id)
+    if not await tx.move_build(older, superseded):
+        return False
+    detail = {"by": newer.id}
+    await tx.audit(AuditEvent(now, "build.superseded", older.project_id, older.id, detail=detail))
+    await tx.enqueue(SyncBuildCard(older.id))
+    await tx.enqueue(SyncReviewDMs(older.id))
+    return True
+
+
+async def _supersede_other_tags(
+    tx: Transaction, now: datetime, project: Project, build: Build
+) -> None:
+    """A new tag replaces the previews of the older tags (`lifecycle.newer_tag_supersedes`).
+
+    Unlike a newer build of the same target, which takes over its environment, an older
+    tag's environment is left to nobody: it is deleted (only ci-bot's objects, only while
+    no newer build of that tag lives in it).
+    """
+    for older in await tx.builds_of_project(project.id, LIVE):
+        if older.type is not BuildType.TAG or older.target == build.target:
+            continue
+        if await _supersede(tx, now, older, build):
+            environment = preview_environment(project, older.type, older.target)
+            await tx.enqueue(DeletePreview(older.id, environment))
 
 
 def _is_stale(report: BuildReport, highest: int | None) -> bool:

@@ -185,6 +185,56 @@ class NotifyUser(JobPayload):
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class ExpireReview(JobPayload):
+    """Timed: at the end of a ready build's review time, expire it if nobody decided."""
+
+    kind: ClassVar[str] = "expire_review"
+    build_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CheckIdlePreview(JobPayload):
+    """Timed: look at an idle preview; wait, warn the owners, or remove it. Reschedules itself."""
+
+    kind: ClassVar[str] = "check_idle_preview"
+    build_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class WarnIdlePreview(JobPayload):
+    """Tell the owners, in their DMs' threads (else the card's), that an idle preview will go."""
+
+    kind: ClassVar[str] = "warn_idle_preview"
+    build_id: str
+
+    @property
+    def queue(self) -> str | None:
+        return f"dm:{self.build_id}"  # after the owners' DMs are posted
+
+
+@dataclass(frozen=True, slots=True)
+class RemindReviewers(JobPayload):
+    """Timed: one reminder to each QA member who has not answered a build still in review."""
+
+    kind: ClassVar[str] = "remind_reviewers"
+    build_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteBranchPreview(JobPayload):
+    """Remove the preview of a branch CI says was deleted, unless a build of it lives again."""
+
+    kind: ClassVar[str] = "delete_branch_preview"
+    project_id: str
+    branch: str
+    environment: str
+
+    @property
+    def queue(self) -> str | None:
+        return f"env:{self.environment}"
+
+
 PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
     t.kind: t
     for t in (
@@ -201,8 +251,19 @@ PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
         RefreshGroups,
         AnnounceFreeze,
         NotifyUser,
+        ExpireReview,
+        CheckIdlePreview,
+        WarnIdlePreview,
+        RemindReviewers,
+        DeleteBranchPreview,
     )
 }
+
+
+def timed_key(kind: str, build_id: str, at: datetime) -> str:
+    """The dedupe key of one timed look at one build: however often it is scheduled (a job
+    that reschedules itself and runs twice, a restart), one job per build and moment."""
+    return f"{kind}:{build_id}:{int(at.timestamp() * 1000)}"
 
 
 def encode(payload: JobPayload) -> tuple[str, str]:

@@ -143,7 +143,7 @@ async def sync_review_dms(
         _dm(store, chat, review, role=QA_DM, user=u, refs=review.qa_refs, view=review.qa_view(u))
         for u in qa
     ]
-    await _all_or_retry(sends)
+    await all_or_retry(sends)
     await _redraw_when_the_window_ends(store, review)
 
 
@@ -186,7 +186,7 @@ def _dm(
     return send
 
 
-async def _all_or_retry(sends: list[Callable[[], Awaitable[None]]]) -> None:
+async def all_or_retry(sends: list[Callable[[], Awaitable[None]]]) -> None:
     """Run every send (bounded concurrency); if any failed, fail the job so it is retried."""
     gate = asyncio.Semaphore(DM_CONCURRENCY)
     failures: list[ServiceError] = []
@@ -236,7 +236,7 @@ async def post_verdict_replies(
 
         return send
 
-    await _all_or_retry(
+    await all_or_retry(
         [reply_to(o, ref) for o, ref in sorted(review.owner_refs.items()) if o not in done]
     )
 

@@ -32,7 +32,8 @@ class Delivery:
     project_id: str
     webhook_id: str
     body_sha256: str
-    build_id: str
+    build_id: str  # "" for a request that records no build (a deleted branch)
+    answer: Mapping[str, Any] | None = None  # the first answer, when it is more than a build id
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from typing import Any
 from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
+from cibot.service import expiry, idle, reminders
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.jobs import DeployPreview, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store
@@ -47,7 +48,7 @@ async def deploy_preview(
         await _unavailable(store, clock, project, build, exc)
         return
     if not outcome.abandoned:
-        await _finish(store, clock, build.id, outcome)
+        await _finish(store, clock, project, build.id, outcome)
 
 
 async def _roll_out(
@@ -77,7 +78,7 @@ async def _unavailable(
     )
     if clock.now() >= deadline:
         reason = f"Kubernetes stayed unreachable: {exc}"
-        await _finish(store, clock, build.id, RolloutOutcome(ready=False, reason=reason))
+        await _finish(store, clock, project, build.id, RolloutOutcome(ready=False, reason=reason))
         return
     async with store.transaction() as tx:
         current = await tx.get_build(build.id)
@@ -103,7 +104,15 @@ async def _start(store: Store, clock: Clock, build_id: str) -> Build | None:
         return build
 
 
-async def _finish(store: Store, clock: Clock, build_id: str, outcome: RolloutOutcome) -> None:
+async def _finish(
+    store: Store, clock: Clock, project: Project, build_id: str, outcome: RolloutOutcome
+) -> None:
+    """Record how the rollout ended, and start the clocks of the build's life.
+
+    Ready: the review expires (`policy.expires_after`), QA are reminded
+    (`lifecycle.remind_after`); ready or failed: the preview is removed when idle
+    (`lifecycle.preview_ttl`). Each is a timed job committed with the outcome.
+    """
     now = clock.now()
     async with store.transaction() as tx:
         build = await tx.get_build(build_id)
@@ -119,11 +128,14 @@ async def _finish(store: Store, clock: Clock, build_id: str, outcome: RolloutOut
                 active_at=now,
             )
         else:
-            after = build.moved_to(BuildState.FAILED, now, reason=outcome.reason)
+            after = build.moved_to(BuildState.FAILED, now, reason=outcome.reason, active_at=now)
         if await tx.move_build(build, after):
             action = "preview.ready" if outcome.ready else "preview.failed"
             detail = {"digest": outcome.digest} if outcome.ready else {"reason": outcome.reason}
             await tx.audit(AuditEvent(now, action, build.project_id, build.id, detail=detail))
             await tx.enqueue(SyncBuildCard(build.id))
+            await idle.schedule(tx, project, after, now)
             if outcome.ready:
                 await tx.enqueue(SyncReviewDMs(build.id))
+                await expiry.schedule(tx, project, after, now)
+                await reminders.schedule(tx, project, after)

@@ -20,6 +20,7 @@ from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.domain.release import Release, ReleaseKind, pinned
 from cibot.domain.review import Action, Decision, Outcome
+from cibot.service import expiry
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.jobs import (
     AnnounceDecision,
@@ -152,7 +153,7 @@ async def _settle(
         await tx.settle_decision(decision.id, result, outcome.reason)
         await tx.free_production(build.project_id, decision.id)
         if decision.action is not Action.ROLLBACK:
-            await _settle_build(tx, now, build, outcome)
+            await _settle_build(tx, now, rollout.project, build, outcome)
         detail: dict[str, object] = {"reason": outcome.reason}
         if outcome.ready and build.digest is not None:
             release = await _add_release(tx, now, rollout, rolled_back_from)
@@ -167,7 +168,7 @@ async def _settle(
 
 
 async def _settle_build(
-    tx: Transaction, now: datetime, build: Build, outcome: RolloutOutcome
+    tx: Transaction, now: datetime, project: Project, build: Build, outcome: RolloutOutcome
 ) -> None:
     stored = await tx.get_build(build.id)
     if stored is None or stored.state is not BuildState.PROMOTING:
@@ -179,6 +180,8 @@ async def _settle_build(
     if await tx.move_build(stored, after):
         await tx.enqueue(SyncReviewDMs(build.id))
         await tx.enqueue(SyncBuildCard(build.id))
+        if not outcome.ready:  # in review again: its time may have run out meanwhile
+            await expiry.schedule(tx, project, after, now)
 
 
 async def _add_release(

@@ -15,6 +15,7 @@ from datetime import datetime
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.domain.review import VERDICT_OF, Action, Decision, Refusal, VerdictRecord, authorise
+from cibot.service import closing
 from cibot.service.gate import situation_of
 from cibot.service.jobs import (
     DeletePreview,
@@ -181,12 +182,8 @@ async def _verdict(tx: Transaction, now: datetime, build: Build, click: Click) -
 
 
 async def _close(tx: Transaction, now: datetime, project: Project, build: Build, user: str) -> None:
-    if not await tx.move_build(build, build.moved_to(BuildState.CLOSED, now)):
+    if not await closing.close(tx, now, build, actor=user):
         raise Refused(CHANGED_MEANWHILE)
-    await tx.add_decision(Decision(build.id, Action.CLOSE, user, now))
-    await tx.audit(AuditEvent(now, "build.closed", build.project_id, build.id, user))
-    await tx.enqueue(SyncReviewDMs(build.id))
-    await tx.enqueue(SyncBuildCard(build.id))
     await tx.enqueue(
         DeletePreview(build.id, preview_environment(project, build.type, build.target))
     )

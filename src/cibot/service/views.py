@@ -92,6 +92,25 @@ class VerdictReply:
 
 
 @dataclass(frozen=True, slots=True)
+class IdleWarning:
+    """The thread reply that warns the owners an idle preview is about to be removed."""
+
+    project: Project
+    build: Build
+    idle_since: datetime
+    removal_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewReminder:
+    """The one thread reply under a QA member's DM when their review is still awaited."""
+
+    project: Project
+    build: Build
+    waiting_since: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ProductionNotice:
     """The channel announcement of a production deployment or rollback, or of its failure.
 

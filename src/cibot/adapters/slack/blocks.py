@@ -34,12 +34,14 @@ from cibot.service.views import (
     BuildCard,
     FreezeNotice,
     History,
+    IdleWarning,
     Notice,
     OverrideReasonModal,
     OwnerDM,
     ProductionNotice,
     QaDM,
     RejectReasonModal,
+    ReviewReminder,
     VerdictReply,
 )
 
@@ -317,6 +319,8 @@ def _owner_status(view: OwnerDM) -> str:
         return _superseded_line(view.superseded_by)
     if view.former:
         return f"You are no longer an owner of {escape(view.project.name)}: nothing to do here"
+    if build.state is BuildState.EXPIRED:  # whatever was decided before, it is over now
+        return _STATE_LINES[BuildState.EXPIRED]
     if decision is not None:
         failed = decision.action is not Action.CLOSE and decision.outcome is Outcome.FAILED
         still = " — still promotable" if failed and build.state is BuildState.READY else ""
@@ -402,7 +406,7 @@ def _qa_status(view: QaDM) -> str:
         if view.is_author and view.verdict is None:
             return ":eyes: You wrote this build, so your approval cannot count (four eyes)"
         return ""
-    if view.verdict is not None:
+    if view.verdict is not None and build.state is not BuildState.EXPIRED:
         return decision_line(decision) if decision else ""
     return _unreviewed_status(build.state, decision)
 
@@ -412,6 +416,8 @@ def _unreviewed_status(state: BuildState, decision: Decision | None) -> str:
     match state:
         case BuildState.CLOSED:
             by = f" by {mention(decision.actor)}" if decision else ""
+            if decision is not None and decision.note:
+                by = f" ({reason_text(decision.note)})"
             return f":no_entry_sign: Closed{by} — no review needed"
         case BuildState.PROMOTED:
             return ":rocket: Already deployed to production"
@@ -451,6 +457,30 @@ def _(reply: VerdictReply) -> tuple[str, Blocks]:
     said = f"{mention(verdict.user)} has *{verdict.verdict.value}* this build"
     if verdict.verdict is Verdict.REJECTED and verdict.reason:
         said += f": {reason_text(verdict.reason)}"
+    return _fallback(said), [_section(said)]
+
+
+@render.register
+def _(warning: IdleWarning) -> tuple[str, Blocks]:
+    build = warning.build
+    keeps = " A verdict or a deploy keeps it." if build.state is BuildState.READY else ""
+    said = (
+        f":wastebasket: The preview of {build_label(build)} for {escape(warning.project.name)} "
+        f"has been idle since {_when(warning.idle_since)}: it will be removed and the build "
+        f"closed at {_when(warning.removal_at)}.{keeps}"
+    )
+    return _fallback(said), [_section(said)]
+
+
+@render.register
+def _(reminder: ReviewReminder) -> tuple[str, Blocks]:
+    build = reminder.build
+    said = _with_link(
+        f":bell: Reminder: the preview of {build_label(build)} for "
+        f"{escape(reminder.project.name)} has been waiting for your review since "
+        f"{_when(reminder.waiting_since)}",
+        _preview_link(build),
+    )
     return _fallback(said), [_section(said)]
 
 

@@ -143,6 +143,7 @@ class SqlTransaction(Transaction):
             "body_sha256": delivery.body_sha256,
             "build_id": delivery.build_id,
             "created_at": self._clock.now(),
+            "answer": dict(delivery.answer) if delivery.answer is not None else None,
         }
         await self._conn.execute(q.add_delivery, row)
 

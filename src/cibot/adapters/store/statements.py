@@ -39,9 +39,9 @@ target_summary = sa.select(
     _newest.scalar_subquery().label("newest"), _highest.scalar_subquery().label("highest")
 )
 
-get_delivery = sa.select(d.c.project_id, d.c.webhook_id, d.c.body_sha256, d.c.build_id).where(
-    d.c.project_id == sa.bindparam("p_project"), d.c.webhook_id == sa.bindparam("p_webhook")
-)
+get_delivery = sa.select(
+    d.c.project_id, d.c.webhook_id, d.c.body_sha256, d.c.build_id, d.c.answer
+).where(d.c.project_id == sa.bindparam("p_project"), d.c.webhook_id == sa.bindparam("p_webhook"))
 add_delivery = d.insert()
 add_job = t.jobs.insert()
 add_audit = t.audit_events.insert()

@@ -90,8 +90,9 @@ webhook_deliveries = sa.Table(
     sa.Column("project_id", sa.String(64), primary_key=True),
     sa.Column("webhook_id", sa.String(256), primary_key=True),
     sa.Column("body_sha256", sa.String(64), nullable=False),
-    sa.Column("build_id", sa.String(32), nullable=False),
+    sa.Column("build_id", sa.String(32), nullable=False),  # "" when the answer is no build
     sa.Column("created_at", Time, nullable=False),
+    sa.Column("answer", sa.JSON(none_as_null=True)),  # the first answer, if more than an id
 )
 
 jobs = sa.Table(

@@ -11,8 +11,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cibot.entrypoints.web.build_complete import Intake, build_complete
+from cibot.entrypoints.web.branch_deleted import branch_deleted
+from cibot.entrypoints.web.build_complete import build_complete
 from cibot.entrypoints.web.metrics import Metrics
+from cibot.entrypoints.web.signed import Intake
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -49,6 +51,33 @@ BUILD_COMPLETE_SCHEMA = {
 }
 
 
+_BRANCH = {
+    "type": "object",
+    "required": ["project", "branch"],
+    "properties": {"project": {"type": "string"}, "branch": {"type": "string"}},
+}
+BRANCH_DELETED_SCHEMA = {
+    "summary": "A branch was deleted: close its builds and remove its preview",
+    "description": "Signed like /build-complete (Standard Webhooks). Only objects carrying "
+    "ci-bot's labels are deleted, and only while no build of the branch lives again.",
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _BRANCH},
+            "application/x-www-form-urlencoded": {"schema": _BRANCH},
+        },
+    },
+    "responses": {
+        "202": {"description": "Accepted: body {closed: [build ids]}; the preview is removed"},
+        "401": {"description": "Missing or bad Standard Webhooks signature"},
+        "404": {"description": "Unknown project"},
+        "413": {"description": "Body too large"},
+        "422": {"description": "A field is invalid; the message names it"},
+        "503": {"description": "Database busy; retry after Retry-After seconds"},
+    },
+}
+
+
 def create_app(
     intake: Intake,
     metrics: Metrics,
@@ -65,6 +94,10 @@ def create_app(
         metrics.webhooks.labels(str(response.status_code)).inc()
         metrics.webhook_seconds.observe(time.perf_counter() - started)
         return response
+
+    @app.post("/branch-deleted", openapi_extra=BRANCH_DELETED_SCHEMA, status_code=202)
+    async def _branch_deleted(request: Request) -> Response:
+        return await branch_deleted(request, intake)
 
     @app.get("/healthz")
     async def _healthz() -> JSONResponse:

@@ -1,96 +1,34 @@
 """`POST /build-complete`: the CI notification, verified before anything else is believed.
 
-Order matters: size limit (413) → find the secrets (the project's own, else the global
-ones) → Standard Webhooks signature over the raw bytes (401) → unknown project (404) →
-field syntax and policy, e.g. an image from outside the allow-list (422) → commit (202).
-The project named in an unverified body is used only to pick which secret to check; for a
-project we do not know, the global secret decides whether the caller learns that it is
-unknown. A signed request that is refused is written to the audit trail; an unsigned one
-never is (a flood of forgeries must not fill it).
+The signature, the size limit and the project are checked as for every signed CI request
+(`signed.signed_request`); then the fields' syntax (422) and the commit (202). An image from
+outside the project's allow-list is a 422 naming `image`. Signed refusals are audited.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from functools import partial
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from cibot.adapters.webhooks import WebhookVerificationError, verify
 from cibot.domain.build import BuildType
-from cibot.domain.project import Project
-from cibot.entrypoints.web.notification import InvalidNotification, parse_fields, validate
-from cibot.service.errors import ImageNotAllowed, ReplayMismatch, StoreConflict, StoreUnavailable
-from cibot.service.intake import BuildReport, record_build, record_refusal
-from cibot.service.ports import Clock, Store
+from cibot.entrypoints.web.notification import BuildNotification
+from cibot.entrypoints.web.signed import (
+    Intake,
+    Refused,
+    Signed,
+    audit_refusal,
+    checked,
+    committed,
+    signed_refusals,
+    signed_request,
+)
+from cibot.service.errors import ImageNotAllowed
+from cibot.service.intake import BuildReport, record_build
 
 
-@dataclass(frozen=True, slots=True)
-class Intake:
-    """What the route needs, handed over by the composition root."""
-
-    store: Store
-    clock: Clock
-    projects: Mapping[str, Project]
-    global_secrets: Sequence[str]
-    max_body_bytes: int
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing to read past `limit` bytes whatever Content-Length claims."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _error(status: int, message: str, **extra: object) -> JSONResponse:
-    return JSONResponse({"error": message, **extra}, status_code=status)
-
-
-class Refused(Exception):
-    """A request answered with an error status; the response says why."""
-
-    def __init__(self, status: int, message: str, **extra: object) -> None:
-        super().__init__(message)
-        self.status, self.message, self.extra = status, message, extra
-        self.response = _error(status, message, **extra)
-
-
-def _fields(body: bytes, content_type: str) -> tuple[dict[str, object] | None, str | None]:
-    """The parsed fields, or None and why they could not be parsed (told only once signed)."""
-    try:
-        return parse_fields(body, content_type), None
-    except InvalidNotification as exc:
-        return None, str(exc)
-
-
-def _verified(request: Request, body: bytes, secrets: Sequence[str]) -> str:
-    try:
-        return verify(secrets, request.headers, body, now=time.time())
-    except WebhookVerificationError:
-        raise Refused(401, "invalid or missing webhook signature") from None
-
-
-def _report(fields: dict[str, object]) -> BuildReport:
-    try:
-        note = validate(fields)
-    except InvalidNotification as exc:
-        raise Refused(422, str(exc), field=exc.field) from exc
+def _report(note: BuildNotification) -> BuildReport:
     return BuildReport(
         image=note.image,
         type=BuildType(note.type),
@@ -102,102 +40,31 @@ def _report(fields: dict[str, object]) -> BuildReport:
     )
 
 
-async def _record(
-    intake: Intake, project: Project, report: BuildReport, webhook_id: str, body: bytes
-) -> str:
-    """Commit the build; one retry when a concurrent duplicate won the race."""
-    digest = hashlib.sha256(body).hexdigest()
-    for attempt in (1, 2):
-        try:
-            accepted = await record_build(
+async def _record(intake: Intake, signed: Signed, report: BuildReport) -> str:
+    try:
+        accepted = await committed(
+            partial(
+                record_build,
                 store=intake.store,
                 clock=intake.clock,
-                project=project,
+                project=signed.project,
                 report=report,
-                webhook_id=webhook_id,
-                body_sha256=digest,
+                webhook_id=signed.webhook_id,
+                body_sha256=signed.body_sha256,
             )
-        except ReplayMismatch as exc:
-            raise Refused(422, str(exc), field="webhook-id") from exc
-        except ImageNotAllowed as exc:
-            raise Refused(422, str(exc), field="image") from exc
-        except StoreConflict:
-            if attempt == 2:
-                raise _busy() from None
-        except StoreUnavailable:
-            raise _busy() from None
-        else:
-            return accepted.build_id
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _busy() -> Refused:
-    refused = Refused(503, "database busy, try again")
-    refused.response.headers["Retry-After"] = "1"
-    return refused
+        )
+    except ImageNotAllowed as exc:
+        raise Refused(422, str(exc), field="image") from exc
+    return accepted.build_id
 
 
 async def build_complete(request: Request, intake: Intake) -> Response:
     try:
-        return await _build_complete(request, intake)
+        signed = await signed_request(request, intake)
+        with signed_refusals(signed.project.id, signed.webhook_id):
+            report = _report(checked(signed.fields, BuildNotification))
+            build_id = await _record(intake, signed, report)
     except Refused as refused:
+        await audit_refusal(intake, refused)
         return refused.response
-
-
-@dataclass(frozen=True, slots=True)
-class Signed:
-    """A request whose signature verified: its raw body, its fields, the project it names."""
-
-    body: bytes
-    webhook_id: str
-    fields: dict[str, object] | None  # None: unparsable, for the reason in `unparsable`
-    unparsable: str | None
-    project: Project | None
-
-
-async def signed_request(request: Request, intake: Intake) -> Signed:
-    """Read and verify a CI request: 413 past the size limit, 401 unless signed."""
-    try:
-        body = await read_body(request, intake.max_body_bytes)
-    except BodyTooLarge:
-        raise Refused(413, f"body larger than {intake.max_body_bytes} bytes") from None
-    fields, unparsable = _fields(body, request.headers.get("content-type", ""))
-    name = fields.get("project") if fields else None
-    project = intake.projects.get(name) if isinstance(name, str) else None
-    own = project.webhook_secrets if project else ()
-    webhook_id = _verified(request, body, own or intake.global_secrets)
-    return Signed(body, webhook_id, fields, unparsable, project)
-
-
-async def audit_refusal(intake: Intake, signed: Signed, refused: Refused) -> None:
-    """A signed request that was refused goes to the audit trail (busy ones excepted)."""
-    if refused.status == 503:
-        return  # nothing was decided: CI tries again
-    detail = {"error": refused.message[:500], "webhook_id": signed.webhook_id, **refused.extra}
-    project_id = signed.project.id if signed.project else None
-    with contextlib.suppress(StoreUnavailable):  # the refusal stands without its audit row
-        await record_refusal(intake.store, intake.clock, project_id, refused.status, detail)
-
-
-def signed_project(signed: Signed) -> tuple[Project, dict[str, object]]:
-    """The project and fields of a signed request: 422 unparsable, 404 unknown project."""
-    name = signed.fields.get("project") if signed.fields else None
-    if signed.fields is None:
-        raise Refused(422, signed.unparsable or "unreadable body")
-    if not isinstance(name, str):
-        raise Refused(422, "field 'project' is required", field="project")
-    if signed.project is None:
-        raise Refused(404, "unknown project", project=name[:64])
-    return signed.project, signed.fields
-
-
-async def _build_complete(request: Request, intake: Intake) -> Response:
-    signed = await signed_request(request, intake)
-    try:
-        project, fields = signed_project(signed)
-        report = _report(fields)
-        build_id = await _record(intake, project, report, signed.webhook_id, signed.body)
-    except Refused as refused:
-        await audit_refusal(intake, signed, refused)
-        raise
     return JSONResponse({"build_id": build_id}, status_code=202)

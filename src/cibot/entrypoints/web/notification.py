@@ -1,4 +1,5 @@
-"""The fields of a CI build notification, parsed from form or JSON and checked for syntax.
+"""The fields of a CI request (a build notification, a deleted branch), parsed from form or
+JSON and checked for syntax.
 
 The original bot took `project`, `image`, `type` and `target` as a form; JSON with the same
 names (plus `commit`, `author`, `build_number`, `ci_url`) is accepted too. Anything else is
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl
 
 from pydantic import (
@@ -97,9 +98,22 @@ def parse_fields(body: bytes, content_type: str) -> dict[str, Any]:
     return fields
 
 
-def validate(fields: dict[str, Any]) -> BuildNotification:
+class BranchDeletion(BaseModel):
+    """`POST /branch-deleted`: CI (or the forge) says a branch is gone; the same git ref rules."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+    project: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    branch: Target
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validate(fields: dict[str, Any], model: type[Model]) -> Model:
+    """The fields as `model`; InvalidNotification naming the first field that is wrong."""
     try:
-        return BuildNotification.model_validate(fields)
+        return model.model_validate(fields)
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(part) for part in error["loc"]) or None

@@ -36,7 +36,7 @@ from cibot.adapters.slack.actions import (
 from cibot.adapters.slack.blocks import render
 from cibot.domain.project import Project
 from cibot.domain.review import Action
-from cibot.entrypoints.web.build_complete import BodyTooLarge, read_body
+from cibot.entrypoints.web.signed import BodyTooLarge, read_body
 from cibot.service import commands, review, rollback
 from cibot.service.errors import ServiceError
 from cibot.service.gate import situation_of

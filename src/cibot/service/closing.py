@@ -1,0 +1,42 @@
+"""Closing a build: by an owner's click, or by ci-bot itself (an idle preview, a deleted branch).
+
+One way to close, whoever does it: a compare-and-set to CLOSED, a CLOSE decision naming
+who (and why, when ci-bot did it), an audit row, and the redraw of the card and every DM,
+all in the caller's transaction. Removing the preview's objects is the caller's to queue:
+an owner's close removes the build's environment, a deleted branch the branch's.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from cibot.domain.build import Build, BuildState
+from cibot.domain.review import Action, Decision
+from cibot.service.jobs import SyncBuildCard, SyncReviewDMs
+from cibot.service.ports import AuditEvent, Transaction
+
+CIBOT = "cibot"  # the actor of what ci-bot decides by itself
+
+
+async def close(
+    tx: Transaction,
+    now: datetime,
+    build: Build,
+    *,
+    actor: str,
+    note: str | None = None,
+    action: str = "build.closed",
+) -> bool:
+    """Close `build` as read; False (and nothing written) when it changed meanwhile.
+
+    `note` says why ci-bot closed it; it becomes the build's reason, shown on its card.
+    """
+    changes = {"reason": note} if note is not None else {}
+    if not await tx.move_build(build, build.moved_to(BuildState.CLOSED, now, **changes)):
+        return False
+    await tx.add_decision(Decision(build.id, Action.CLOSE, actor, now, note=note))
+    detail = {"reason": note} if note is not None else None
+    await tx.audit(AuditEvent(now, action, build.project_id, build.id, actor, detail))
+    await tx.enqueue(SyncReviewDMs(build.id))
+    await tx.enqueue(SyncBuildCard(build.id))
+    return True
