@@ -144,3 +144,28 @@ async def test_group_members_are_stored_and_replaced(store: SqlStore) -> None:
         await tx.save_group("S0QA", frozenset({"U0C"}), CLOCK.now())
     async with store.transaction() as tx:
         assert await tx.group_members(["S0QA", "S0NEVER"]) == {"S0QA": frozenset({"U0C"})}
+
+
+async def test_a_locked_build_makes_a_second_transaction_on_it_wait_its_turn(
+    store: SqlStore,
+) -> None:
+    async with store.transaction() as tx:
+        await tx.add_build(a_build())
+    held, order = asyncio.Event(), []
+
+    async def first() -> None:
+        async with store.transaction() as tx:
+            await tx.lock_build("b1")
+            held.set()
+            await asyncio.sleep(0.3)
+            order.append("first done")
+
+    async def second() -> None:
+        await held.wait()
+        async with store.transaction() as tx:
+            await tx.lock_build("b1")
+            order.append("second locked")
+
+    await asyncio.gather(first(), second())
+
+    assert order == ["first done", "second locked"]

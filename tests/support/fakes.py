@@ -59,6 +59,9 @@ class MemoryTransaction:
     async def get_build(self, build_id: str) -> Build | None:
         return self.state.builds.get(build_id)
 
+    async def lock_build(self, build_id: str) -> Build | None:
+        return self.state.builds.get(build_id)  # one transaction at a time in memory
+
     async def add_build(self, build: Build) -> None:
         self.state.builds[build.id] = build
 

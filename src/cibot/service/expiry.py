@@ -32,7 +32,7 @@ async def expire_review(
 ) -> None:
     now = clock.now()
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
+        build = await tx.lock_build(job.build_id)
         project = projects.get(build.project_id) if build else None
         if build is None or project is None or build.state is not BuildState.READY:
             return

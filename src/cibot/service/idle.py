@@ -43,7 +43,7 @@ async def check_idle_preview(
 ) -> None:
     now = clock.now()
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
+        build = await tx.lock_build(job.build_id)
         project = projects.get(build.project_id) if build else None
         if build is None or project is None:
             return

@@ -70,6 +70,15 @@ class Transaction(Protocol):
 
     async def get_build(self, build_id: str) -> Build | None: ...
 
+    async def lock_build(self, build_id: str) -> Build | None:
+        """The build, locked until this transaction ends: decisions about it are serialised.
+
+        A click is judged on the build *and* its verdicts; holding the build's lock while
+        judging makes a concurrent verdict and deploy click take turns, so a deploy is
+        never judged on verdicts a rejection has just overtaken.
+        """
+        ...
+
     async def add_build(self, build: Build) -> None: ...
 
     async def move_build(self, before: Build, after: Build) -> bool:

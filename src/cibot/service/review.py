@@ -88,7 +88,7 @@ async def click(
     now = clock.now()
     try:
         async with store.transaction() as tx:
-            build = await tx.get_build(click.build_id)
+            build = await tx.lock_build(click.build_id)
             refusal = await _refusal(tx, now, projects, build, click)
             if refusal is not None:
                 raise Refused(refusal)

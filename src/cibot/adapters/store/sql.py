@@ -69,6 +69,12 @@ class SqlTransaction(Transaction):
         row = (await self._conn.execute(q.get_build, {"p_id": build_id})).first()
         return build_from_row(row._mapping) if row else None
 
+    async def lock_build(self, build_id: str) -> Build | None:
+        if self._conn.dialect.name != "postgresql":
+            return await self.get_build(build_id)  # SQLite: the write lock is held already
+        row = (await self._conn.execute(q.lock_build, {"p_id": build_id})).first()
+        return build_from_row(row._mapping) if row else None
+
     async def add_build(self, build: Build) -> None:
         await self._conn.execute(q.add_build, build_to_row(build))
 

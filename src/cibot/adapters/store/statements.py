@@ -21,6 +21,7 @@ _of_target = sa.and_(
 )
 
 get_build = b.select().where(b.c.id == sa.bindparam("p_id"))
+lock_build = get_build.with_for_update()
 add_build = b.insert()
 
 live_builds_of_target = (
