@@ -84,7 +84,7 @@ async def test_a_good_image_is_deployed_to_its_preview_and_the_card_says_ready(
     assert host is not None and host in card.visible_text
     assert (await kube.get(Service, name, namespace=namespace)).metadata is not None
     metrics = httpx.get(f"{cibot.url}/metrics").text
-    assert 'cibot_webhooks_total{status="202"} 1.0' in metrics
+    assert 'cibot_webhooks_total{route="build-complete",status="202"} 1.0' in metrics
     assert 'cibot_jobs_total{kind="deploy_preview",outcome="done"} 1.0' in metrics
 
 

@@ -87,17 +87,20 @@ def create_app(
 ) -> FastAPI:
     app = FastAPI(title="ci-bot", version="0.1.0", lifespan=lifespan)
 
+    async def counted(route: str, response: Awaitable[Response]) -> Response:
+        started = time.perf_counter()
+        answered = await response
+        metrics.webhooks.labels(route, str(answered.status_code)).inc()
+        metrics.webhook_seconds.observe(time.perf_counter() - started)
+        return answered
+
     @app.post("/build-complete", openapi_extra=BUILD_COMPLETE_SCHEMA, status_code=202)
     async def _build_complete(request: Request) -> Response:
-        started = time.perf_counter()
-        response = await build_complete(request, intake)
-        metrics.webhooks.labels(str(response.status_code)).inc()
-        metrics.webhook_seconds.observe(time.perf_counter() - started)
-        return response
+        return await counted("build-complete", build_complete(request, intake))
 
     @app.post("/branch-deleted", openapi_extra=BRANCH_DELETED_SCHEMA, status_code=202)
     async def _branch_deleted(request: Request) -> Response:
-        return await branch_deleted(request, intake)
+        return await counted("branch-deleted", branch_deleted(request, intake))
 
     @app.get("/healthz")
     async def _healthz() -> JSONResponse:

@@ -14,13 +14,13 @@ class Metrics:
     def __post_init__(self) -> None:
         self.webhooks = Counter(
             "cibot_webhooks_total",
-            "CI build notifications, by HTTP status answered.",
-            ["status"],
+            "CI requests (/build-complete, /branch-deleted), by route and HTTP status answered.",
+            ["route", "status"],
             registry=self.registry,
         )
         self.webhook_seconds = Histogram(
             "cibot_webhook_seconds",
-            "Time to answer a CI build notification.",
+            "Time to answer a CI request.",
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
