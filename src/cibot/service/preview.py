@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from cibot.crashpoints import crashpoint
 from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
@@ -127,3 +128,4 @@ async def _finish(store: Store, clock: Clock, build_id: str, outcome: RolloutOut
             await tx.enqueue(SyncBuildCard(build.id))
             if outcome.ready:
                 await tx.enqueue(SyncReviewDMs(build.id))
+    crashpoint("after_rollout")

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from cibot.adapters.webhooks import WebhookVerificationError, verify
+from cibot.crashpoints import crashpoint
 from cibot.domain.build import BuildType
 from cibot.domain.project import Project
 from cibot.entrypoints.web.notification import InvalidNotification, parse_fields, validate
@@ -157,4 +158,5 @@ async def _build_complete(request: Request, intake: Intake) -> Response:
     if project is None:
         raise Refused(404, "unknown project", project=name[:64])
     build_id = await _record(intake, project, _report(fields), webhook_id, body)
+    crashpoint("after_accept")
     return JSONResponse({"build_id": build_id}, status_code=202)

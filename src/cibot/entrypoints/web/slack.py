@@ -34,6 +34,7 @@ from cibot.adapters.slack.actions import (
     ActionId,
 )
 from cibot.adapters.slack.blocks import render
+from cibot.crashpoints import crashpoint
 from cibot.domain.project import Project
 from cibot.domain.review import Action
 from cibot.entrypoints.web.build_complete import BodyTooLarge, read_body
@@ -126,6 +127,7 @@ def slack_app(
         if action_id is ActionId.DEPLOY_OVERRIDE:
             click = replace(click, reason="")  # no modal: refused below (an override needs one)
         await review.click(store, clock, projects, click)
+        crashpoint("after_click")
         await ack()
 
     @app.view(REJECT_MODAL_CALLBACK)
