@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, make_ur
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+PG_LOCK_TIMEOUT_MS = 5000
 T = TypeVar("T")
 
 
@@ -77,6 +78,9 @@ class Database:
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 pool_recycle=1800,
+                # Like SQLite's busy timeout: a lock held elsewhere fails the statement after
+                # a bounded wait (-> StoreUnavailable -> 503 + Retry-After), never a hang.
+                connect_args={"server_settings": {"lock_timeout": str(PG_LOCK_TIMEOUT_MS)}},
             )
 
     @asynccontextmanager
