@@ -9,6 +9,7 @@ the caller learns that it is unknown.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Mapping, Sequence
@@ -42,17 +43,32 @@ class BodyTooLarge(Exception):
     pass
 
 
+class BodyTooSlow(Exception):
+    """The client did not send its whole body in time (T13: a slow, half-sent request)."""
+
+
+# A CI notification or a Slack request is a few KiB: seconds are plenty. uvicorn has no
+# timeout of its own for a body that stops arriving, so without this a client could hold a
+# connection (and a coroutine) for ever by sending half a request.
+BODY_TIMEOUT_SECONDS = 10.0
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing to read past `limit` bytes whatever Content-Length claims."""
+    """The raw body, refusing to read past `limit` bytes whatever Content-Length claims, or
+    to wait longer than BODY_TIMEOUT_SECONDS for it."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BodyTooSlow from None
     return b"".join(chunks)
 
 
@@ -146,6 +162,8 @@ async def _build_complete(request: Request, intake: Intake) -> Response:
         body = await read_body(request, intake.max_body_bytes)
     except BodyTooLarge:
         raise Refused(413, f"body larger than {intake.max_body_bytes} bytes") from None
+    except BodyTooSlow:
+        raise Refused(408, "the request body did not arrive in time") from None
     fields, unparsable = _fields(body, request.headers.get("content-type", ""))
     name = fields.get("project") if fields else None
     project = intake.projects.get(name) if isinstance(name, str) else None

@@ -37,7 +37,7 @@ from cibot.adapters.slack.blocks import render
 from cibot.crashpoints import crashpoint
 from cibot.domain.project import Project
 from cibot.domain.review import Action
-from cibot.entrypoints.web.build_complete import BodyTooLarge, read_body
+from cibot.entrypoints.web.build_complete import BodyTooLarge, BodyTooSlow, read_body
 from cibot.service import commands, review, rollback
 from cibot.service.errors import ServiceError
 from cibot.service.gate import situation_of
@@ -205,6 +205,8 @@ class SlackGuard:
             body = await read_body(request, self._max)
         except BodyTooLarge:
             return JSONResponse({"error": "body too large"}, status_code=413)
+        except BodyTooSlow:
+            return JSONResponse({"error": "request body not received in time"}, status_code=408)
         if not self._verified(request, body):
             return JSONResponse({"error": "invalid or missing signature"}, status_code=401)
         answer = await self._bolt.async_dispatch(to_async_bolt_request(request, body))
