@@ -10,10 +10,12 @@ any request whose signature does not verify (whatever makes the verifier raise),
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest
@@ -209,6 +211,8 @@ class SlackGuard:
             return JSONResponse({"error": "request body not received in time"}, status_code=408)
         if not self._verified(request, body):
             return JSONResponse({"error": "invalid or missing signature"}, status_code=401)
+        if (problem := malformed(body)) is not None:
+            return JSONResponse({"error": problem}, status_code=400)
         answer = await self._bolt.async_dispatch(to_async_bolt_request(request, body))
         return to_starlette_response(answer)
 
@@ -221,3 +225,38 @@ class SlackGuard:
             )
         except Exception:  # the SDK raises on some malformed headers: all mean "not verified"
             return False
+
+
+def malformed(body: bytes) -> str | None:
+    """Why a (signed) interaction payload cannot be handled, or None when its shape is fine.
+
+    Bolt indexes `actions[0]["action_id"]` and friends without checking, so a payload of the
+    wrong shape was a 500; it is a 400 here, before Bolt sees it. (Slack never sends these;
+    a fuzzer, or a bug on Slack's side, might.)
+    """
+    fields = parse_qs(body.decode("utf-8", "replace"))
+    if "payload" not in fields:
+        return None  # a slash command or an event: Bolt reads those without surprises
+    try:
+        payload = json.loads(fields["payload"][0])
+    except ValueError:
+        return "payload is not JSON"
+    return _shape_problem(payload)
+
+
+def _shape_problem(payload: object) -> str | None:
+    if not isinstance(payload, dict):
+        return "payload is not a JSON object"
+    problem = None
+    actions = payload.get("actions")
+    if not isinstance(payload.get("user", {}), dict):
+        problem = "payload.user is not an object"
+    elif payload.get("type") == "block_actions" and not (isinstance(actions, list) and actions):
+        problem = "block_actions without actions"
+    elif payload.get("type") == "block_actions" and not all(
+        isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions or ()
+    ):
+        problem = "an action without an action_id"
+    elif payload.get("type") == "view_submission" and not isinstance(payload.get("view"), dict):
+        problem = "view_submission without a view"
+    return problem
