@@ -257,6 +257,18 @@ def _shape_problem(payload: object) -> str | None:
         isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions or ()
     ):
         problem = "an action without an action_id"
-    elif payload.get("type") == "view_submission" and not isinstance(payload.get("view"), dict):
-        problem = "view_submission without a view"
+    elif payload.get("type") == "view_submission" and not _view_shape_ok(payload.get("view")):
+        problem = "view_submission without a well-formed view"
     return problem
+
+
+def _view_shape_ok(view: object) -> bool:
+    """A view with its type, and state values as Slack nests them (block -> element -> {…})."""
+    if not (isinstance(view, dict) and isinstance(view.get("type"), str)):
+        return False
+    state = view.get("state") or {}
+    values = state.get("values") or {} if isinstance(state, dict) else None
+    if not isinstance(values, dict):
+        return False
+    blocks = values.values()
+    return all(isinstance(b, dict) and all(isinstance(e, dict) for e in b.values()) for b in blocks)
