@@ -10,6 +10,7 @@ database, rotation, two replicas) use the e2e fixtures or build one.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from lightkube.codecs import from_dict
 from lightkube.resources.core_v1 import Namespace
 from sqlalchemy.engine import make_url
 
+from cibot.adapters.store import migrate
 from cibot.fakeslack import Channel, FakeSlackServer, User
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import (  # noqa: F401 - fixtures reused as they are
@@ -181,7 +183,7 @@ def shared(
     with workspace() as slack:
         config = base_config(shared_database, kubeconfig_path, slack.api_url, shared_namespace)
         process = CibotProcess(config, tmp_path_factory.mktemp(f"shared-{backend}"))
-        process.upgrade_db()
+        asyncio.run(migrate.upgrade_async(shared_database))  # in-process: quicker than the CLI
         process.start()
         rows = Rows(shared_database)
         try:
@@ -189,6 +191,21 @@ def shared(
         finally:
             process.stop()
             rows.dispose()
+
+
+@pytest.fixture
+def sqlite_config(
+    sqlite_url: str,
+    kubeconfig_path: Path,
+    fake_slack: FakeSlackServer,  # noqa: F811 - the fixture imported above
+    namespace: str,  # noqa: F811 - the fixture imported above
+) -> dict[str, Any]:
+    """The e2e configuration on SQLite only: for rows about Kubernetes or the door, where the
+    database plays no part (the rows that depend on it take `cibot_config`, both databases)."""
+    config = base_config(sqlite_url, kubeconfig_path, fake_slack.api_url, namespace)
+    config["slack"].pop("team_id")
+    config["slack"].pop("app_id")
+    return config
 
 
 def unique(prefix: str = "t") -> str:

@@ -29,7 +29,7 @@ from tests.trust.conftest import SECRET, Shared
 
 pytestmark = pytest.mark.kubernetes
 
-EXAMPLES = 250
+EXAMPLES = 150
 SENT: dict[str, int] = {}
 
 
@@ -77,7 +77,8 @@ content_types = st.sampled_from([
 
 
 def _safe_header(value: str) -> bool:
-    return value.isascii() and value.isprintable()
+    """What an HTTP client can send at all (no control characters, no edge whitespace)."""
+    return value.isascii() and value.isprintable() and value == value.strip()
 
 
 def encoded(body: Any, form: bool) -> bytes:

@@ -39,7 +39,7 @@ def _api_address(kubeconfig: Path) -> tuple[str, int]:
 
 @pytest.mark.kubernetes
 async def test_F4_the_api_cut_mid_deploy_is_noted_retried_and_the_build_resumes_when_it_returns(  # noqa: PLR0917 - the fixtures it runs against
-    cibot_config: dict[str, Any],
+    sqlite_config: dict[str, Any],
     tmp_path: Path,
     kubeconfig_path: Path,
     fake_slack: FakeSlackServer,
@@ -47,11 +47,11 @@ async def test_F4_the_api_cut_mid_deploy_is_noted_retried_and_the_build_resumes_
     namespace: str,
 ) -> None:
     with TcpProxy(*_api_address(kubeconfig_path)) as proxy:
-        cibot_config["kubernetes"]["kubeconfig"] = str(
+        sqlite_config["kubernetes"]["kubeconfig"] = str(
             proxy.kubeconfig(kubeconfig_path, tmp_path / "via-proxy.yaml")
         )
         proxy.cut()
-        process = CibotProcess(cibot_config, tmp_path)
+        process = CibotProcess(sqlite_config, tmp_path)
         process.upgrade_db()
         process.start()
         try:

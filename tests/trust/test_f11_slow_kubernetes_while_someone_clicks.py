@@ -32,22 +32,22 @@ SLACK_ACK_LIMIT = 3.0
 
 
 async def test_F11_a_production_click_is_acked_within_3_s_while_kubernetes_hangs(  # noqa: PLR0917 - the fixtures it runs against
-    cibot_config: dict[str, Any],
+    sqlite_config: dict[str, Any],
     tmp_path: Path,
     kubeconfig_path: Path,
     fake_slack: FakeSlackServer,
     kube: AsyncClient,
     namespace: str,
 ) -> None:
-    cibot_config["projects"][0]["policy"] = {"approvals_required": 0}
+    sqlite_config["projects"][0]["policy"] = {"approvals_required": 0}
     with TcpProxy(*_api_address(kubeconfig_path)) as proxy:
-        cibot_config["kubernetes"]["kubeconfig"] = str(
+        sqlite_config["kubernetes"]["kubeconfig"] = str(
             proxy.kubeconfig(kubeconfig_path, tmp_path / "k.yaml")
         )
-        process = CibotProcess(cibot_config, tmp_path)
+        process = CibotProcess(sqlite_config, tmp_path)
         process.upgrade_db()
         process.start()
-        rows = Rows(cibot_config["database"]["url"])
+        rows = Rows(sqlite_config["database"]["url"])
         try:
             build_id = await ready_build(
                 process.url, fake_slack, SECRET, EVERYONE,

@@ -53,7 +53,7 @@ PROJECT = Project(
     policy=Policy(approvals_required=1, allow_override=True, four_eyes=True),
 )
 PROJECTS = {PROJECT.id: PROJECT}
-STEPS, EXAMPLES = 50, 200
+STEPS, EXAMPLES = 50, 120
 
 
 class Crash(Exception):

@@ -77,11 +77,11 @@ async def test_T5_non_qa_approve_qa_deploy_and_other_projects_owner_are_denied_a
 
 
 def test_T5_an_empty_role_list_fails_cibot_check_naming_the_key_and_line(
-    cibot_config: dict[str, Any], tmp_path: Path
+    sqlite_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    cibot_config["projects"][0]["qa"] = []
+    sqlite_config["projects"][0]["qa"] = []
     path = tmp_path / "check.yaml"
-    path.write_text(yaml.safe_dump(cibot_config, sort_keys=False))
+    path.write_text(yaml.safe_dump(sqlite_config, sort_keys=False))
 
     done = run_cli("check", "--config", str(path))
 

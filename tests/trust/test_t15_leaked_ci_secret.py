@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from cibot.adapters.store import migrate
 from tests.support.flow import post
 from tests.support.service import CibotProcess
 from tests.trust.conftest import IMAGE
@@ -28,27 +29,26 @@ def _accepts(url: str, secret: str, target: str) -> int:
 
 
 async def test_T15_old_and_new_accepted_during_rotation_old_refused_after(
-    cibot_config: dict[str, Any], tmp_path: Path
+    sqlite_config: dict[str, Any], tmp_path: Path
 ) -> None:
-    cibot_config["jobs"]["workers"] = 0  # accept only: this is about the door, not the deploy
-    project = cibot_config["projects"][0]
+    sqlite_config["jobs"]["workers"] = 0  # accept only: this is about the door, not the deploy
+    project = sqlite_config["projects"][0]
     project["webhook_secret"] = NEW
     project["previous_webhook_secrets"] = [OLD]
-    during = CibotProcess(cibot_config, tmp_path)
-    during.upgrade_db()
-    during.start()
+    await migrate.upgrade_async(sqlite_config["database"]["url"])
+    during = CibotProcess(sqlite_config, tmp_path).start()
     try:
         answers = {
             "new": _accepts(during.url, NEW, "rotating-new"),
             "old": _accepts(during.url, OLD, "rotating-old"),
-            "global": _accepts(during.url, cibot_config["webhooks"]["secret"], "rotating-global"),
+            "global": _accepts(during.url, sqlite_config["webhooks"]["secret"], "rotating-global"),
         }
     finally:
         during.stop()
     assert answers == {"new": 202, "old": 202, "global": 401}
 
     del project["previous_webhook_secrets"]
-    after = CibotProcess(cibot_config, tmp_path).start()
+    after = CibotProcess(sqlite_config, tmp_path).start()
     try:
         assert _accepts(after.url, NEW, "rotated-new") == 202
         assert _accepts(after.url, OLD, "rotated-old") == 401
