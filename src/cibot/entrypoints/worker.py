@@ -164,7 +164,8 @@ class JobRunner:
             await self._queue.give_up(job, error)
             self._observe(job.payload.kind, "dead")
             return
-        delay = self._settings.backoff.delay(job.attempts)
+        # A server's Retry-After (Slack's rate limit) is a floor on the wait, as for calls.
+        delay = self._settings.backoff.delay(job.attempts, getattr(exc, "retry_after", None))
         bound.warning("job.retry", error=error, delay=round(delay, 3))
         self._observe(job.payload.kind, "retry")
         await self._queue.retry(job, self._clock.now() + timedelta(seconds=delay), error)
