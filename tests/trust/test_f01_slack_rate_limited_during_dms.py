@@ -85,3 +85,33 @@ async def test_F1_verdict_replies_rate_limited_wait_and_each_owner_gets_exactly_
     waits = _waits(slack, since)
     assert sorted(c for c, _ in waits) == sorted(dm_of(slack, o, build_id).channel for o in OWNERS)
     assert all(wait >= RETRY_AFTER for _, wait in waits), waits
+
+
+async def test_F1_a_rate_limit_that_outlasts_the_clients_retries_still_delays_the_job_retry(
+    shared: Shared,
+) -> None:
+    """Three 429s in a row exhaust slack_sdk's own retries (2 here): the job fails and is
+    retried by the runner. That retry, too, waits for `Retry-After` (it used to come after
+    the job backoff alone, a fraction of a second: found by this test)."""
+    slack = shared.slack
+    response = post(
+        shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=unique("f1")
+    )
+    build_id = response.json()["build_id"]
+    await until(slack, lambda s: all(offered(slack, u, build_id) for u in EVERYONE), within=90)
+    await shared.rows.idle()
+    since = slack.state.calls()[-1].time
+    slack.faults.rate_limit(6, retry_after=3, method="chat.postMessage")  # 3 for each owner
+
+    press(shared.url, slack, QA[1], "qa_approve", build_id)
+
+    await until(slack, lambda s: all(dm_of(slack, o, build_id).replies for o in OWNERS), within=90)
+    await shared.rows.idle()
+    assert [len(dm_of(slack, o, build_id).replies) for o in OWNERS] == [1, 1]
+    waits = _waits(slack, since)
+    assert len(waits) == 6
+    assert all(wait >= 3 for _, wait in waits), waits
+    retried = [
+        j for j in shared.rows.jobs_of("post_verdict_replies", build_id) if j["attempts"] > 1
+    ]
+    assert retried, "the job itself was retried"
