@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lightkube import AsyncClient
 
+from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.fakeslack import FakeSlackServer
+from cibot.service.errors import StoreUnavailable
+from cibot.service.jobs import Job, NotifyUser
 from tests.support.ci import body_of, post_build
+from tests.support.fakes import FakeClock
 from tests.support.flow import card_saying, cards_of, dm_of, press, ready_build, until
 from tests.support.privatepg import PrivatePostgres
 from tests.support.proofs import generation, preview_name
@@ -28,8 +33,6 @@ from tests.support.service import CibotProcess
 from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, base_config
 from tests.trust.test_f15_two_replicas_on_one_postgresql import _offered_to_everyone
 
-pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres]
-
 
 @pytest.fixture
 def private_pg() -> Iterator[PrivatePostgres]:
@@ -37,6 +40,8 @@ def private_pg() -> Iterator[PrivatePostgres]:
         yield pg
 
 
+@pytest.mark.kubernetes
+@pytest.mark.postgres
 async def test_F14_a_postgresql_restart_mid_flow_loses_nothing_and_the_service_resumes(  # noqa: PLR0917 - the fixtures it runs against
     private_pg: PrivatePostgres,
     kubeconfig_path: Path,
@@ -114,3 +119,57 @@ async def test_F14_a_postgresql_restart_mid_flow_loses_nothing_and_the_service_r
     finally:
         process.stop()
         rows.dispose()
+
+
+class _FlakyQueue:
+    """A job queue (the JobQueue port, in memory) whose database goes away for one write."""
+
+    def __init__(self, payloads: list[NotifyUser]) -> None:
+        self._pending = [
+            Job(i + 1, p, 1, "w", datetime(2026, 12, 1, tzinfo=UTC)) for i, p in enumerate(payloads)
+        ]
+        self.completed: list[int] = []
+        self.outage = 1  # the next `complete` fails, as during a restart of the server
+
+    async def claim(self, owner: str, now: datetime, lease_seconds: float) -> Job | None:
+        return self._pending.pop(0) if self._pending else None
+
+    async def extend(self, job: Job, now: datetime, lease_seconds: float) -> Job | None:
+        return job
+
+    async def complete(self, job: Job) -> bool:
+        if self.outage:
+            self.outage -= 1
+            raise StoreUnavailable("database unavailable: ConnectionDoesNotExistError")
+        self.completed.append(job.id)
+        return True
+
+    async def retry(self, job: Job, run_at: datetime, error: str) -> bool:
+        return True
+
+    async def give_up(self, job: Job, error: str) -> bool:
+        return True
+
+
+async def test_F14_a_worker_survives_the_database_failing_while_it_settles_a_job() -> None:
+    """A job's `complete` during the outage used to end the worker's loop for good (the
+    process kept serving HTTP with fewer, then no, workers). Its job is now left to its
+    lease (retried later, jobs are idempotent) and the worker goes on."""
+    done: list[str] = []
+
+    async def handler(job: NotifyUser) -> None:
+        done.append(job.text)
+
+    queue = _FlakyQueue([NotifyUser("C1", "U1", "first"), NotifyUser("C1", "U1", "second")])
+    settings = WorkerSettings(workers=1, lease_seconds=30, poll_interval_seconds=0.01)
+    runner = JobRunner(queue, FakeClock(), {NotifyUser: handler}, settings)
+
+    runner.start()
+    for _ in range(500):
+        if queue.completed:
+            break
+        await asyncio.sleep(0.01)
+    await runner.stop()
+
+    assert done == ["first", "second"]
+    assert queue.completed == [2]

@@ -97,7 +97,12 @@ class JobRunner:
             if job is None:
                 await self._sleep()
                 continue
-            await self._run(job)
+            try:
+                await self._run(job)
+            except Exception:
+                # Settling the job failed (the database went away meanwhile): its lease runs
+                # out and it is claimed again; this worker must live on to claim it.
+                log.exception("job.settle_failed", job_id=job.id, kind=job.payload.kind)
 
     async def _sleep(self) -> None:
         self._wake.clear()
