@@ -108,17 +108,6 @@ def test_check_passes_a_sound_config_against_the_real_cluster_and_slack(
     assert "all well" in done.stdout
 
 
-def test_check_fails_a_project_nobody_may_approve_naming_the_key_and_line(
-    cibot_config: dict[str, Any], tmp_path: Path
-) -> None:
-    cibot_config["projects"][0]["qa"] = []
-
-    done = run_cli("check", "--config", str(write(tmp_path, cibot_config)))
-
-    assert done.returncode == 1
-    assert "projects[0].qa" in done.stdout and "line " in done.stdout
-
-
 def test_check_reads_the_user_groups_named_in_roles_and_fails_an_unknown_one(
     cibot_config: dict[str, Any], tmp_path: Path, fake_slack: FakeSlackServer
 ) -> None:

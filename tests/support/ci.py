@@ -28,4 +28,4 @@ def post_build(
     signed = webhooks.headers(secret, body, msg_id=webhook_id, now=timestamp or time.time())
     signed["content-type"] = content_type
     signed.update(headers or {})
-    return httpx.post(f"{base_url}/build-complete", content=body, headers=signed, timeout=10)
+    return httpx.post(f"{base_url}/build-complete", content=body, headers=signed, timeout=30)

@@ -1,4 +1,5 @@
-"""Steps of the flow as a person would take them, for end-to-end tests against `cibot serve`.
+"""Steps of the flow as a person would take them, for end-to-end tests that start their own
+`cibot serve` (tests/support/steps.py has the build-scoped ones for a shared server).
 
 CI reports a build (signed), the fake Slack shows each person's messages, people press
 buttons (real signed `block_actions`) and type `/cibot` commands (signed slash commands).

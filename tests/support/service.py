@@ -62,11 +62,15 @@ class CibotProcess:
         done = run_cli("db", "upgrade", "--config", str(self.path))
         assert done.returncode == 0, done.stderr
 
-    def start(self, timeout: float = 60.0) -> CibotProcess:
+    def start(self, timeout: float = 90.0, env: dict[str, str] | None = None) -> CibotProcess:
+        """Start `cibot serve`; `env` adds variables (e.g. `CIBOT_CRASH_AT`) for this run."""
         self.write_config()
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [CIBOT, "serve", "--config", str(self.path)], stdout=log, stderr=log
+            [CIBOT, "serve", "--config", str(self.path)],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, **(env or {})},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -91,6 +95,11 @@ class CibotProcess:
                 self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
+
+    def wait_for_death(self, timeout: float = 60.0) -> int:
+        """The exit code of a process expected to die by itself (a crash point)."""
+        assert self.proc is not None
+        return self.proc.wait(timeout=timeout)
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:

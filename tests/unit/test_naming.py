@@ -138,7 +138,7 @@ def test_any_project_and_target_give_a_valid_name(
 
 @EXAMPLES
 @given(build_types, any_target)
-def test_names_are_deterministic(kind: BuildType, target: str) -> None:
+def test_T9_names_are_deterministic(kind: BuildType, target: str) -> None:
     assert environment_name("shop", kind, target) == environment_name("shop", kind, target)
     assert preview_host("shop.example.com", kind, target) == preview_host(
         "shop.example.com", kind, target
@@ -147,7 +147,7 @@ def test_names_are_deterministic(kind: BuildType, target: str) -> None:
 
 @EXAMPLES
 @given(build_types, any_target, any_target)
-def test_distinct_targets_never_share_a_name(kind: BuildType, a: str, b: str) -> None:
+def test_T9_distinct_targets_never_share_a_name(kind: BuildType, a: str, b: str) -> None:
     assume(a != b)
     assert environment_name("shop", kind, a) != environment_name("shop", kind, b)
     assert preview_host("shop.example.com", kind, a) != preview_host("shop.example.com", kind, b)
@@ -175,7 +175,7 @@ def test_a_branch_and_a_tag_of_the_same_name_never_share_a_name(target: str) -> 
 
 @EXAMPLES
 @given(any_target, st.integers(min_value=8, max_value=80))
-def test_a_slug_fits_its_length_and_is_a_dns_label(target: str, max_len: int) -> None:
+def test_T9_a_slug_fits_its_length_and_is_a_dns_label(target: str, max_len: int) -> None:
     result = slug(target, max_len)
     assert len(result) <= max_len
     assert is_dns_label(result)

@@ -9,7 +9,7 @@ import pytest
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.project import Project
 from cibot.service import cards, intake, preview
-from cibot.service.errors import ClusterUnavailable, ReplayMismatch
+from cibot.service.errors import ReplayMismatch
 from cibot.service.jobs import DeployPreview, SyncBuildCard
 from cibot.service.ports import RolloutOutcome
 from cibot.service.views import BuildCard
@@ -223,32 +223,3 @@ async def test_a_superseded_card_names_the_build_that_replaced_it() -> None:
     view = chat.posts[0][1]
     assert isinstance(view, BuildCard)
     assert view.superseded_by is not None and view.superseded_by.id == newer.build_id
-
-
-class DownCluster(FakeCluster):
-    async def apply(self, manifests: object) -> None:
-        raise ClusterUnavailable("connection refused")
-
-
-async def test_an_unreachable_cluster_is_noted_on_the_card_and_retried() -> None:
-    store, clock = MemoryStore(), FakeClock()
-    accepted = await record(store, clock, report())
-
-    with pytest.raises(ClusterUnavailable):
-        await deploy(store, clock, DownCluster(), accepted.build_id)
-
-    b = build(store, accepted.build_id)
-    assert b.state is BuildState.DEPLOYING
-    assert b.reason == "Kubernetes unreachable, retrying: connection refused"
-
-
-async def test_a_cluster_unreachable_past_the_deadline_fails_the_build_with_the_reason() -> None:
-    store, clock = MemoryStore(), FakeClock()
-    accepted = await record(store, clock, report())
-    clock.advance(PROJECT.workload.rollout_timeout_seconds + preview.UNAVAILABLE_GRACE_SECONDS)
-
-    await deploy(store, clock, DownCluster(), accepted.build_id)
-
-    b = build(store, accepted.build_id)
-    assert b.state is BuildState.FAILED
-    assert b.reason == "Kubernetes stayed unreachable: connection refused"

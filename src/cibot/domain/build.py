@@ -43,7 +43,9 @@ _ALLOWED: dict[BuildState, frozenset[BuildState]] = {
         {BuildState.CLOSED, BuildState.PROMOTING, BuildState.DEPLOYING, BuildState.EXPIRED}
     ),
     BuildState.FAILED: frozenset({BuildState.DEPLOYING, BuildState.CLOSED}),
-    BuildState.PROMOTING: frozenset({BuildState.PROMOTED, BuildState.READY}),
+    # A failed production deploy makes the build promotable again (READY), unless a newer
+    # build of its target arrived meanwhile: then it is superseded, as it would have been.
+    BuildState.PROMOTING: frozenset({BuildState.PROMOTED, BuildState.READY, BuildState.SUPERSEDED}),
     BuildState.PROMOTED: frozenset({BuildState.CLOSED, BuildState.PROMOTING}),
     BuildState.SUPERSEDED: frozenset(),
     BuildState.STALE: frozenset(),

@@ -16,7 +16,7 @@ import structlog
 import uvicorn
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
-from cibot import bootstrap
+from cibot import bootstrap, crashpoints
 from cibot.adapters.store import migrate
 from cibot.config import Settings
 from cibot.domain.project import Project
@@ -105,5 +105,6 @@ async def _serve(settings: Settings, api_url: str | None, token: str | None) -> 
 
 def run(settings: Settings) -> int:
     logs.configure(settings.logging.level, settings.logging.format, secrets_of(settings))
+    crashpoints.arm(os.environ.get("CIBOT_CRASH_AT"))  # crash tests only; see crashpoints.py
     with local_slack(settings) as (api_url, token):
         return asyncio.run(_serve(settings, api_url, token))

@@ -97,7 +97,12 @@ class JobRunner:
             if job is None:
                 await self._sleep()
                 continue
-            await self._run(job)
+            try:
+                await self._run(job)
+            except Exception:
+                # Settling the job failed (the database went away meanwhile): its lease runs
+                # out and it is claimed again; this worker must live on to claim it.
+                log.exception("job.settle_failed", job_id=job.id, kind=job.payload.kind)
 
     async def _sleep(self) -> None:
         self._wake.clear()
@@ -164,7 +169,8 @@ class JobRunner:
             await self._queue.give_up(job, error)
             self._observe(job.payload.kind, "dead")
             return
-        delay = self._settings.backoff.delay(job.attempts)
+        # A server's Retry-After (Slack's rate limit) is a floor on the wait, as for calls.
+        delay = self._settings.backoff.delay(job.attempts, getattr(exc, "retry_after", None))
         bound.warning("job.retry", error=error, delay=round(delay, 3))
         self._observe(job.payload.kind, "retry")
         await self._queue.retry(job, self._clock.now() + timedelta(seconds=delay), error)

@@ -21,7 +21,11 @@ class ServiceError(Exception):
 
 
 class Transient(ServiceError):
-    """Worth retrying later."""
+    """Worth retrying later; not before `retry_after` seconds when the other side said so."""
+
+    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Permanent(ServiceError):

@@ -91,6 +91,14 @@ async def record_build(
             if delivery.body_sha256 != body_sha256:
                 raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
             return Accepted(delivery.build_id, replayed=True)
+        same = await _same_live_build(tx, project, report)
+        if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
+            await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, same.id))
+            detail = {"webhook_id": webhook_id}
+            await tx.audit(
+                AuditEvent(clock.now(), "build.repeated", project.id, same.id, detail=detail)
+            )
+            return Accepted(same.id, replayed=True)
         build = await _add_build(tx, clock.now(), project, report)
         await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, build.id))
         return Accepted(build.id)
@@ -164,6 +172,27 @@ async def _supersede_other_tags(
         if await _supersede(tx, now, older, build):
             environment = preview_environment(project, older.type, older.target)
             await tx.enqueue(DeletePreview(older.id, environment))
+
+
+# A build in one of these states is still being deployed or reviewed: the same image again
+# adds nothing. A failed one is deployed again (asking again is how CI retries a deploy).
+_REPEATABLE = frozenset({BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.READY})
+
+
+async def _same_live_build(tx: Transaction, project: Project, report: BuildReport) -> Build | None:
+    """The live build of this target with the same image, commit and build number, if any.
+
+    A different commit or build number (a re-pushed tag, a rebuild) is a new build.
+    """
+    for build in await tx.live_builds_of_target(project.id, report.type, report.target):
+        same = (build.image, build.commit, build.build_number) == (
+            report.image,
+            report.commit,
+            report.build_number,
+        )
+        if same and build.state in _REPEATABLE:
+            return build
+    return None
 
 
 def _is_stale(report: BuildReport, highest: int | None) -> bool:

@@ -203,7 +203,9 @@ async def all_or_retry(sends: list[Callable[[], Awaitable[None]]]) -> None:
     await asyncio.gather(*(run(s) for s in sends))
     transient = [f for f in failures if isinstance(f, ChatUnavailable)]
     if transient:
-        raise ChatUnavailable(f"{len(transient)} of {len(sends)} messages failed: {transient[0]}")
+        wait = max((f.retry_after or 0.0 for f in transient), default=0.0) or None
+        message = f"{len(transient)} of {len(sends)} messages failed: {transient[0]}"
+        raise ChatUnavailable(message, retry_after=wait)
     if failures:
         raise ChatRejected(f"{len(failures)} of {len(sends)} messages refused: {failures[0]}")
 

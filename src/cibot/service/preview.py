@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from cibot.crashpoints import crashpoint
 from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
@@ -139,3 +140,4 @@ async def _finish(
                 await tx.enqueue(SyncReviewDMs(build.id))
                 await expiry.schedule(tx, project, after, now)
                 await reminders.schedule(tx, project, after)
+    crashpoint("after_rollout")

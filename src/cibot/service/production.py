@@ -173,15 +173,34 @@ async def _settle_build(
     stored = await tx.get_build(build.id)
     if stored is None or stored.state is not BuildState.PROMOTING:
         return
+    newer = None if outcome.ready else await _newer_build(tx, stored)
     if outcome.ready:
         after = stored.moved_to(BuildState.PROMOTED, now, digest=build.digest, reason=None)
+    elif newer is not None:
+        after = stored.moved_to(
+            BuildState.SUPERSEDED, now, reason=outcome.reason, superseded_by=newer.id
+        )
     else:
         after = stored.moved_to(BuildState.READY, now, reason=outcome.reason)
     if await tx.move_build(stored, after):
+        if newer is not None:
+            await tx.audit(AuditEvent(now, "build.superseded", build.project_id, build.id))
         await tx.enqueue(SyncReviewDMs(build.id))
         await tx.enqueue(SyncBuildCard(build.id))
         if not outcome.ready:  # in review again: its time may have run out meanwhile
             await expiry.schedule(tx, project, after, now)
+
+
+async def _newer_build(tx: Transaction, build: Build) -> Build | None:
+    """The newest build of the same target that arrived after `build`, if one is still live.
+
+    A build being promoted is not superseded when a newer one arrives (its deploy is under
+    way); if that deploy fails, it must not come back to review beside the newer build with
+    its old approvals (TRUST T7: no approval survives a newer build).
+    """
+    live = await tx.live_builds_of_target(build.project_id, build.type, build.target)
+    newer = [b for b in live if (b.created_at, b.id) > (build.created_at, build.id)]
+    return newer[-1] if newer else None
 
 
 async def _add_release(

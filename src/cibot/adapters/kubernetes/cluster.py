@@ -26,6 +26,7 @@ from lightkube.resources.networking_v1 import Ingress
 
 from cibot.adapters.kubernetes.rollout import RolloutState, pod_failure_reason, rollout_status
 from cibot.adapters.retry import RetryLater, RetryPolicy, with_retries
+from cibot.crashpoints import crashpoint
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.ports import RolloutOutcome
 
@@ -74,11 +75,13 @@ class KubeCluster:
             raise ClusterUnavailable(f"Kubernetes API unavailable: {exc.cause}") from exc
 
     async def apply(self, manifests: Sequence[Mapping[str, Any]]) -> None:
-        for manifest in manifests:
+        for index, manifest in enumerate(manifests):
             apply = partial(
                 self._client.apply, _to_resource(manifest), field_manager=FIELD_MANAGER, force=True
             )
             await self._call(apply)
+            if index == 0:
+                crashpoint("mid_apply")
 
     async def wait_for_rollout(
         self,

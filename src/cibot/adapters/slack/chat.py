@@ -47,6 +47,14 @@ def web_client(token: str, api_url: str, policy: RetryPolicy, timeout: int = 10)
     )
 
 
+def _retry_after(headers: Any) -> float | None:
+    """Slack's `Retry-After` (seconds), when a rate limit outlasted the client's own retries."""
+    value = (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return float(value) if isinstance(value, str) and value.isdigit() else None
+
+
 class SlackChat:
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
@@ -57,7 +65,8 @@ class SlackChat:
         except SlackApiError as exc:
             error = str(exc.response.get("error", "unknown_error"))
             if error in TRANSIENT_ERRORS or exc.response.status_code >= 500:
-                raise ChatUnavailable(f"Slack {method}: {error}") from exc
+                wait = _retry_after(exc.response.headers)
+                raise ChatUnavailable(f"Slack {method}: {error}", retry_after=wait) from exc
             raise ChatRejected(f"Slack {method}: {error}") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ChatUnavailable(f"Slack {method}: {type(exc).__name__}") from exc

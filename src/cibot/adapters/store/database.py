@@ -11,6 +11,8 @@ that hold here: only one transaction runs at a time in the process (an asyncio l
 nobody ever waits on SQLite's file lock inside the loop), and the database is not shared
 with another busy process (SQLite is the single-replica backend; use PostgreSQL for more).
 WAL keeps readers from blocking the writer; `BEGIN IMMEDIATE` takes the write lock up front.
+When another process holds that lock anyway (a backup, a CLI), the wait for it is a loop of
+short tries and sleeps on the event loop, never one long blocking wait (TRUST F10).
 """
 
 from __future__ import annotations
@@ -23,9 +25,12 @@ from typing import Any, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
+SQLITE_BUSY_TIMEOUT_MS = 5000  # how long a transaction waits for SQLite's write lock, in all
+SQLITE_LOCK_POLL_MS = 20  # each try for it blocks the loop at most this long; then it sleeps
+PG_LOCK_TIMEOUT_MS = 5000
 T = TypeVar("T")
 
 
@@ -67,9 +72,9 @@ class Database:
         if self.backend == "sqlite":
             self._sync = sa.create_engine(
                 parsed.set(drivername="sqlite+pysqlite"),
-                connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+                connect_args={"timeout": SQLITE_LOCK_POLL_MS / 1000, "check_same_thread": False},
             )
-            tune_sqlite(self._sync)
+            tune_sqlite(self._sync, busy_timeout_ms=SQLITE_LOCK_POLL_MS)
         else:
             self._async = create_async_engine(
                 parsed,
@@ -77,6 +82,9 @@ class Database:
                 max_overflow=pool_size,
                 pool_pre_ping=True,
                 pool_recycle=1800,
+                # Like SQLite's busy timeout: a lock held elsewhere fails the statement after
+                # a bounded wait (-> StoreUnavailable -> 503 + Retry-After), never a hang.
+                connect_args={"server_settings": {"lock_timeout": str(PG_LOCK_TIMEOUT_MS)}},
             )
 
     @asynccontextmanager
@@ -90,8 +98,38 @@ class Database:
         if self._gate is None:
             self._gate = asyncio.Lock()
         async with self._gate:
-            with self._sync.begin() as conn:
-                yield _LoopConnection(conn)
+            sync_conn = await self._sqlite_transaction()
+            try:
+                yield _LoopConnection(sync_conn)
+            except BaseException:
+                sync_conn.rollback()
+                raise
+            else:
+                sync_conn.commit()
+            finally:
+                sync_conn.close()
+
+    async def _sqlite_transaction(self) -> Connection:
+        """A connection in a transaction holding the write lock (`BEGIN IMMEDIATE`).
+
+        If another process holds the lock, each try waits only SQLITE_LOCK_POLL_MS (the loop
+        is blocked meanwhile) and the next comes after a sleep on the loop, so requests and
+        workers go on; after SQLITE_BUSY_TIMEOUT_MS the OperationalError goes up (-> 503).
+        """
+        assert self._sync is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        while True:
+            conn = self._sync.connect()
+            try:
+                conn.begin()
+            except OperationalError as exc:
+                conn.close()
+                if "locked" not in str(exc) or loop.time() >= deadline:
+                    raise
+                await asyncio.sleep(SQLITE_LOCK_POLL_MS / 1000)
+                continue
+            return conn
 
     async def dispose(self) -> None:
         if self._async is not None:
@@ -100,7 +138,7 @@ class Database:
             self._sync.dispose()
 
 
-def tune_sqlite(engine: Engine) -> None:
+def tune_sqlite(engine: Engine, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
     """WAL, a busy timeout, foreign keys, and `BEGIN IMMEDIATE` for every transaction."""
 
     @event.listens_for(engine, "connect")
@@ -108,7 +146,7 @@ def tune_sqlite(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
@@ -455,6 +455,19 @@ def _decision(row: Any) -> Decision | None:
     )
 
 
+# SQLSTATE classes and codes that mean "try again": connection exceptions (08), operator
+# intervention such as a server shutting down or starting up (57), lock not available
+# (55P03), serialization failure and deadlock (40). asyncpg reports several of them as a
+# plain DBAPIError, not an OperationalError.
+_TRANSIENT_SQLSTATE_CLASSES = ("08", "57", "40")
+_TRANSIENT_SQLSTATES = frozenset({"55P03"})
+
+
+def is_transient(exc: DBAPIError) -> bool:
+    state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+    return state in _TRANSIENT_SQLSTATES or state[:2] in _TRANSIENT_SQLSTATE_CLASSES
+
+
 class SqlStore:
     """The Store port: hands out transactions on one engine."""
 
@@ -473,6 +486,10 @@ class SqlStore:
         except IntegrityError as exc:
             raise StoreConflict(str(exc.orig)) from exc
         except (OperationalError, InterfaceError, OSError) as exc:
+            raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+        except DBAPIError as exc:
+            if not (exc.connection_invalidated or is_transient(exc)):
+                raise
             raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
         if self.on_commit is not None and tx.enqueued:
             self.on_commit()

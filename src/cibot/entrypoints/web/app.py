@@ -44,6 +44,7 @@ BUILD_COMPLETE_SCHEMA = {
         "202": {"description": "Accepted: the build is recorded; body {build_id}"},
         "401": {"description": "Missing or bad Standard Webhooks signature"},
         "404": {"description": "Unknown project"},
+        "408": {"description": "The body did not arrive within 10 s"},
         "413": {"description": "Body too large"},
         "422": {"description": "A field is invalid; the message names it"},
         "503": {"description": "Database busy; retry after Retry-After seconds"},

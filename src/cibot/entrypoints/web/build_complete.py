@@ -12,6 +12,7 @@ from functools import partial
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from cibot.crashpoints import crashpoint
 from cibot.domain.build import BuildType
 from cibot.entrypoints.web.notification import BuildNotification
 from cibot.entrypoints.web.signed import (
@@ -67,4 +68,5 @@ async def build_complete(request: Request, intake: Intake) -> Response:
     except Refused as refused:
         await audit_refusal(intake, refused)
         return refused.response
+    crashpoint("after_accept")
     return JSONResponse({"build_id": build_id}, status_code=202)

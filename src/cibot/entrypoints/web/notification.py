@@ -83,6 +83,8 @@ def parse_fields(body: bytes, content_type: str) -> dict[str, Any]:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidNotification("the body is not valid JSON") from exc
+        except RecursionError as exc:  # `[[[[…` nested past the parser's depth: still junk
+            raise InvalidNotification("the body is nested too deeply to be a notification") from exc
         if not isinstance(data, dict):
             raise InvalidNotification("the JSON body must be an object")
         return data

@@ -1,15 +1,17 @@
 """What every signed CI request shares (`/build-complete`, `/branch-deleted`): verified first.
 
-Order matters: size limit (413) → find the secrets (the project's own, else the global
-ones) → Standard Webhooks signature over the raw bytes (401) → unreadable body (422) →
-unknown project (404). The project named in an unverified body is used only to pick which
-secret to check; for a project we do not know, the global secret decides whether the caller
-learns that it is unknown. Each route then checks its own fields and commits. A refusal
-after the signature checked out is audited; one before it never is.
+Order matters: size limit (413) and time limit (408) → find the secrets (the project's
+own, else the global ones) → Standard Webhooks signature over the raw bytes (401) →
+unreadable body (422) → unknown project (404). The project named in an unverified body is
+used only to pick which secret to check; for a project we do not know, the global secret
+decides whether the caller learns that it is unknown. Each route then checks its own
+fields and commits. A refusal after the signature checked out is audited; one before it
+never is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import time
@@ -47,17 +49,32 @@ class BodyTooLarge(Exception):
     pass
 
 
+class BodyTooSlow(Exception):
+    """The client did not send its whole body in time (T13: a slow, half-sent request)."""
+
+
+# A CI notification or a Slack request is a few KiB: seconds are plenty. uvicorn has no
+# timeout of its own for a body that stops arriving, so without this a client could hold a
+# connection (and a coroutine) for ever by sending half a request.
+BODY_TIMEOUT_SECONDS = 10.0
+
+
 async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refusing to read past `limit` bytes whatever Content-Length claims."""
+    """The raw body, refusing to read past `limit` bytes whatever Content-Length claims, or
+    to wait longer than BODY_TIMEOUT_SECONDS for it."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge
+                chunks.append(chunk)
+    except TimeoutError:
+        raise BodyTooSlow from None
     return b"".join(chunks)
 
 
@@ -136,6 +153,8 @@ async def signed_request(request: Request, intake: Intake) -> Signed:
         body = await read_body(request, intake.max_body_bytes)
     except BodyTooLarge:
         raise Refused(413, f"body larger than {intake.max_body_bytes} bytes") from None
+    except BodyTooSlow:
+        raise Refused(408, "the request body did not arrive in time") from None
     fields, unparsable = _fields(body, request.headers.get("content-type", ""))
     name = fields.get("project") if fields else None
     project = intake.projects.get(name) if isinstance(name, str) else None

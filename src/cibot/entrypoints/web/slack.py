@@ -10,10 +10,12 @@ any request whose signature does not verify (whatever makes the verifier raise),
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltRequest
@@ -34,9 +36,10 @@ from cibot.adapters.slack.actions import (
     ActionId,
 )
 from cibot.adapters.slack.blocks import render
+from cibot.crashpoints import crashpoint
 from cibot.domain.project import Project
 from cibot.domain.review import Action
-from cibot.entrypoints.web.signed import BodyTooLarge, read_body
+from cibot.entrypoints.web.signed import BodyTooLarge, BodyTooSlow, read_body
 from cibot.service import commands, review, rollback
 from cibot.service.errors import ServiceError
 from cibot.service.gate import situation_of
@@ -126,6 +129,7 @@ def slack_app(
         if action_id is ActionId.DEPLOY_OVERRIDE:
             click = replace(click, reason="")  # no modal: refused below (an override needs one)
         await review.click(store, clock, projects, click)
+        crashpoint("after_click")
         await ack()
 
     @app.view(REJECT_MODAL_CALLBACK)
@@ -203,8 +207,12 @@ class SlackGuard:
             body = await read_body(request, self._max)
         except BodyTooLarge:
             return JSONResponse({"error": "body too large"}, status_code=413)
+        except BodyTooSlow:
+            return JSONResponse({"error": "request body not received in time"}, status_code=408)
         if not self._verified(request, body):
             return JSONResponse({"error": "invalid or missing signature"}, status_code=401)
+        if (problem := malformed(body)) is not None:
+            return JSONResponse({"error": problem}, status_code=400)
         answer = await self._bolt.async_dispatch(to_async_bolt_request(request, body))
         return to_starlette_response(answer)
 
@@ -217,3 +225,50 @@ class SlackGuard:
             )
         except Exception:  # the SDK raises on some malformed headers: all mean "not verified"
             return False
+
+
+def malformed(body: bytes) -> str | None:
+    """Why a (signed) interaction payload cannot be handled, or None when its shape is fine.
+
+    Bolt indexes `actions[0]["action_id"]` and friends without checking, so a payload of the
+    wrong shape was a 500; it is a 400 here, before Bolt sees it. (Slack never sends these;
+    a fuzzer, or a bug on Slack's side, might.)
+    """
+    fields = parse_qs(body.decode("utf-8", "replace"))
+    if "payload" not in fields:
+        return None  # a slash command or an event: Bolt reads those without surprises
+    try:
+        payload = json.loads(fields["payload"][0])
+    except ValueError:
+        return "payload is not JSON"
+    return _shape_problem(payload)
+
+
+def _shape_problem(payload: object) -> str | None:
+    if not isinstance(payload, dict):
+        return "payload is not a JSON object"
+    problem = None
+    actions = payload.get("actions")
+    if not isinstance(payload.get("user", {}), dict):
+        problem = "payload.user is not an object"
+    elif payload.get("type") == "block_actions" and not (isinstance(actions, list) and actions):
+        problem = "block_actions without actions"
+    elif payload.get("type") == "block_actions" and not all(
+        isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions or ()
+    ):
+        problem = "an action without an action_id"
+    elif payload.get("type") == "view_submission" and not _view_shape_ok(payload.get("view")):
+        problem = "view_submission without a well-formed view"
+    return problem
+
+
+def _view_shape_ok(view: object) -> bool:
+    """A view with its type, and state values as Slack nests them (block -> element -> {…})."""
+    if not (isinstance(view, dict) and isinstance(view.get("type"), str)):
+        return False
+    state = view.get("state") or {}
+    values = state.get("values") or {} if isinstance(state, dict) else None
+    if not isinstance(values, dict):
+        return False
+    blocks = values.values()
+    return all(isinstance(b, dict) and all(isinstance(e, dict) for e in b.values()) for b in blocks)

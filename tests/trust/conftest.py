@@ -1,0 +1,226 @@
+"""Fixtures of the trust suite (TRUST.md): the e2e fixtures, plus one shared server per database.
+
+Most rows are about what one request does to a running `cibot serve`. Starting a server per
+test would spend most of the suite's time starting servers, so those rows share one per
+database (`shared`, package-scoped): each test uses its own targets and reads only the
+messages and rows of its own builds (tests/support/steps.py, tests/support/rows.py). Rows
+that need a server of their own (crashes, a proxy in front of Kubernetes, a busy or restarted
+database, rotation, two replicas) use the e2e fixtures or build one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from lightkube import AsyncClient, KubeConfig
+from lightkube.codecs import from_dict
+from lightkube.resources.core_v1 import Namespace
+from sqlalchemy.engine import make_url
+
+from cibot.adapters.store import migrate
+from cibot.fakeslack import Channel, FakeSlackServer, User
+from tests.e2e import conftest as e2e
+from tests.e2e.conftest import (  # noqa: F401 - fixtures reused as they are
+    cibot,
+    cibot_config,
+    fake_slack,
+    kube,
+    namespace,
+)
+from tests.support import slack_requests
+from tests.support.rows import Rows
+from tests.support.service import CibotProcess
+
+CHANNEL, OWNERS, QA, SECRET = e2e.CHANNEL, e2e.OWNERS, e2e.QA, e2e.SECRET
+IMAGE = "registry.example.test/shop/web:1.0"
+OTHER_CHANNEL = "C0OTHER000"
+OTHER_OWNER, OTHER_QA = "U0OTHEROWN", "U0OTHERQA"
+STRICT_CHANNEL = "C0STRICT00"
+EXPIRING_CHANNEL = "C0EXPIRE00"
+STRICT_QA = ("U0SQA1", "U0SQA2", "U0SQA3")
+STRICT_OWNERS = ("U0SOWNER",)
+STRANGER = "U0STRANGER"
+EVERYONE = (*QA, *OWNERS)
+
+
+def base_config(database_url: str, kubeconfig: Path, slack_api_url: str, ns: str) -> dict[str, Any]:
+    """The e2e configuration, with the policy a trust test expects: one approval, four eyes."""
+    return {
+        "database": {"url": database_url},
+        "slack": {
+            "bot_token": "xoxb-fake",
+            "signing_secret": slack_requests.SIGNING_SECRET,
+            "api_url": slack_api_url,
+            "team_id": slack_requests.TEAM,
+            "app_id": slack_requests.APP,
+        },
+        "kubernetes": {"kubeconfig": str(kubeconfig)},
+        "webhooks": {"secret": SECRET},
+        "jobs": {
+            "poll_interval_seconds": 0.2,
+            "backoff_base_seconds": 0.2,
+            "backoff_max_seconds": 2,
+        },
+        "retry": {"attempts": 3, "base_seconds": 0.1, "max_seconds": 1},
+        "logging": {"level": "info", "format": "json"},
+        "projects": [
+            {
+                "id": "shop",
+                "name": "Shop",
+                "url": "https://shop.example.com",
+                "channel": CHANNEL,
+                "qa": list(QA),
+                "owners": list(OWNERS),
+                "namespace": ns,
+                "rollout_timeout": 10,
+                "policy": {
+                    "approvals_required": 1,
+                    "allowed_images": ["registry.example.test/shop/*"],
+                },
+            },
+            {
+                "id": "strict",
+                "name": "Strict",
+                "url": "https://strict.example.com",
+                "channel": STRICT_CHANNEL,
+                "qa": list(STRICT_QA),
+                "owners": list(STRICT_OWNERS),
+                "namespace": ns,
+                "rollout_timeout": 10,
+                "policy": {"approvals_required": 2, "four_eyes": True, "author_may_deploy": False},
+            },
+            {
+                "id": "expiring",
+                "name": "Expiring",
+                "url": "https://expiring.example.com",
+                "channel": EXPIRING_CHANNEL,
+                "qa": list(QA),
+                "owners": list(OWNERS),
+                "namespace": ns,
+                "rollout_timeout": 10,
+                "policy": {"approvals_required": 0, "expires_after": "4s"},
+            },
+            {
+                "id": "other",
+                "name": "Other",
+                "url": "https://other.example.com",
+                "channel": OTHER_CHANNEL,
+                "qa": [OTHER_QA],
+                "owners": [OTHER_OWNER],
+                "namespace": ns,
+                "rollout_timeout": 10,
+            },
+        ],
+    }
+
+
+def workspace() -> FakeSlackServer:
+    people = (*EVERYONE, *STRICT_QA, *STRICT_OWNERS, OTHER_OWNER, OTHER_QA, STRANGER)
+    users = [User(id=u, name=u.lower()) for u in people]
+    channels = [
+        Channel(id=CHANNEL, name="shop-builds", members=frozenset(EVERYONE)),
+        Channel(id=STRICT_CHANNEL, name="strict", members=frozenset((*STRICT_QA, *STRICT_OWNERS))),
+        Channel(id=EXPIRING_CHANNEL, name="expiring", members=frozenset(EVERYONE)),
+        Channel(id=OTHER_CHANNEL, name="other", members=frozenset((OTHER_OWNER, OTHER_QA))),
+    ]
+    return FakeSlackServer(users=users, channels=channels)
+
+
+@dataclass
+class Shared:
+    """One running `cibot serve` that many tests use, with its Slack, namespace and rows."""
+
+    cibot: CibotProcess
+    slack: FakeSlackServer
+    namespace: str
+    rows: Rows
+    backend: str
+
+    @property
+    def url(self) -> str:
+        return self.cibot.url
+
+
+@pytest.fixture(scope="package", params=["sqlite", "postgresql"])
+def shared_database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('shared') / 'cibot.db'}"
+        return
+    server_url: str = request.getfixturevalue("postgres_server_url")
+    server = make_url(server_url).set(drivername="postgresql+psycopg")
+    name = f"trust_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="package")
+async def shared_namespace(kubeconfig_path: Path) -> AsyncIterator[str]:
+    client = AsyncClient(config=KubeConfig.from_file(kubeconfig_path))
+    name = f"trust-{uuid.uuid4().hex[:8]}"
+    await client.create(
+        from_dict({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    )
+    try:
+        yield name
+    finally:
+        await client.delete(Namespace, name)
+        await client.close()
+
+
+@pytest.fixture(scope="package")
+def shared(
+    shared_database: str,
+    shared_namespace: str,
+    kubeconfig_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Shared]:
+    backend = make_url(shared_database).get_backend_name()
+    with workspace() as slack:
+        config = base_config(shared_database, kubeconfig_path, slack.api_url, shared_namespace)
+        process = CibotProcess(config, tmp_path_factory.mktemp(f"shared-{backend}"))
+        asyncio.run(migrate.upgrade_async(shared_database))  # in-process: quicker than the CLI
+        process.start()
+        rows = Rows(shared_database)
+        try:
+            yield Shared(process, slack, shared_namespace, rows, backend)
+        finally:
+            process.stop()
+            rows.dispose()
+
+
+@pytest.fixture
+def sqlite_config(
+    sqlite_url: str,
+    kubeconfig_path: Path,
+    fake_slack: FakeSlackServer,  # noqa: F811 - the fixture imported above
+    namespace: str,  # noqa: F811 - the fixture imported above
+) -> dict[str, Any]:
+    """The e2e configuration on SQLite only: for rows about Kubernetes or the door, where the
+    database plays no part (the rows that depend on it take `cibot_config`, both databases)."""
+    config = base_config(sqlite_url, kubeconfig_path, fake_slack.api_url, namespace)
+    config["slack"].pop("team_id")
+    config["slack"].pop("app_id")
+    return config
+
+
+def unique(prefix: str = "t") -> str:
+    """A target no other test uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,292 @@
+"""T1/T3/T13 fuzzed: Hypothesis over the service's OpenAPI schema, against the real server.
+
+Every operation of `/openapi.json` (and the Slack routes, which the schema leaves out) gets
+requests drawn from its schema and from around it: schema-shaped and arbitrary JSON, forms,
+bytes, odd content types, and Standard Webhooks / Slack headers that look right but are never
+validly signed. The properties: no answer is a 5xx, and nothing is stored (no build, no
+delivery, no job, no audit row; the API documents none for an unsigned request).
+
+The budget is bounded (`max_examples` per operation kind, one request per example); the
+count of requests sent is printed and checked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cibot.adapters import webhooks
+from tests.support import slack_requests as slack_req
+from tests.trust.conftest import SECRET, Shared
+
+pytestmark = pytest.mark.kubernetes
+
+EXAMPLES = 150
+
+
+def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    """Values of a (small) JSON schema, the kinds the API's schema uses, plus junk values."""
+    kind = schema.get("type")
+    if "enum" in schema:
+        return st.sampled_from(schema["enum"]) | st.text(max_size=12)
+    if kind == "string":
+        return st.text(max_size=80) | st.from_regex(r"[a-z0-9./:@_-]{1,60}", fullmatch=True)
+    if kind == "integer":
+        return st.integers(-(2**70), 2**70) | st.text(max_size=5)
+    if kind == "object":
+        props = {k: from_schema(v) for k, v in schema.get("properties", {}).items()}
+        return st.fixed_dictionaries({}, optional=props).flatmap(
+            lambda d: st.dictionaries(
+                st.text(max_size=10), st.integers() | st.none(), max_size=2
+            ).map(lambda extra: {**extra, **d})
+        )
+    return st.none()
+
+
+junk_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+b64 = st.binary(min_size=0, max_size=40).map(lambda b: base64.b64encode(b).decode())
+webhook_headers = st.fixed_dictionaries({}, optional={
+    "webhook-id": st.from_regex(r"msg_[A-Za-z0-9]{1,20}", fullmatch=True) | st.text(max_size=30),
+    "webhook-timestamp": st.just(str(int(time.time()))) | st.integers().map(str) | st.text(),
+    "webhook-signature": b64.map(lambda s: f"v1,{s}") | st.text(max_size=60),
+})  # fmt: skip
+slack_headers = st.fixed_dictionaries({}, optional={
+    "x-slack-request-timestamp": st.sampled_from([str(int(time.time()))]) | st.text(max_size=12),
+    "x-slack-signature": st.from_regex(r"v0=[0-9a-f]{64}", fullmatch=True) | st.text(max_size=70),
+    "x-slack-retry-num": st.integers(0, 5).map(str),
+})  # fmt: skip
+content_types = st.sampled_from([
+    "application/json", "application/x-www-form-urlencoded", "text/plain", "",
+    "application/json; charset=utf-16", "multipart/form-data; boundary=x",
+])  # fmt: skip
+
+
+def _safe_header(value: str) -> bool:
+    """What an HTTP client can send at all (no control characters, no edge whitespace)."""
+    return value.isascii() and value.isprintable() and value == value.strip()
+
+
+def encoded(body: Any, form: bool) -> bytes:
+    if isinstance(body, bytes):
+        return body
+    if form and isinstance(body, dict):
+        from urllib.parse import urlencode
+
+        return urlencode({str(k): str(v) for k, v in body.items()}).encode()
+    return json.dumps(body).encode()
+
+
+def bodies(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
+    return from_schema(schema) | junk_json | st.binary(max_size=300)
+
+
+def _send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    return client.request(method, url, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def schema(shared: Shared) -> dict[str, Any]:
+    document: dict[str, Any] = httpx.get(f"{shared.url}/openapi.json").json()
+    return document
+
+
+def test_fuzz_every_operation_of_the_schema_answers_without_a_5xx_and_stores_nothing(
+    shared: Shared, schema: dict[str, Any]
+) -> None:
+    asyncio.run(shared.rows.idle())
+    before = shared.rows.counts()
+    operations = [(m.upper(), p, op) for p, ops in schema["paths"].items() for m, op in ops.items()]
+    assert ("POST", "/build-complete") in {(m, p) for m, p, _ in operations}
+    notification = schema["paths"]["/build-complete"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    served: list[tuple[str, str, int]] = []
+
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        operation=st.sampled_from(
+            [*operations, ("POST", "/slack/events", {}), ("POST", "/slack-interactions", {})]
+        ),
+        body=bodies(notification),
+        form=st.booleans(),
+        webhook=webhook_headers,
+        slack=slack_headers,
+        content_type=content_types,
+        query=st.dictionaries(
+            st.sampled_from(["project", "x", "payload"]), st.text(max_size=10), max_size=2
+        ),
+    )
+    def one_request(  # noqa: PLR0917 - one argument per drawn part of the request
+        operation: tuple[str, str, Any], body: Any, form: bool, webhook: dict[str, str],
+        slack: dict[str, str], content_type: str, query: dict[str, str],
+    ) -> None:  # fmt: skip
+        method, path, _ = operation
+        raw = encoded(body, form)
+        if path.startswith("/slack") and form and not isinstance(body, bytes):
+            raw = b"payload=" + raw
+        headers = {
+            k: v
+            for k, v in {**webhook, **slack, "content-type": content_type}.items()
+            if _safe_header(v)
+        }
+        response = _send(
+            client,
+            method,
+            f"{shared.url}{path}",
+            content=raw if method == "POST" else None,
+            headers=headers,
+            params=query,
+        )
+        served.append((method, path, response.status_code))
+        assert response.status_code < 500, (method, path, response.status_code, response.text[:300])
+
+    with httpx.Client(timeout=30) as client:
+        one_request()
+
+    asyncio.run(shared.rows.idle())
+    assert shared.rows.counts() == before, "an unsigned request changed the state"
+    print(f"\nfuzzed {len(served)} unsigned requests: {sorted(set(served))}")
+    assert len(served) >= EXAMPLES
+
+
+ACTION_IDS = [
+    "qa_approve",
+    "qa_reject",
+    "deploy_production",
+    "deploy_override",
+    "close_build",
+    "rollback_production",
+]
+slack_payloads = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(
+            ["block_actions", "view_submission", "block_suggestion", "shortcut"]
+        )
+        | st.text(max_size=8),
+        "team": st.just({"id": slack_req.TEAM}),
+        "api_app_id": st.just(slack_req.APP),
+    },
+    optional={
+        "user": st.fixed_dictionaries(
+            {},
+            optional={
+                "id": st.sampled_from(["U0QA1", "U0OWNER1", "U0X"])
+                | st.text(max_size=5)
+                | st.integers()
+            },
+        ),
+        "actions": st.lists(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "action_id": st.sampled_from(ACTION_IDS) | st.text(max_size=8) | st.none(),
+                    "value": st.text(max_size=40) | st.integers() | st.none(),
+                    "type": st.just("button"),
+                },
+            ),
+            max_size=2,
+        ),
+        "view": st.fixed_dictionaries(
+            {},
+            optional={
+                "callback_id": st.sampled_from(["qa_reject_reason", "deploy_override_reason"])
+                | st.text(max_size=5),
+                "private_metadata": st.text(max_size=40) | st.integers(),
+                "state": junk_json,
+            },
+        ),
+        "channel": st.fixed_dictionaries({}, optional={"id": st.text(max_size=8) | st.none()}),
+        "container": junk_json,
+        "trigger_id": st.text(max_size=10),
+    },
+)
+
+
+def test_fuzz_signed_requests_never_get_a_5xx_and_a_2xx_build_always_has_its_row(
+    shared: Shared, schema: dict[str, Any]
+) -> None:
+    """Correctly signed requests with fuzzed contents: the validation and Slack handlers
+    answer 4xx (or 2xx) and never crash; a 202 always names a committed build."""
+    notification = schema["paths"]["/build-complete"]["post"]["requestBody"]["content"][
+        "application/json"
+    ]["schema"]
+    fields = from_schema(notification)
+    project = st.sampled_from(["shop", "strict", "other"]) | st.text(max_size=6)
+    served: list[tuple[str, int]] = []
+
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        slack=st.booleans(),
+        body=fields,
+        project=project,
+        form=st.booleans(),
+        payload=slack_payloads,
+        command=st.booleans(),
+        text=st.text(max_size=40),
+    )
+    def one_request(  # noqa: PLR0917 - one argument per drawn part of the request
+        slack: bool, body: Any, project: str, form: bool, payload: dict[str, Any], command: bool,
+        text: str,
+    ) -> None:  # fmt: skip
+        if slack:
+            from urllib.parse import urlencode
+
+            form_body = (
+                urlencode(
+                    {
+                        "command": "/cibot",
+                        "text": text,
+                        "user_id": "U0OWNER1",
+                        "team_id": slack_req.TEAM,
+                        "api_app_id": slack_req.APP,
+                        "channel_id": "C0X",
+                        "trigger_id": "1.2",
+                    }
+                )
+                if command
+                else slack_req.encode(payload)
+            )
+            raw = form_body.encode()
+            response = _send(
+                client,
+                "POST",
+                f"{shared.url}/slack/events",
+                content=raw,
+                headers=slack_req.signed_headers(form_body),
+            )
+            served.append(("slack", response.status_code))
+            assert response.status_code < 500, (
+                payload if not command else text,
+                response.text[:300],
+            )
+            return
+        note = {**body, "project": project} if isinstance(body, dict) else body
+        raw = encoded(note, form)
+        content_type = "application/x-www-form-urlencoded" if form else "application/json"
+        headers = {**webhooks.headers(SECRET, raw), "content-type": content_type}
+        response = _send(
+            client, "POST", f"{shared.url}/build-complete", content=raw, headers=headers
+        )
+        served.append(("build-complete", response.status_code))
+        assert response.status_code < 500, (note, response.text[:300])
+        if response.status_code == 202:
+            assert shared.rows.build(response.json()["build_id"])
+
+    with httpx.Client(timeout=30) as client:
+        one_request()
+    print(f"\nfuzzed {len(served)} signed requests: {sorted(set(served))}")
+    assert len(served) >= EXAMPLES

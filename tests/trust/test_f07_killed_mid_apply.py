@@ -1,0 +1,67 @@
+"""F7: the process is killed mid-apply: on restart the objects are re-applied (idempotent),
+the rollout is waited for, and the card is updated once.
+
+Crash point `mid_apply`: the Deployment is applied, the Service and route are not. The
+restarted service takes the deploy job over when its lease expires, applies all three
+again (server-side apply: the Deployment does not change, so it does not roll again) and
+finishes. Without the durable job, the build would stay "deploying" forever.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lightkube import AsyncClient
+from lightkube.resources.core_v1 import Service
+from lightkube.resources.networking_v1 import Ingress
+
+from cibot.fakeslack import FakeSlackServer
+from tests.support import crash
+from tests.support.ci import body_of, post_build
+from tests.support.proofs import preview_name, ready_once
+from tests.support.rows import Rows
+from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, SECRET
+
+pytestmark = pytest.mark.kubernetes
+
+
+async def test_F7_killed_after_the_first_manifest_the_restart_reapplies_and_finishes_once(
+    cibot_config: dict[str, Any],
+    tmp_path: Path,
+    fake_slack: FakeSlackServer,
+    kube: AsyncClient,
+    namespace: str,
+) -> None:
+    config = crash.with_short_leases(cibot_config)
+    # The card job runs beside the deploy job; Slack refuses posts until the crash, so the
+    # kill cannot land between a card's post and the commit of its ts (a window of its own,
+    # see the report) and this test is about the apply alone.
+    fake_slack.faults.server_error(count=1000, method="chat.postMessage")
+    dying = await crash.armed(config, tmp_path, "mid_apply")
+
+    response = post_build(
+        dying.url, SECRET, body_of(project="shop", image=IMAGE, type="branch", target="main")
+    )
+    assert response.status_code == 202
+    build_id = response.json()["build_id"]
+    crash.died_at_its_point(dying)
+    fake_slack.faults.clear()
+    rows = Rows(config["database"]["url"])
+    assert rows.build(build_id)["state"] == "deploying"
+
+    again = crash.restarted(config, tmp_path)
+    try:
+        await ready_once(
+            fake_slack, kube, channel=CHANNEL, namespace=namespace,
+            build_id=build_id, target="main", people=EVERYONE,
+        )  # fmt: skip
+        name = preview_name("main")
+        assert (await kube.get(Service, name, namespace=namespace)).metadata is not None
+        assert (await kube.get(Ingress, name, namespace=namespace)).metadata is not None
+        deploys = rows.jobs_of("deploy_preview", build_id)
+        assert len(deploys) == 1 and deploys[0]["attempts"] == 2, "one job, taken over once"
+    finally:
+        again.stop()
+        rows.dispose()

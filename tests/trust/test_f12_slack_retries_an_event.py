@@ -1,0 +1,50 @@
+"""F12: Slack retries a request (`X-Slack-Retry-Num`): it is processed once.
+
+A slow answer makes Slack deliver the same payload again with `X-Slack-Retry-Num` and
+`X-Slack-Retry-Reason`. Every click is a compare-and-set on the build (and verdicts are
+unique per build and user), so the retries change nothing: one close, one decision, one
+preview deletion. Without that, each retry would record another decision and queue
+another deletion.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.support import slack_requests as slack_req
+from tests.support.steps import dm_of, ready_build, until
+from tests.trust.conftest import EVERYONE, IMAGE, OWNERS, SECRET, Shared, unique
+
+pytestmark = pytest.mark.kubernetes
+
+
+async def test_F12_a_click_delivered_three_times_by_slack_retries_closes_the_build_once(
+    shared: Shared,
+) -> None:
+    slack = shared.slack
+    build_id = await ready_build(
+        shared.url, slack, SECRET, EVERYONE,
+        project="shop", image=IMAGE, type="branch", target=unique("f12"),
+    )  # fmt: skip
+    body = slack_req.encode(
+        slack_req.block_actions(
+            OWNERS[0], "close_build", build_id, dm_of(slack, OWNERS[0], build_id).channel
+        )
+    )
+
+    answers = []
+    for attempt in range(3):
+        headers = slack_req.signed_headers(body)
+        if attempt:
+            headers |= {"x-slack-retry-num": str(attempt), "x-slack-retry-reason": "http_timeout"}
+        answers.append(httpx.post(f"{shared.url}/slack/events", content=body, headers=headers))
+
+    assert [r.status_code for r in answers] == [200, 200, 200]
+    await until(slack, lambda s: not dm_of(slack, OWNERS[1], build_id).buttons)
+    await shared.rows.idle()
+    decisions = shared.rows.all("SELECT action FROM decisions WHERE build_id = :b", b=build_id)
+    assert [d["action"] for d in decisions] == ["close"]
+    assert len(shared.rows.jobs_of("delete_preview", build_id)) == 1
+    closed = [a for a in shared.rows.audit("build.closed") if a["build_id"] == build_id]
+    assert len(closed) == 1
