@@ -173,14 +173,18 @@ def job_handlers(
 
     return {
         DeployPreview: deploying(preview.deploy_preview, render_preview),
-        SyncBuildCard: partial(cards.sync_build_card, store=store, chat=chat, projects=p),
+        SyncBuildCard: partial(
+            cards.sync_build_card, store=store, clock=clock, chat=chat, projects=p
+        ),
         SyncReviewDMs: partial(
             messages.sync_review_dms, store=store, clock=clock, chat=chat, projects=p
         ),
         PostVerdictReplies: partial(
             messages.post_verdict_replies, store=store, clock=clock, chat=chat, projects=p
         ),
-        AnnounceDecision: partial(messages.announce_decision, store=store, chat=chat, projects=p),
+        AnnounceDecision: partial(
+            messages.announce_decision, store=store, clock=clock, chat=chat, projects=p
+        ),
         NotifyUser: partial(messages.notify_user, chat=chat),
         DeployProduction: deploying(production.deploy_production, render_production),
         RollbackProduction: deploying(production.roll_back, render_production),
@@ -194,11 +198,15 @@ def job_handlers(
             projects=p,
             period=group_refresh_seconds,
         ),
-        AnnounceFreeze: partial(messages.announce_freeze, chat=chat, projects=p),
+        AnnounceFreeze: partial(
+            messages.announce_freeze, store=store, clock=clock, chat=chat, projects=p
+        ),
         RedrawReview: partial(messages.redraw_review, store=store),
         ExpireReview: partial(expiry.expire_review, store=store, clock=clock, projects=p),
         CheckIdlePreview: partial(idle.check_idle_preview, store=store, clock=clock, projects=p),
-        WarnIdlePreview: partial(idle.warn_idle_preview, store=store, chat=chat, projects=p),
+        WarnIdlePreview: partial(
+            idle.warn_idle_preview, store=store, clock=clock, chat=chat, projects=p
+        ),
         RemindReviewers: partial(
             reminders.remind_reviewers, store=store, clock=clock, chat=chat, projects=p
         ),

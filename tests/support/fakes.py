@@ -47,6 +47,7 @@ class _State:
     freezes: dict[str, Freeze] = field(default_factory=dict)
     slots: dict[str, tuple[str, int]] = field(default_factory=dict)  # project -> build, decision
     releases: list[Release] = field(default_factory=list)
+    posting: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
 
 
 class MemoryTransaction:
@@ -150,6 +151,13 @@ class MemoryTransaction:
 
     async def save_message(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
         self.state.messages[(build_id, role, user)] = ref
+        self.state.posting.pop((build_id, role, user), None)
+
+    async def begin_post(self, build_id: str, role: str, user: str, at: datetime) -> None:
+        self.state.posting.setdefault((build_id, role, user), at)
+
+    async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
+        return self.state.posting.get((build_id, role, user))
 
     async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]:
         return [v for (b, _), v in self.state.verdicts.items() if b == build_id]
@@ -305,9 +313,10 @@ class FakeCluster:
 
 @dataclass
 class FakeChat:
-    """Records posts and updates; `ts` values count up."""
+    """Records posts and updates; `ts` values count up. Keys of posts can be found again."""
 
     posts: list[tuple[str, object]] = field(default_factory=list)
+    keyed: dict[str, MessageRef] = field(default_factory=dict)
     updates: list[tuple[MessageRef, object]] = field(default_factory=list)
     replies: list[tuple[MessageRef, object]] = field(default_factory=list)
     ephemerals: list[tuple[str, str, object]] = field(default_factory=list)
@@ -315,19 +324,30 @@ class FakeChat:
     emails: dict[str, str] = field(default_factory=dict)  # email -> user id
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
 
-    async def post(self, channel: str, view: object) -> MessageRef:
+    async def post(self, channel: str, view: object, key: str | None = None) -> MessageRef:
         self.posts.append((channel, view))
-        return MessageRef(channel=channel, ts=f"1700000000.{len(self.posts):06d}")
+        ref = MessageRef(channel=channel, ts=f"1700000000.{len(self.posts):06d}")
+        if key is not None:
+            self.keyed[key] = ref
+        return ref
 
     async def update(self, ref: MessageRef, view: object) -> None:
         self.updates.append((ref, view))
 
-    async def post_dm(self, user: str, view: object) -> MessageRef:
-        return await self.post(f"D{user}", view)
+    async def post_dm(self, user: str, view: object, key: str | None = None) -> MessageRef:
+        return await self.post(f"D{user}", view, key)
 
-    async def reply(self, ref: MessageRef, view: object) -> MessageRef:
+    async def reply(self, ref: MessageRef, view: object, key: str | None = None) -> MessageRef:
         self.replies.append((ref, view))
-        return MessageRef(ref.channel, f"{ref.ts}{len(self.replies)}")
+        posted = MessageRef(ref.channel, f"{ref.ts}{len(self.replies)}")
+        if key is not None:
+            self.keyed[key] = posted
+        return posted
+
+    async def find_posted(
+        self, where: str, key: str, since: datetime, thread: MessageRef | None = None
+    ) -> MessageRef | None:
+        return self.keyed.get(key)
 
     async def post_ephemeral(self, channel: str, user: str, view: object) -> None:
         self.ephemerals.append((channel, user, view))

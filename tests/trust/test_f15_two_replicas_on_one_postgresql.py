@@ -103,9 +103,8 @@ async def test_F15_two_replicas_run_every_job_once_and_one_killed_leaves_its_wor
         assert await generation(kube, namespace, "shop") == 1
         assert len(rows.jobs_of("deploy_production")) == 1
 
-        # Replica A dies with work in hand. Slack refuses posts until then, so the kill cannot
-        # fall between a message's post and the commit of its ts (see the report).
-        fake_slack.faults.server_error(10_000, method="chat.postMessage")
+        # Replica A dies with work in hand, possibly between a message's post and the commit
+        # of its ts: replica B then finds that message in Slack by its key, not posting again.
         late = {}
         for i in range(2):
             target = f"late-{i}"
@@ -118,7 +117,6 @@ async def test_F15_two_replicas_run_every_job_once_and_one_killed_leaves_its_wor
             assert time.monotonic() < deadline, "replica A never took a job"
             await asyncio.sleep(0.05)
         a.kill()
-        fake_slack.faults.clear()
 
         await _each_once(fake_slack, kube, namespace, late)
         await rows.idle(within=120)

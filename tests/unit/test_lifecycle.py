@@ -240,7 +240,9 @@ async def check(store: MemoryStore, clock: FakeClock, project: Project = PROJECT
 
 
 async def warn(store: MemoryStore, chat: FakeChat) -> None:
-    await idle.warn_idle_preview(WarnIdlePreview("b1"), store=store, chat=chat, projects=PROJECTS)
+    await idle.warn_idle_preview(
+        WarnIdlePreview("b1"), store=store, clock=FakeClock(), chat=chat, projects=PROJECTS
+    )
 
 
 async def test_an_idle_preview_is_first_warned_in_each_owners_thread_then_removed() -> None:
@@ -380,10 +382,10 @@ class FlakyReplies(FakeChat):
 
     down: set[str] = field(default_factory=set)
 
-    async def reply(self, ref: MessageRef, view: object) -> MessageRef:
+    async def reply(self, ref: MessageRef, view: object, key: str | None = None) -> MessageRef:
         if ref.channel in self.down:
             raise ChatUnavailable("Slack chat.postMessage: internal_error")
-        return await super().reply(ref, view)
+        return await super().reply(ref, view, key)
 
 
 async def remind(store: MemoryStore, clock: FakeClock, chat: FakeChat) -> None:

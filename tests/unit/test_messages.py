@@ -29,10 +29,10 @@ class FlakyChat(FakeChat):
 
     down: set[str] = field(default_factory=set)
 
-    async def post_dm(self, user: str, view: object) -> MessageRef:
+    async def post_dm(self, user: str, view: object, key: str | None = None) -> MessageRef:
         if user in self.down:
             raise ChatUnavailable("Slack chat.postMessage: internal_error")
-        return await super().post_dm(user, view)
+        return await super().post_dm(user, view, key)
 
 
 async def ready_store() -> MemoryStore:

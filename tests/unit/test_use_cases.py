@@ -200,9 +200,9 @@ async def test_the_card_is_posted_once_then_updated_in_place() -> None:
     accepted = await record(store, clock, report())
     job = SyncBuildCard(accepted.build_id)
 
-    await cards.sync_build_card(job, store=store, chat=chat, projects=PROJECTS)
+    await cards.sync_build_card(job, store=store, clock=clock, chat=chat, projects=PROJECTS)
     await deploy(store, clock, FakeCluster(), accepted.build_id)
-    await cards.sync_build_card(job, store=store, chat=chat, projects=PROJECTS)
+    await cards.sync_build_card(job, store=store, clock=clock, chat=chat, projects=PROJECTS)
 
     assert len(chat.posts) == 1 and chat.posts[0][0] == "C0SHOP"
     assert len(chat.updates) == 1
@@ -217,7 +217,7 @@ async def test_a_superseded_card_names_the_build_that_replaced_it() -> None:
     newer = await record(store, clock, report(image="r.example/shop:2"), "msg_2")
 
     await cards.sync_build_card(
-        SyncBuildCard(older.build_id), store=store, chat=chat, projects=PROJECTS
+        SyncBuildCard(older.build_id), store=store, clock=clock, chat=chat, projects=PROJECTS
     )
 
     view = chat.posts[0][1]

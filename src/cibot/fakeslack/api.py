@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from cibot.fakeslack import blocks as blockkit
-from cibot.fakeslack.records import JsonDict
+from cibot.fakeslack.records import JsonDict, Message
 from cibot.fakeslack.shapes import bot_message_object, channel_object, dm_object, user_object
 from cibot.fakeslack.state import SlackError, Workspace
 
@@ -181,6 +181,41 @@ def conversations_info(ws: Workspace, args: Args) -> JsonDict:
     return {"channel": channel_object(channel)}
 
 
+def _listed(ws: Workspace, messages: list[Message], args: Args) -> JsonDict:
+    """Messages as the history methods list them; metadata only when asked for, as Slack."""
+    text_limit = args.text("limit") or "100"
+    limit = int(text_limit) if text_limit.isdigit() else 100
+    with_metadata = (args.text("include_all_metadata") or "").lower() in ("true", "1")
+    listed = []
+    for message in messages[:limit]:
+        shown = bot_message_object(message, ws.config)
+        if not with_metadata:
+            shown.pop("metadata", None)
+        listed.append(shown)
+    return {"messages": listed, "has_more": len(messages) > limit}
+
+
+def conversations_history(ws: Workspace, args: Args) -> JsonDict:
+    """Top-level messages, newest first, from `oldest` on (as Slack, replies are not listed)."""
+    channel = ws.resolve_channel(args.required("channel", "channel_not_found"), loose=False)
+    try:
+        oldest = float(args.text("oldest") or 0)
+    except ValueError:
+        raise SlackError("invalid_ts_oldest") from None
+    found = [m for m in reversed(ws.messages(channel)) if float(m.ts) >= oldest]
+    return _listed(ws, found, args)
+
+
+def conversations_replies(ws: Workspace, args: Args) -> JsonDict:
+    """A thread: its parent, then the replies, oldest first."""
+    channel = ws.resolve_channel(args.required("channel", "channel_not_found"), loose=False)
+    ts = args.required("ts", "thread_not_found")
+    parent = ws.message(channel, ts)
+    if parent is None:
+        raise SlackError("thread_not_found")
+    return _listed(ws, [parent, *ws.thread(channel, ts)], args)
+
+
 def users_info(ws: Workspace, args: Args) -> JsonDict:
     user = ws.user(args.required("user", "user_not_found"))
     return {"user": user_object(user, ws.config)}
@@ -225,6 +260,8 @@ METHODS: dict[str, Handler] = {
     "chat.getPermalink": chat_get_permalink,
     "conversations.open": conversations_open,
     "conversations.info": conversations_info,
+    "conversations.history": conversations_history,
+    "conversations.replies": conversations_replies,
     "users.info": users_info,
     "users.lookupByEmail": users_lookup_by_email,
     "usergroups.users.list": usergroups_users_list,

@@ -1,8 +1,8 @@
 """Keeping a build's channel card true: the `SyncBuildCard` job.
 
 The card is drawn from the build's current state, so running the job twice, or late, only
-redraws the same truth. It is posted once; its channel and `ts` are stored, and every later
-change is a `chat.update` of that message.
+redraws the same truth. It is posted once (`posting.post_once`, even across a crash); its
+channel and `ts` are stored, and every later change is a `chat.update` of that message.
 """
 
 from __future__ import annotations
@@ -13,29 +13,30 @@ from cibot.domain.build import BuildState
 from cibot.domain.project import Project
 from cibot.domain.review import Tally
 from cibot.service.jobs import SyncBuildCard
-from cibot.service.ports import Chat, Store
+from cibot.service.ports import Chat, Clock, Store
+from cibot.service.posting import Slot, To, post_or_update
 from cibot.service.views import BuildCard
 
 CARD = "card"
 
 
 async def sync_build_card(
-    job: SyncBuildCard, *, store: Store, chat: Chat, projects: Mapping[str, Project]
+    job: SyncBuildCard,
+    *,
+    store: Store,
+    clock: Clock,
+    chat: Chat,
+    projects: Mapping[str, Project],
 ) -> None:
     async with store.transaction() as tx:
         build = await tx.get_build(job.build_id)
         if build is None:
             return
         newer = await tx.get_build(build.superseded_by) if build.superseded_by else None
-        ref = await tx.get_message(build.id, CARD)
         tally = Tally.of(await tx.verdicts_of(build.id))
         decision = await tx.latest_decision(build.id)
     project = projects[build.project_id]
     note = build.reason if build.state is BuildState.DEPLOYING else None
     view = BuildCard(project, build, newer, note=note, tally=tally, decision=decision)
-    if ref is not None:
-        await chat.update(ref, view)
-        return
-    ref = await chat.post(project.channel, view)
-    async with store.transaction() as tx:
-        await tx.save_message(build.id, CARD, ref)
+    to = To(channel=project.channel)
+    await post_or_update(store, chat, clock, Slot(build.id, CARD), to=to, view=view)

@@ -12,6 +12,7 @@ gets its answer; the answer is shown only to the person who typed it.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,7 +124,8 @@ async def _freeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) ->
         return Notice(f"Nothing changed: {project.name} is already frozen{by}")
     detail = {"reason": reason}
     await tx.audit(AuditEvent(now, "production.frozen", project.id, None, user, detail))
-    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=True, reason=reason))
+    key = secrets.token_hex(8)
+    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=True, reason=reason, key=key))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} are frozen until an owner unfreezes them")
 
@@ -136,7 +138,7 @@ async def _unfreeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) 
         still = f" (a configured freeze window still applies: {windows.reason})" if windows else ""
         return Notice(f"Nothing changed: {project.name} was not frozen by an owner{still}")
     await tx.audit(AuditEvent(now, "production.unfrozen", project.id, None, user))
-    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=False))
+    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=False, key=secrets.token_hex(8)))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} may go ahead again")
 

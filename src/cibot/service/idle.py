@@ -23,6 +23,7 @@ from cibot.service.cards import CARD
 from cibot.service.jobs import CheckIdlePreview, DeletePreview, WarnIdlePreview, timed_key
 from cibot.service.messages import OWNER_DM, all_or_retry
 from cibot.service.ports import AuditEvent, Chat, Clock, MessageRef, Store, Transaction
+from cibot.service.posting import Slot, To, post_once
 from cibot.service.rollouts import preview_environment
 from cibot.service.views import IdleWarning
 
@@ -98,7 +99,12 @@ def warning_role(idle_since: datetime) -> str:
 
 
 async def warn_idle_preview(
-    job: WarnIdlePreview, *, store: Store, chat: Chat, projects: Mapping[str, Project]
+    job: WarnIdlePreview,
+    *,
+    store: Store,
+    clock: Clock,
+    chat: Chat,
+    projects: Mapping[str, Project],
 ) -> None:
     """Reply under each owner's DM, or under the card when nobody got a DM (a failed build)."""
     async with store.transaction() as tx:
@@ -119,9 +125,8 @@ async def warn_idle_preview(
 
     def reply(user: str, ref: MessageRef) -> Callable[[], Awaitable[None]]:
         async def send() -> None:
-            posted = await chat.reply(ref, view)
-            async with store.transaction() as tx:
-                await tx.save_message(job.build_id, role, posted, user)
+            slot = Slot(job.build_id, role, user)
+            await post_once(store, chat, clock, slot, to=To(thread=ref), view=view)
 
         return send
 

@@ -173,6 +173,7 @@ class AnnounceFreeze(JobPayload):
     actor: str
     frozen: bool
     reason: str | None = None
+    key: str = ""  # names this announcement's message, so it is posted once
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
 """Keeping the review messages true: owner and QA DMs, verdict replies, announcements.
 
-Like the channel card, every message is drawn from the current state and posted once; its
-channel and `ts` are stored, and later changes are `chat.update`s. DMs to many people go out
-concurrently (bounded, within Slack's limits); one person's failure does not stop the
-others, and the job is retried for just the ones still missing.
+Like the channel card, every message is drawn from the current state and posted once
+(`posting.post_once`, even across a crash); its channel and `ts` are stored, and later
+changes are `chat.update`s. DMs to many people go out concurrently (bounded, within
+Slack's limits); one person's failure does not stop the others, and the job is retried for
+just the ones still missing.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from cibot.service.jobs import (
     SyncReviewDMs,
 )
 from cibot.service.ports import Chat, Clock, MessageRef, Store, Transaction
+from cibot.service.posting import Slot, To, post_once, post_or_update
 from cibot.service.views import (
     FreezeNotice,
     Notice,
@@ -131,6 +133,7 @@ async def sync_review_dms(
         _dm(
             store,
             chat,
+            clock,
             review,
             role=OWNER_DM,
             user=u,
@@ -140,7 +143,16 @@ async def sync_review_dms(
         for u in owners
     ]
     sends += [
-        _dm(store, chat, review, role=QA_DM, user=u, refs=review.qa_refs, view=review.qa_view(u))
+        _dm(
+            store,
+            chat,
+            clock,
+            review,
+            role=QA_DM,
+            user=u,
+            refs=review.qa_refs,
+            view=review.qa_view(u),
+        )
         for u in qa
     ]
     await all_or_retry(sends)
@@ -167,6 +179,7 @@ async def redraw_review(job: RedrawReview, *, store: Store) -> None:
 def _dm(
     store: Store,
     chat: Chat,
+    clock: Clock,
     review: Review,
     *,
     role: str,
@@ -179,9 +192,8 @@ def _dm(
         if ref is not None:
             await chat.update(ref, view)
         elif review.build.state is BuildState.READY:  # a build no longer in review gets no new DMs
-            posted = await chat.post_dm(user, view)
-            async with store.transaction() as tx:
-                await tx.save_message(review.build.id, role, posted, user)
+            slot = Slot(review.build.id, role, user)
+            await post_or_update(store, chat, clock, slot, to=To(dm=user), view=view)
 
     return send
 
@@ -232,9 +244,8 @@ async def post_verdict_replies(
 
     def reply_to(owner: str, under: MessageRef) -> Callable[[], Awaitable[None]]:
         async def send() -> None:
-            posted = await chat.reply(under, view)
-            async with store.transaction() as tx:
-                await tx.save_message(review.build.id, reply_role(job.qa_user), posted, owner)
+            slot = Slot(review.build.id, reply_role(job.qa_user), owner)
+            await post_once(store, chat, clock, slot, to=To(thread=under), view=view)
 
         return send
 
@@ -244,23 +255,23 @@ async def post_verdict_replies(
 
 
 async def announce_decision(
-    job: AnnounceDecision, *, store: Store, chat: Chat, projects: Mapping[str, Project]
+    job: AnnounceDecision,
+    *,
+    store: Store,
+    clock: Clock,
+    chat: Chat,
+    projects: Mapping[str, Project],
 ) -> None:
     """Post the announcement of a production decision once; afterwards, redraw it."""
-    role = f"announce:{job.decision_id}"
     async with store.transaction() as tx:
         build = await tx.get_build(job.build_id)
         decision = await tx.get_decision(job.decision_id)
-        posted = await tx.get_message(job.build_id, role)
         if build is None or decision is None or build.project_id not in projects:
             return
         notice = await _production_notice(tx, projects[build.project_id], build, decision)
-    if posted is not None:
-        await chat.update(posted, notice)
-        return
-    ref = await chat.post(notice.project.channel, notice)
-    async with store.transaction() as tx:
-        await tx.save_message(build.id, role, ref)
+    slot = Slot(build.id, f"announce:{job.decision_id}")
+    to = To(channel=notice.project.channel)
+    await post_or_update(store, chat, clock, slot, to=to, view=notice)
 
 
 async def _production_notice(
@@ -284,11 +295,18 @@ async def _production_notice(
 
 
 async def announce_freeze(
-    job: AnnounceFreeze, *, chat: Chat, projects: Mapping[str, Project]
+    job: AnnounceFreeze,
+    *,
+    store: Store,
+    clock: Clock,
+    chat: Chat,
+    projects: Mapping[str, Project],
 ) -> None:
     project = projects.get(job.project_id)
     if project is not None:
-        await chat.post(project.channel, FreezeNotice(project, job.actor, job.frozen, job.reason))
+        view = FreezeNotice(project, job.actor, job.frozen, job.reason)
+        slot = Slot("", f"freeze:{job.key}")
+        await post_once(store, chat, clock, slot, to=To(channel=project.channel), view=view)
 
 
 async def notify_user(job: NotifyUser, *, chat: Chat) -> None:

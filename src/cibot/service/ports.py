@@ -179,9 +179,17 @@ class Transaction(Protocol):
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None: ...
 
-    async def save_message(
-        self, build_id: str, role: str, ref: MessageRef, user: str = ""
-    ) -> None: ...
+    async def save_message(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
+        """Remember where a posted message lives (and forget that its post had begun)."""
+        ...
+
+    async def begin_post(self, build_id: str, role: str, user: str, at: datetime) -> None:
+        """A post is about to be made; kept until `save_message` records where it landed."""
+        ...
+
+    async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
+        """When a post was begun whose landing was never recorded (None: there is none)."""
+        ...
 
     async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]: ...
 
@@ -266,16 +274,25 @@ class Cluster(Protocol):
 class Chat(Protocol):
     """The Slack side. Views are the service's own dataclasses; the adapter renders them."""
 
-    async def post(self, channel: str, view: object) -> MessageRef: ...
+    async def post(self, channel: str, view: object, key: str | None = None) -> MessageRef:
+        """Post a message; `key` goes into its metadata, so `find_posted` can find it."""
+        ...
 
     async def update(self, ref: MessageRef, view: object) -> None: ...
 
-    async def post_dm(self, user: str, view: object) -> MessageRef:
+    async def post_dm(self, user: str, view: object, key: str | None = None) -> MessageRef:
         """Post into the bot's DM with `user`; the ref names the DM channel (D…)."""
         ...
 
-    async def reply(self, ref: MessageRef, view: object) -> MessageRef:
+    async def reply(self, ref: MessageRef, view: object, key: str | None = None) -> MessageRef:
         """Post in the thread of the message at `ref`."""
+        ...
+
+    async def find_posted(
+        self, where: str, key: str, since: datetime, thread: MessageRef | None = None
+    ) -> MessageRef | None:
+        """The message ci-bot posted with `key` since `since`, in channel (or DM with the
+        user) `where`, or in the thread of `thread`; None when it never landed."""
         ...
 
     async def post_ephemeral(self, channel: str, user: str, view: object) -> None: ...

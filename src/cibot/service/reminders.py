@@ -18,6 +18,7 @@ from cibot.service.gate import situation_of
 from cibot.service.jobs import RemindReviewers
 from cibot.service.messages import QA_DM, all_or_retry
 from cibot.service.ports import Chat, Clock, MessageRef, Store, Transaction
+from cibot.service.posting import Slot, To, post_once
 from cibot.service.views import ReviewReminder
 
 REMINDER = "reminder"
@@ -52,9 +53,8 @@ async def remind_reviewers(
 
     def remind(user: str, ref: MessageRef) -> Callable[[], Awaitable[None]]:
         async def send() -> None:
-            posted = await chat.reply(ref, view)
-            async with store.transaction() as tx:
-                await tx.save_message(build.id, REMINDER, posted, user)
+            slot = Slot(build.id, REMINDER, user)
+            await post_once(store, chat, clock, slot, to=To(thread=ref), view=view)
 
         return send
 

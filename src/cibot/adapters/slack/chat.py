@@ -7,6 +7,7 @@ that becomes ChatUnavailable (try the job again later) or ChatRejected (Slack sa
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -25,6 +26,10 @@ from cibot.adapters.slack.blocks import override_modal, reject_modal, render
 from cibot.service.errors import ChatRejected, ChatUnavailable
 from cibot.service.ports import MessageRef
 from cibot.service.views import OverrideReasonModal, RejectReasonModal
+
+METADATA_EVENT = "cibot_post"  # the metadata event type of every message ci-bot posts
+HISTORY_LIMIT = 200
+CLOCK_SKEW_SECONDS = 60  # look a little before the post was begun, in case clocks differ
 
 TRANSIENT_ERRORS = frozenset(
     {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
@@ -55,6 +60,13 @@ def _retry_after(headers: Any) -> float | None:
     return float(value) if isinstance(value, str) and value.isdigit() else None
 
 
+def _metadata(key: str | None) -> dict[str, Any]:
+    """Message metadata naming the store's slot of the message, so it can be found again."""
+    if key is None:
+        return {}
+    return {"metadata": {"event_type": METADATA_EVENT, "event_payload": {"key": key}}}
+
+
 class SlackChat:
     def __init__(self, client: AsyncWebClient) -> None:
         self._client = client
@@ -73,10 +85,15 @@ class SlackChat:
         data: dict[str, Any] = response.data if isinstance(response.data, dict) else {}
         return data
 
-    async def post(self, channel: str, view: object) -> MessageRef:
+    async def post(self, channel: str, view: object, key: str | None = None) -> MessageRef:
         text, blocks = render(view)
         data = await self._call(
-            "chat.postMessage", channel=channel, text=text, blocks=blocks, unfurl_links=False
+            "chat.postMessage",
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            unfurl_links=False,
+            **_metadata(key),
         )
         return MessageRef(channel=str(data["channel"]), ts=str(data["ts"]))
 
@@ -84,16 +101,59 @@ class SlackChat:
         text, blocks = render(view)
         await self._call("chat.update", channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
 
-    async def post_dm(self, user: str, view: object) -> MessageRef:
+    async def post_dm(self, user: str, view: object, key: str | None = None) -> MessageRef:
         """Posting to a user id lands in the bot's DM with them; Slack answers its D… id."""
-        return await self.post(user, view)
+        return await self.post(user, view, key)
 
-    async def reply(self, ref: MessageRef, view: object) -> MessageRef:
+    async def reply(self, ref: MessageRef, view: object, key: str | None = None) -> MessageRef:
         text, blocks = render(view)
         data = await self._call(
-            "chat.postMessage", channel=ref.channel, thread_ts=ref.ts, text=text, blocks=blocks
+            "chat.postMessage",
+            channel=ref.channel,
+            thread_ts=ref.ts,
+            text=text,
+            blocks=blocks,
+            **_metadata(key),
         )
         return MessageRef(channel=str(data["channel"]), ts=str(data["ts"]))
+
+    async def find_posted(
+        self, where: str, key: str, since: datetime, thread: MessageRef | None = None
+    ) -> MessageRef | None:
+        """Look for the bot's message with `key` in its metadata (history scopes needed)."""
+        try:
+            if thread is not None:
+                channel = thread.channel
+                data = await self._call(
+                    "conversations.replies",
+                    channel=channel,
+                    ts=thread.ts,
+                    include_all_metadata=True,
+                    limit=HISTORY_LIMIT,
+                )
+            else:
+                channel = await self._conversation(where)
+                data = await self._call(
+                    "conversations.history",
+                    channel=channel,
+                    oldest=f"{since.timestamp() - CLOCK_SKEW_SECONDS:.6f}",
+                    include_all_metadata=True,
+                    limit=HISTORY_LIMIT,
+                )
+        except ChatRejected:
+            return None  # cannot look (no history scope): post again rather than lose it
+        for message in data.get("messages") or ():
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("key") == key:
+                return MessageRef(channel=channel, ts=str(message["ts"]))
+        return None
+
+    async def _conversation(self, where: str) -> str:
+        """A channel id as it is; a user id becomes the id of the bot's DM with them."""
+        if not where.startswith(("U", "W")):
+            return where
+        data = await self._call("conversations.open", users=where)
+        return str((data.get("channel") or {})["id"])
 
     async def post_ephemeral(self, channel: str, user: str, view: object) -> None:
         text, blocks = render(view)

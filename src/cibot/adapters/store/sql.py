@@ -223,6 +223,24 @@ class SqlTransaction(Transaction):
                 created_at=self._clock.now(),
             )
         )
+        p = t.slack_posting
+        await self._conn.execute(
+            p.delete().where(p.c.build_id == build_id, p.c.role == role, p.c.user_id == user)
+        )
+
+    async def begin_post(self, build_id: str, role: str, user: str, at: datetime) -> None:
+        statement = self._insert()(t.slack_posting).values(
+            build_id=build_id, role=role, user_id=user, since=at
+        )
+        await self._conn.execute(statement.on_conflict_do_nothing())
+
+    async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
+        p = t.slack_posting
+        query = sa.select(p.c.since).where(
+            p.c.build_id == build_id, p.c.role == role, p.c.user_id == user
+        )
+        since: datetime | None = (await self._conn.execute(query)).scalar()
+        return since
 
     async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]:
         v = t.verdicts

@@ -126,6 +126,15 @@ slack_messages = sa.Table(
     sa.Column("created_at", Time, nullable=False),
 )
 
+slack_posting = sa.Table(  # a post about to be made: if ci-bot dies before its ts is saved,
+    "slack_posting",  # the next try looks for it in Slack (by its metadata key) before posting
+    metadata,
+    sa.Column("build_id", sa.String(32), primary_key=True),
+    sa.Column("role", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("since", Time, nullable=False),
+)
+
 audit_events = sa.Table(
     "audit_events",
     metadata,
