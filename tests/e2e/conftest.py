@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +50,19 @@ async def namespace(kube: AsyncClient) -> AsyncIterator[str]:
 def cibot_config(
     database_url: str, kubeconfig_path: Path, fake_slack: FakeSlackServer, namespace: str
 ) -> dict[str, Any]:
+    return service_config(database_url, kubeconfig_path, fake_slack.api_url, namespace)
+
+
+def service_config(
+    database_url: str, kubeconfig_path: Path, slack_api_url: str, namespace: str
+) -> dict[str, Any]:
+    """`cibot.yaml` for a test: the fake Slack, the local cluster, quick retries, one project."""
     return {
         "database": {"url": database_url},
         "slack": {
             "bot_token": "xoxb-fake",
             "signing_secret": "e2e-signing-secret",
-            "api_url": fake_slack.api_url,
+            "api_url": slack_api_url,
         },
         "kubernetes": {"kubeconfig": str(kubeconfig_path)},
         "webhooks": {"secret": SECRET},
@@ -79,6 +86,31 @@ def cibot_config(
             }
         ],
     }
+
+
+Launch = Callable[..., CibotProcess]
+
+
+@pytest.fixture
+def launch(cibot_config: dict[str, Any], tmp_path: Path) -> Iterator[Launch]:
+    """Start `cibot serve` with these keys of the project (`policy={…}`, `qa=[…]`, …).
+
+    Each call starts another process on the same database (a restart, or a replica); all
+    are stopped after the test.
+    """
+    started: list[CibotProcess] = []
+
+    def start(**project: Any) -> CibotProcess:
+        cibot_config["projects"][0].update(project)
+        process = CibotProcess(cibot_config, tmp_path)
+        if not started:
+            process.upgrade_db()
+        started.append(process.start())
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
 
 
 @pytest.fixture

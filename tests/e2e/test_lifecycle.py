@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,7 +28,7 @@ from cibot.adapters import webhooks
 from cibot.domain.build import BuildType
 from cibot.domain.naming import environment_name
 from cibot.fakeslack import FakeSlackServer, Message, visible_text
-from tests.e2e.conftest import CHANNEL, OWNERS, QA, SECRET
+from tests.e2e.conftest import CHANNEL, OWNERS, QA, SECRET, Launch
 from tests.support import slack_requests as slack_req
 from tests.support.ci import body_of, post_build
 from tests.support.kube import is_gone
@@ -41,25 +40,6 @@ IMAGE = "registry.example.test/shop/web:3.0"
 QA1, QA2 = QA
 OWNER1, _ = OWNERS
 KINDS = (Deployment, Service, Ingress)
-Serve = Callable[..., CibotProcess]
-
-
-@pytest.fixture
-def serve(cibot_config: dict[str, Any], tmp_path: Path) -> Iterator[Serve]:
-    """Start `cibot serve` with this test's `policy` and `lifecycle` sections."""
-    started: list[CibotProcess] = []
-
-    def start(**sections: dict[str, Any]) -> CibotProcess:
-        cibot_config["projects"][0].update(sections)
-        process = CibotProcess(cibot_config, tmp_path)
-        if not started:
-            process.upgrade_db()
-        started.append(process.start())
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 async def until(slack: FakeSlackServer, check: Callable[[], bool], within: float = 45) -> None:
@@ -130,9 +110,9 @@ def env(target: str, build_type: BuildType = BuildType.BRANCH) -> str:
 
 
 async def test_an_undecided_build_expires_and_every_message_says_so_without_buttons(
-    serve: Serve, fake_slack: FakeSlackServer
+    launch: Launch, fake_slack: FakeSlackServer
 ) -> None:
-    cibot = serve(policy={"approvals_required": 1, "expires_after": "5s"})
+    cibot = launch(policy={"approvals_required": 1, "expires_after": "5s"})
     build_id = await notify(cibot, "main")
     await reviewed(fake_slack, build_id)
 
@@ -146,7 +126,7 @@ async def test_an_undecided_build_expires_and_every_message_says_so_without_butt
 
 
 async def test_a_build_expires_during_a_freeze_and_a_later_deploy_click_is_refused_as_expired(
-    serve: Serve, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
 ) -> None:
     now = datetime.now(UTC)
     window = {
@@ -154,7 +134,7 @@ async def test_a_build_expires_during_a_freeze_and_a_later_deploy_click_is_refus
         "end": (now + timedelta(hours=1)).isoformat(),
         "reason": "release week",
     }
-    cibot = serve(
+    cibot = launch(
         policy={"approvals_required": 0, "expires_after": "5s", "freeze_windows": [window]}
     )
     build_id = await notify(cibot, "main")
@@ -188,10 +168,10 @@ def warnings_under(slack: FakeSlackServer, user: str, build_id: str) -> list[Mes
 
 
 async def test_an_idle_preview_is_removed_after_one_warning_and_only_cibots_objects_go(
-    serve: Serve, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
 ) -> None:
     lifecycle = {"preview_ttl": "8s", "preview_ttl_warning": "4s"}
-    cibot = serve(lifecycle=lifecycle)
+    cibot = launch(lifecycle=lifecycle)
     plain, tampered = await notify(cibot, "idle-a"), await notify(cibot, "idle-b")
     await reviewed(fake_slack, plain)
     await reviewed(fake_slack, tampered)
@@ -205,7 +185,7 @@ async def test_an_idle_preview_is_removed_after_one_warning_and_only_cibots_obje
         warnings_under(fake_slack, o, b) for o in OWNERS for b in (plain, tampered)
     ))  # fmt: skip
     cibot.stop()
-    cibot = serve()  # a restart after the warning: it is not sent again
+    cibot = launch()  # a restart after the warning: it is not sent again
 
     removed = "closed: the preview was idle for 8 seconds and has been removed"
     await until(fake_slack, lambda: all(
@@ -231,9 +211,9 @@ def replies_of(slack: FakeSlackServer, user: str, build_id: str) -> tuple[Messag
 
 
 async def test_one_reminder_goes_to_the_qa_member_who_has_not_answered_and_none_to_the_approver(
-    serve: Serve, fake_slack: FakeSlackServer
+    launch: Launch, fake_slack: FakeSlackServer
 ) -> None:
-    cibot = serve(policy={"approvals_required": 2}, lifecycle={"remind_after": "5s"})
+    cibot = launch(policy={"approvals_required": 2}, lifecycle={"remind_after": "5s"})
     build_id = await notify(cibot, "main")
     await reviewed(fake_slack, build_id)
     press(cibot, fake_slack, QA1, "qa_approve", build_id)
@@ -253,9 +233,9 @@ async def test_one_reminder_goes_to_the_qa_member_who_has_not_answered_and_none_
 
 
 async def test_a_newer_tag_supersedes_the_older_tags_preview_and_deletes_its_objects(
-    serve: Serve, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
 ) -> None:
-    cibot = serve()
+    cibot = launch()
     older = await notify(cibot, "v1.0", "tag")
     await reviewed(fake_slack, older)
 
@@ -273,9 +253,9 @@ async def test_a_newer_tag_supersedes_the_older_tags_preview_and_deletes_its_obj
 
 
 async def test_with_newer_tag_supersedes_off_an_older_tags_preview_stays(
-    serve: Serve, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
 ) -> None:
-    cibot = serve(lifecycle={"newer_tag_supersedes": False})
+    cibot = launch(lifecycle={"newer_tag_supersedes": False})
     older = await notify(cibot, "v1.0", "tag")
     await reviewed(fake_slack, older)
 
@@ -308,9 +288,9 @@ def deletions_done(cibot: CibotProcess) -> float:
 
 
 async def test_a_deleted_branch_closes_its_build_and_removes_only_cibots_objects(
-    serve: Serve, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
+    launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
 ) -> None:
-    cibot = serve()
+    cibot = launch()
     build_id = await notify(cibot, "feature/gone")
     await reviewed(fake_slack, build_id)
     handmade = env("never-built")
@@ -351,9 +331,9 @@ async def test_a_deleted_branch_closes_its_build_and_removes_only_cibots_objects
 
 
 async def test_a_bad_branch_deletion_changes_nothing_and_the_cli_sends_a_good_one(
-    serve: Serve, fake_slack: FakeSlackServer
+    launch: Launch, fake_slack: FakeSlackServer
 ) -> None:
-    cibot = serve()
+    cibot = launch()
     build_id = await notify(cibot, "main")
     await reviewed(fake_slack, build_id)
 

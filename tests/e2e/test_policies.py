@@ -8,8 +8,7 @@ runs on the local control plane.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 
 from cibot.fakeslack import FakeSlackServer, User
-from tests.e2e.conftest import CHANNEL, OWNERS, QA
+from tests.e2e.conftest import CHANNEL, OWNERS, QA, Launch
 from tests.support import slack_requests as slack_req
 from tests.support.flow import (
     action_ids,
@@ -30,33 +29,13 @@ from tests.support.flow import (
     slash,
     until,
 )
-from tests.support.service import CibotProcess, run_cli
+from tests.support.service import run_cli
 
 pytestmark = pytest.mark.kubernetes
 
 QA1, QA2 = QA
 OWNER1, OWNER2 = OWNERS
 EVERYONE = (*QA, *OWNERS)
-Launch = Callable[..., CibotProcess]
-
-
-@pytest.fixture
-def launch(cibot_config: dict[str, Any], tmp_path: Path) -> Iterator[Launch]:
-    """Start `cibot serve` with this test's policy (and other project keys); stopped after."""
-    started: list[CibotProcess] = []
-
-    def start(policy: dict[str, Any] | None = None, **project: Any) -> CibotProcess:
-        cibot_config["projects"][0].update(project)
-        if policy is not None:
-            cibot_config["projects"][0]["policy"] = policy
-        process = CibotProcess(cibot_config, tmp_path)
-        process.upgrade_db()
-        started.append(process.start())
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 def owner_dm_says(slack: FakeSlackServer, build_id: str, text: str) -> Callable[[Any], bool]:
@@ -104,7 +83,7 @@ async def test_by_default_one_qa_approval_unlocks_the_deploy_button(
 async def test_a_rejection_after_the_quorum_takes_the_deploy_button_away_again(
     launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
 ) -> None:
-    cibot = launch({"approvals_required": 1})
+    cibot = launch(policy={"approvals_required": 1})
     build_id = await ready_build(cibot, fake_slack, EVERYONE)
     press(cibot, fake_slack, QA1, "qa_approve", build_id)
     await until(fake_slack, lambda s: "deploy_production" in action_ids(dm(fake_slack, OWNER2)))
@@ -128,7 +107,7 @@ async def test_a_rejection_after_the_quorum_takes_the_deploy_button_away_again(
 async def test_two_approvals_required_wait_for_the_second_one(
     launch: Launch, fake_slack: FakeSlackServer
 ) -> None:
-    cibot = launch({"approvals_required": 2})
+    cibot = launch(policy={"approvals_required": 2})
     build_id = await ready_build(cibot, fake_slack, EVERYONE)
 
     press(cibot, fake_slack, QA1, "qa_approve", build_id)
@@ -144,7 +123,7 @@ async def test_two_approvals_required_wait_for_the_second_one(
 async def test_an_owner_may_override_the_quorum_with_a_reason_that_goes_to_audit_and_channel(
     launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
 ) -> None:
-    cibot = launch({"approvals_required": 2, "allow_override": True})
+    cibot = launch(policy={"approvals_required": 2, "allow_override": True})
     build_id = await ready_build(cibot, fake_slack, EVERYONE)
     assert action_ids(dm(fake_slack, OWNER1)) == ["deploy_override", "close_build"]
 
@@ -194,7 +173,7 @@ async def test_four_eyes_the_authors_approval_never_counts(
 async def test_an_author_who_may_not_deploy_their_own_build_is_refused_but_another_owner_may(
     launch: Launch, fake_slack: FakeSlackServer
 ) -> None:
-    cibot = launch({"approvals_required": 0, "author_may_deploy": False})
+    cibot = launch(policy={"approvals_required": 0, "author_may_deploy": False})
     build_id = await ready_build(cibot, fake_slack, EVERYONE, fields={"author": OWNER1})
 
     press(cibot, fake_slack, OWNER1, "deploy_production", build_id)
@@ -207,7 +186,7 @@ async def test_an_author_who_may_not_deploy_their_own_build_is_refused_but_anoth
 async def test_an_image_from_outside_the_allow_list_is_refused_before_anything_is_contacted(
     launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
 ) -> None:
-    cibot = launch({"allowed_images": ["registry.example.test/shop/*"]})
+    cibot = launch(policy={"allowed_images": ["registry.example.test/shop/*"]})
 
     refused = send_build(cibot, image="evil.example.com/shop/web:1")
     allowed = send_build(cibot, image="registry.example.test/shop/api:1", target="api")
@@ -239,7 +218,7 @@ async def test_a_configured_freeze_window_explains_itself_and_stops_deploys(
         "end": "2099-01-01T00:00:00Z",
         "reason": "the big migration",
     }
-    cibot = launch({"approvals_required": 0, "freeze_windows": [window]})
+    cibot = launch(policy={"approvals_required": 0, "freeze_windows": [window]})
     build_id = await ready_build(cibot, fake_slack, EVERYONE)
 
     owner = dm(fake_slack, OWNER1)
@@ -256,7 +235,7 @@ async def test_a_configured_freeze_window_explains_itself_and_stops_deploys(
 async def test_an_owner_freezes_and_unfreezes_production_from_slack(
     launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
 ) -> None:
-    cibot = launch({"approvals_required": 0})
+    cibot = launch(policy={"approvals_required": 0})
     build_id = await ready_build(cibot, fake_slack, EVERYONE)
     assert "deploy_production" in action_ids(dm(fake_slack, OWNER1))
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from lightkube import AsyncClient, KubeConfig
 from lightkube.codecs import from_dict
 from lightkube.resources.core_v1 import Namespace
@@ -34,7 +33,7 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures reused as they are
     kube,
     namespace,
 )
-from tests.support import slack_requests
+from tests.support import slack_requests, testbed
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
 
@@ -52,72 +51,47 @@ EVERYONE = (*QA, *OWNERS)
 
 def base_config(database_url: str, kubeconfig: Path, slack_api_url: str, ns: str) -> dict[str, Any]:
     """The e2e configuration, with the policy a trust test expects: one approval, four eyes."""
+    config = e2e.service_config(database_url, kubeconfig, slack_api_url, ns)
+    config["slack"].update(team_id=slack_requests.TEAM, app_id=slack_requests.APP)
+    shop = config["projects"][0]
+    shop["policy"] = {
+        "approvals_required": 1,
+        "allowed_images": ["registry.example.test/shop/*"],
+    }
+    strict = {"approvals_required": 2, "four_eyes": True, "author_may_deploy": False}
+    config["projects"] += [
+        _project("strict", STRICT_CHANNEL, STRICT_QA, STRICT_OWNERS, ns, policy=strict),
+        _project(
+            "expiring",
+            EXPIRING_CHANNEL,
+            QA,
+            OWNERS,
+            ns,
+            policy={"approvals_required": 0, "expires_after": "4s"},
+        ),
+        _project("other", OTHER_CHANNEL, (OTHER_QA,), (OTHER_OWNER,), ns),
+    ]
+    return config
+
+
+def _project(
+    project_id: str,
+    channel: str,
+    qa: tuple[str, ...],
+    owners: tuple[str, ...],
+    ns: str,
+    **keys: Any,
+) -> dict[str, Any]:
     return {
-        "database": {"url": database_url},
-        "slack": {
-            "bot_token": "xoxb-fake",
-            "signing_secret": slack_requests.SIGNING_SECRET,
-            "api_url": slack_api_url,
-            "team_id": slack_requests.TEAM,
-            "app_id": slack_requests.APP,
-        },
-        "kubernetes": {"kubeconfig": str(kubeconfig)},
-        "webhooks": {"secret": SECRET},
-        "jobs": {
-            "poll_interval_seconds": 0.2,
-            "backoff_base_seconds": 0.2,
-            "backoff_max_seconds": 2,
-        },
-        "retry": {"attempts": 3, "base_seconds": 0.1, "max_seconds": 1},
-        "logging": {"level": "info", "format": "json"},
-        "projects": [
-            {
-                "id": "shop",
-                "name": "Shop",
-                "url": "https://shop.example.com",
-                "channel": CHANNEL,
-                "qa": list(QA),
-                "owners": list(OWNERS),
-                "namespace": ns,
-                "rollout_timeout": 10,
-                "policy": {
-                    "approvals_required": 1,
-                    "allowed_images": ["registry.example.test/shop/*"],
-                },
-            },
-            {
-                "id": "strict",
-                "name": "Strict",
-                "url": "https://strict.example.com",
-                "channel": STRICT_CHANNEL,
-                "qa": list(STRICT_QA),
-                "owners": list(STRICT_OWNERS),
-                "namespace": ns,
-                "rollout_timeout": 10,
-                "policy": {"approvals_required": 2, "four_eyes": True, "author_may_deploy": False},
-            },
-            {
-                "id": "expiring",
-                "name": "Expiring",
-                "url": "https://expiring.example.com",
-                "channel": EXPIRING_CHANNEL,
-                "qa": list(QA),
-                "owners": list(OWNERS),
-                "namespace": ns,
-                "rollout_timeout": 10,
-                "policy": {"approvals_required": 0, "expires_after": "4s"},
-            },
-            {
-                "id": "other",
-                "name": "Other",
-                "url": "https://other.example.com",
-                "channel": OTHER_CHANNEL,
-                "qa": [OTHER_QA],
-                "owners": [OTHER_OWNER],
-                "namespace": ns,
-                "rollout_timeout": 10,
-            },
-        ],
+        "id": project_id,
+        "name": project_id.title(),
+        "url": f"https://{project_id}.example.com",
+        "channel": channel,
+        "qa": list(qa),
+        "owners": list(owners),
+        "namespace": ns,
+        "rollout_timeout": 10,
+        **keys,
     }
 
 
@@ -156,19 +130,8 @@ def shared_database(
         yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('shared') / 'cibot.db'}"
         return
     server_url: str = request.getfixturevalue("postgres_server_url")
-    server = make_url(server_url).set(drivername="postgresql+psycopg")
-    name = f"trust_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(drivername="postgresql+asyncpg", database=name).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with testbed.fresh_postgres_database(server_url, "trust") as url:
+        yield url
 
 
 @pytest.fixture(scope="package")
