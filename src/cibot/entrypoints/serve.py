@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 from collections.abc import Iterator
 
 import structlog
@@ -65,16 +66,14 @@ def local_slack(settings: Settings) -> Iterator[tuple[str | None, str | None]]:
         yield fake.api_url, "xoxb-fake"
 
 
-LOCAL_SIGNING_SECRET = "local-fake-slack-signing-secret"  # noqa: S105 - for the local fake only
-
-
 async def _serve(settings: Settings, api_url: str | None, token: str | None) -> int:
     try:
         service = bootstrap.build(
             settings,
             slack_api_url=api_url,
             slack_token=token,
-            slack_signing_secret=LOCAL_SIGNING_SECRET if api_url else None,
+            # A new secret each run: nobody outside this process could sign a click with it.
+            slack_signing_secret=secrets.token_urlsafe(32) if api_url else None,
         )
     except (OSError, ValueError, LightkubeConfigError) as exc:
         log.error("kubernetes.config", message=f"cannot use the Kubernetes configuration: {exc}")
