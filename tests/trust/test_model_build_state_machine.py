@@ -18,8 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field
 from typing import Any, cast
 
 from hypothesis import event, settings
@@ -333,7 +332,6 @@ BuildStateMachine.TestCase.settings = settings(
     max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None
 )
 TestT10BuildStateMachine = BuildStateMachine.TestCase
-_ = (replace, datetime)
 
 
 def test_T7_a_build_whose_production_deploy_fails_after_a_newer_build_came_is_superseded() -> None:
