@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -15,7 +15,7 @@ from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.service.errors import StoreConflict
-from cibot.service.jobs import DeployPreview, SyncBuildCard
+from cibot.service.jobs import DeployPreview, Job, SyncBuildCard
 from cibot.service.ports import Delivery, MessageRef
 from tests.support.fakes import FakeClock
 
@@ -198,3 +198,71 @@ async def test_a_job_interrupted_by_a_graceful_stop_is_handed_back_at_once(
 
     again = await queue.claim("another-replica", clock.now(), 30)
     assert again is not None and again.payload == SyncBuildCard("b1")
+
+
+class CountedClaims(SqlJobQueue):
+    """The real queue, counting the claims made on it (each one a write transaction)."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.claims = 0
+
+    async def claim(self, owner: str, now: datetime, lease_seconds: float) -> Job | None:
+        self.claims += 1
+        return await super().claim(owner, now, lease_seconds)
+
+
+async def four_sleeping_workers(
+    engine: Database, clock: FakeClock, ran: asyncio.Queue[str]
+) -> tuple[SqlStore, CountedClaims, JobRunner]:
+    """Four workers that have each claimed once, found nothing, and sleep (poll: 60 s)."""
+    store, queue = SqlStore(engine, clock), CountedClaims(engine)
+
+    async def handler(job: SyncBuildCard) -> None:
+        await ran.put(job.build_id)
+
+    settings = WorkerSettings(workers=4, poll_interval_seconds=60)
+    runner = JobRunner(queue, clock, {SyncBuildCard: handler}, settings)
+    store.on_commit = runner.wake
+    runner.start()
+    for _ in range(500):
+        if queue.claims == 4:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # each sleeps right after its empty claim
+    assert queue.claims == 4
+    return store, queue, runner
+
+
+async def test_a_commit_with_one_due_job_wakes_one_worker_not_all(engine: Database) -> None:
+    clock, ran = FakeClock(), asyncio.Queue[str]()
+    store, queue, runner = await four_sleeping_workers(engine, clock, ran)
+    try:
+        async with store.transaction() as tx:
+            await tx.enqueue(SyncBuildCard("b1"))
+
+        assert await asyncio.wait_for(ran.get(), 10) == "b1"  # long before the 60 s poll
+        await asyncio.sleep(0.2)
+        # The woken worker's claim, and its next one that finds nothing: no herd of four.
+        assert queue.claims == 4 + 2
+    finally:
+        await runner.stop()
+
+
+async def test_a_commit_with_only_a_later_job_wakes_nobody(engine: Database) -> None:
+    clock, ran = FakeClock(), asyncio.Queue[str]()
+    store, queue, runner = await four_sleeping_workers(engine, clock, ran)
+    try:
+        async with store.transaction() as tx:
+            await tx.enqueue(SyncBuildCard("later"), run_at=clock.now() + timedelta(hours=1))
+            await tx.enqueue(SyncBuildCard("now-1"))
+            await tx.enqueue(SyncBuildCard("now-2"))
+
+        got = {await asyncio.wait_for(ran.get(), 10) for _ in range(2)}
+        await asyncio.sleep(0.2)
+        assert got == {"now-1", "now-2"}
+        assert ran.empty()
+        # Two woken for the two due jobs; each claims once more and finds only the timer.
+        assert queue.claims == 4 + 2 * 2
+    finally:
+        await runner.stop()

@@ -4,12 +4,15 @@ A job's lease is renewed while its handler runs; if the lease is lost (this proc
 and another took the job over), the handler is cancelled rather than finishing twice.
 Transient failures are retried with backoff; a job that keeps failing is marked dead after
 `max_attempts`, with its last error kept. Workers sleep until woken by a commit that
-enqueued work, or until the poll interval passes (work enqueued by another replica).
+enqueued work, or until the poll interval passes (work enqueued by another replica). A
+commit wakes as many sleeping workers as it made jobs due, not all of them: every claim is
+a write transaction, and on SQLite the clicks being answered wait behind each one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import socket
@@ -53,14 +56,22 @@ class JobRunner:
         self._handlers = handlers
         self._settings = settings
         self._observe = observe  # (job kind, outcome): done, retry, dead, released, lost
-        self._wake = asyncio.Event()
+        self._sleepers: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._missed = 0  # wakes that found nobody asleep: the next sleeps return at once
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
 
-    def wake(self) -> None:
-        """New work was committed: stop sleeping."""
-        self._wake.set()
+    def wake(self, jobs: int = 1) -> None:
+        """`jobs` new jobs were committed: wake that many sleeping workers."""
+        for _ in range(jobs):
+            if not self._sleepers:
+                # Everyone is busy or about to sleep: let that many of the next sleeps pass.
+                self._missed = min(self._missed + 1, self._settings.workers)
+                continue
+            sleeper = self._sleepers.popleft()
+            if not sleeper.done():
+                sleeper.set_result(None)
 
     def start(self) -> None:
         for index in range(self._settings.workers):
@@ -68,7 +79,7 @@ class JobRunner:
 
     async def stop(self) -> None:
         self._stopping.set()
-        self._wake.set()
+        self.wake(len(self._sleepers))
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -105,10 +116,19 @@ class JobRunner:
                 log.exception("job.settle_failed", job_id=job.id, kind=job.payload.kind)
 
     async def _sleep(self) -> None:
-        self._wake.clear()
-        with contextlib.suppress(TimeoutError):
+        if self._missed:
+            self._missed -= 1
+            return
+        sleeper = asyncio.get_running_loop().create_future()
+        self._sleepers.append(sleeper)
+        try:
             async with asyncio.timeout(self._settings.poll_interval_seconds):
-                await self._wake.wait()
+                await sleeper
+        except TimeoutError:
+            pass
+        finally:
+            with contextlib.suppress(ValueError):
+                self._sleepers.remove(sleeper)
 
     async def _run(self, job: Job) -> None:
         handler = self._handlers[type(job.payload)]

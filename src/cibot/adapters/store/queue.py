@@ -23,32 +23,35 @@ from cibot.service.jobs import Job, JobState
 _LIVE = (JobState.PENDING.value, JobState.RUNNING.value)
 
 
+def _candidate(skip_locked: bool) -> sa.Select[tuple[int]]:
+    """The first claimable job at `:now`. Built once: workers run it after every commit."""
+    j, older = t.jobs, t.jobs.alias("older")
+    now = sa.bindparam("now", type_=j.c.run_at.type)
+    due = sa.or_(
+        sa.and_(j.c.state == JobState.PENDING.value, j.c.run_at <= now),
+        sa.and_(j.c.state == JobState.RUNNING.value, j.c.lease_expires_at < now),
+    )
+    first_in_queue = sa.or_(
+        j.c.queue.is_(None),
+        ~sa.exists().where(
+            older.c.queue == j.c.queue, older.c.id < j.c.id, older.c.state.in_(_LIVE)
+        ),
+    )
+    candidate = sa.select(j.c.id).where(due, first_in_queue).order_by(j.c.run_at, j.c.id)
+    if skip_locked:
+        candidate = candidate.with_for_update(skip_locked=True)
+    return candidate.limit(1)
+
+
 class SqlJobQueue:
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._skip_locked = database.backend == "postgresql"
-
-    def _claimable(self, now: datetime) -> sa.ColumnElement[bool]:
-        j, older = t.jobs, t.jobs.alias("older")
-        due = sa.or_(
-            sa.and_(j.c.state == JobState.PENDING.value, j.c.run_at <= now),
-            sa.and_(j.c.state == JobState.RUNNING.value, j.c.lease_expires_at < now),
-        )
-        first_in_queue = sa.or_(
-            j.c.queue.is_(None),
-            ~sa.exists().where(
-                older.c.queue == j.c.queue, older.c.id < j.c.id, older.c.state.in_(_LIVE)
-            ),
-        )
-        return sa.and_(due, first_in_queue)
+        self._candidate = _candidate(skip_locked=database.backend == "postgresql")
 
     async def claim(self, owner: str, now: datetime, lease_seconds: float) -> Job | None:
         j = t.jobs
-        candidate = sa.select(j.c.id).where(self._claimable(now)).order_by(j.c.run_at, j.c.id)
-        if self._skip_locked:
-            candidate = candidate.with_for_update(skip_locked=True)
         async with self._database.begin() as conn:
-            job_id = (await conn.execute(candidate.limit(1))).scalar()
+            job_id = (await conn.execute(self._candidate, {"now": now})).scalar()
             if job_id is None:
                 return None
             expires = now + timedelta(seconds=lease_seconds)

@@ -42,13 +42,12 @@ class SqlTransaction(Transaction):
         self._clock = clock
         self._jobs: list[dict[str, object]] = []
         self._audit: list[dict[str, object]] = []
-        self.enqueued = 0
+        self.due_now = 0  # jobs added that may run at once: the workers worth waking
 
     async def flush(self) -> None:
         """Write the buffered jobs and audit rows, one statement each (before commit)."""
         if self._jobs:
             await self._conn.execute(q.add_job, self._jobs)
-            self.enqueued += len(self._jobs)
             self._jobs = []
         if self._audit:
             await self._conn.execute(q.add_audit, self._audit)
@@ -162,14 +161,16 @@ class SqlTransaction(Transaction):
         now = self._clock.now()
         kind, data = jobs.encode(payload)
         row = self._job_row(kind, data, payload.queue, run_at or now, now)
+        due = run_at is None or run_at <= now
         if dedupe_key is None:
             self._jobs.append(row)
+            self.due_now += due
             return
         statement = self._insert()(t.jobs).values(**row, dedupe_key=dedupe_key)
         result = await self._conn.execute(
             statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
-        self.enqueued += result.rowcount
+        self.due_now += result.rowcount if due else 0
 
     @staticmethod
     def _job_row(
@@ -492,7 +493,8 @@ class SqlStore:
     def __init__(self, database: Database, clock: Clock) -> None:
         self.database = database
         self._clock = clock
-        self.on_commit: Callable[[], None] | None = None  # new jobs: e.g. wake the job runner
+        # Called after a commit with the number of jobs it made due: e.g. wake that many workers.
+        self.on_commit: Callable[[int], None] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -509,5 +511,5 @@ class SqlStore:
             if not (exc.connection_invalidated or is_transient(exc)):
                 raise
             raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
-        if self.on_commit is not None and tx.enqueued:
-            self.on_commit()
+        if self.on_commit is not None and tx.due_now:
+            self.on_commit(tx.due_now)
