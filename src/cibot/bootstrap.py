@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+import aiohttp
 import httpx2
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -105,9 +106,8 @@ class Service:
     async def aclose(self) -> None:
         await self.runner.stop()
         await self.kube.close()
-        session = getattr(self.slack, "session", None)
-        if session is not None:
-            await session.close()
+        if self.slack.session is not None:
+            await self.slack.session.close()
         await self.database.dispose()
 
 
@@ -237,7 +237,9 @@ def build(
     policy = retry_policy(settings)
     cluster = KubeCluster(kube, policy)
     token = slack_token or settings.slack.bot_token or ""
-    slack = web_client(token, slack_api_url or settings.slack.api_url, policy)
+    # One session for every Slack call: connections are kept alive (closed in `aclose`).
+    session = aiohttp.ClientSession()
+    slack = web_client(token, slack_api_url or settings.slack.api_url, policy, session=session)
     chat = SlackChat(slack)
 
     handlers = job_handlers(

@@ -79,6 +79,21 @@ async def test_an_approval_updates_the_qa_dm_replies_under_each_owner_dm_and_tal
     await until(fake_slack, lambda s: "1 approved" in s.messages(CHANNEL)[0].visible_text)
 
 
+async def test_the_first_click_after_a_start_is_answered_without_a_call_to_slack(
+    cibot: CibotProcess, fake_slack: FakeSlackServer
+) -> None:
+    build_id = await ready_build(cibot, fake_slack)
+    calls_before = len(fake_slack.state.calls())
+
+    press(cibot, fake_slack, QA1, "qa_approve", build_id)
+
+    await until(fake_slack, lambda s: not dm(fake_slack, QA1).buttons)
+    assert len(fake_slack.state.calls()) > calls_before, "the click's effects reached Slack"
+    # Those calls are the jobs' (DM updates, replies); none was made to answer the click
+    # (Bolt's default authorisation would have called auth.test before the ack).
+    assert fake_slack.state.calls("auth.test") == []
+
+
 async def test_a_rejection_asks_for_a_reason_and_shows_it_to_the_owners(
     cibot: CibotProcess, fake_slack: FakeSlackServer
 ) -> None:

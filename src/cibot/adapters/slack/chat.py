@@ -46,9 +46,21 @@ def retry_handlers(policy: RetryPolicy) -> list[AsyncRetryHandler]:
     ]
 
 
-def web_client(token: str, api_url: str, policy: RetryPolicy, timeout: int = 10) -> AsyncWebClient:
+def web_client(
+    token: str,
+    api_url: str,
+    policy: RetryPolicy,
+    timeout: int = 10,
+    session: aiohttp.ClientSession | None = None,
+) -> AsyncWebClient:
+    """The SDK client. Give it a `session` in a long-lived process: without one, the SDK opens
+    (and closes) a new connection for every call, a TLS handshake to Slack each time."""
     return AsyncWebClient(
-        token=token, base_url=api_url, timeout=timeout, retry_handlers=retry_handlers(policy)
+        token=token,
+        base_url=api_url,
+        timeout=timeout,
+        retry_handlers=retry_handlers(policy),
+        session=session,
     )
 
 
