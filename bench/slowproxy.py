@@ -50,9 +50,13 @@ async def _serve(
         except OSError:
             client_w.close()
             return
-        await asyncio.gather(
-            _pipe(client_r, server_w, delay), _pipe(server_r, client_w, 0.0), return_exceptions=True
-        )
+        # Cancelled when the proxy stops: end quietly (asyncio logs a handler that re-raises).
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(
+                _pipe(client_r, server_w, delay),
+                _pipe(server_r, client_w, 0.0),
+                return_exceptions=True,
+            )
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     box.append(server.sockets[0].getsockname()[1])

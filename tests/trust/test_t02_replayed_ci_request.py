@@ -7,6 +7,7 @@ unique id the same request would make a second build.
 
 from __future__ import annotations
 
+import math
 import time
 
 import pytest
@@ -36,7 +37,10 @@ async def test_T2_a_timestamp_301_seconds_off_either_way_is_refused(
     body = body_of(project="shop", image=IMAGE, type="branch", target=unique("t2"))
     before = shared.rows.counts()
 
-    response = post_build(shared.url, SECRET, body, timestamp=time.time() + skew)
+    # The header carries whole seconds: round away from now, or +301 can land at +300.4.
+    now = time.time()
+    stamp = (math.ceil(now) if skew > 0 else math.floor(now)) + skew
+    response = post_build(shared.url, SECRET, body, timestamp=stamp)
 
     assert response.status_code == 401
     assert shared.rows.counts()["builds"] == before["builds"]
