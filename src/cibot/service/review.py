@@ -90,25 +90,26 @@ async def click(
         async with store.transaction() as tx:
             build = await tx.lock_build(click.build_id)
             refusal = await _refusal(tx, now, projects, build, click)
-            if refusal is not None:
-                raise Refused(refusal)
+            if refusal is not None:  # nothing written yet: record it in this transaction
+                await _record(tx, now, build, click, refusal)
+                return Answer(refusal)
             assert build is not None  # _refusal refuses an unknown build
             await _take(tx, now, projects[build.project_id], build, click)
-    except Refused as refused:
+    except Refused as refused:  # a compare-and-set lost half-way: its writes were rolled back
         async with store.transaction() as tx:
             build = await tx.get_build(click.build_id)
-            await record_refusal(
-                tx,
-                now,
-                build.project_id if build else None,
-                click.build_id[:32],
-                click.user,
-                click.action,
-                click.channel,
-                refused.refusal,
-            )
+            await _record(tx, now, build, click, refused.refusal)
         return Answer(refused.refusal)
     return Answer()
+
+
+async def _record(
+    tx: Transaction, now: datetime, build: Build | None, click: Click, refusal: Refusal
+) -> None:
+    project_id = build.project_id if build else None
+    await record_refusal(
+        tx, now, project_id, click.build_id[:32], click.user, click.action, click.channel, refusal
+    )
 
 
 async def _refusal(
