@@ -33,7 +33,8 @@ async def test_a_post_that_landed_but_was_never_saved_is_found_in_slack_not_post
     assert found == landed
     assert len(chat.posts) == 1, "adopted, not posted twice"
     assert chat.updates == [(landed, Notice("hi!"))], "and brought up to date"
-    assert await posting.posted(store, SLOT) == landed
+    async with store.transaction() as tx:
+        assert await tx.get_message(SLOT.build_id, SLOT.role, SLOT.user) == landed, "and saved"
 
 
 async def test_a_post_begun_that_never_landed_is_made_again() -> None:
@@ -57,3 +58,15 @@ async def test_a_reply_and_a_dm_carry_their_slots_key_too() -> None:
     await posting.post_once(store, chat, CLOCK, reply, to=To(thread=card), view=Notice("re"))
 
     assert set(chat.keyed) == {SLOT.key, dm.key, reply.key}
+
+
+async def test_a_message_the_caller_read_as_saved_is_updated_in_place() -> None:
+    store, chat = MemoryStore(), FakeChat()
+    first = await posting.post_or_update(store, chat, CLOCK, SLOT, to=TO, view=Notice("hi"))
+
+    again = await posting.post_or_update(
+        store, chat, CLOCK, SLOT, to=TO, view=Notice("hi!"), saved=first
+    )
+
+    assert again == first and len(chat.posts) == 1
+    assert chat.updates == [(first, Notice("hi!"))]

@@ -15,6 +15,13 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+def retry_after_seconds(header: object) -> float | None:
+    """A `Retry-After` header in seconds (the only form Slack and Kubernetes send), or None."""
+    if isinstance(header, list):  # slack_sdk keeps each header as a list of values
+        header = header[0] if header else None
+    return float(header) if isinstance(header, str) and header.isdigit() else None
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     attempts: int = 5  # tries in all, the first included

@@ -17,7 +17,7 @@ import httpx
 import typer
 
 from cibot.adapters import webhooks
-from cibot.adapters.retry import RetryPolicy
+from cibot.adapters.retry import RetryPolicy, retry_after_seconds
 
 OK, REFUSED, UNREACHABLE = 0, 1, 3
 
@@ -105,8 +105,7 @@ def send(
                 if response.status_code < 500 and response.status_code != 429:
                     typer.echo(f"cibot {verb}: refused: {last}", err=True)
                     return REFUSED
-                header = response.headers.get("retry-after", "")
-                retry_after = float(header) if header.isdigit() else None
+                retry_after = retry_after_seconds(response.headers.get("retry-after"))
             if attempt < policy.attempts:
                 typer.echo(f"cibot {verb}: {last}; retrying", err=True)
                 time.sleep(policy.delay(attempt, retry_after))

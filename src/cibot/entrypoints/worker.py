@@ -65,13 +65,13 @@ class JobRunner:
     def wake(self, jobs: int = 1) -> None:
         """`jobs` new jobs were committed: wake that many sleeping workers."""
         for _ in range(jobs):
+            while self._sleepers and self._sleepers[0].done():  # timed out, not yet gone
+                self._sleepers.popleft()
             if not self._sleepers:
                 # Everyone is busy or about to sleep: let that many of the next sleeps pass.
                 self._missed = min(self._missed + 1, self._settings.workers)
                 continue
-            sleeper = self._sleepers.popleft()
-            if not sleeper.done():
-                sleeper.set_result(None)
+            self._sleepers.popleft().set_result(None)
 
     def start(self) -> None:
         for index in range(self._settings.workers):

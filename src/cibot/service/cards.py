@@ -35,8 +35,9 @@ async def sync_build_card(
         newer = await tx.get_build(build.superseded_by) if build.superseded_by else None
         tally = Tally.of(await tx.verdicts_of(build.id))
         decision = await tx.latest_decision(build.id)
+        saved = await tx.get_message(build.id, CARD)
     project = projects[build.project_id]
     note = build.reason if build.state is BuildState.DEPLOYING else None
     view = BuildCard(project, build, newer, note=note, tally=tally, decision=decision)
     to = To(channel=project.channel)
-    await post_or_update(store, chat, clock, Slot(build.id, CARD), to=to, view=view)
+    await post_or_update(store, chat, clock, Slot(build.id, CARD), to=to, view=view, saved=saved)

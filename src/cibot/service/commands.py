@@ -12,7 +12,6 @@ gets its answer; the answer is shown only to the person who typed it.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -124,8 +123,7 @@ async def _freeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) ->
         return Notice(f"Nothing changed: {project.name} is already frozen{by}")
     detail = {"reason": reason}
     await tx.audit(AuditEvent(now, "production.frozen", project.id, None, user, detail))
-    key = secrets.token_hex(8)
-    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=True, reason=reason, key=key))
+    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=True, reason=reason))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} are frozen until an owner unfreezes them")
 
@@ -138,7 +136,7 @@ async def _unfreeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) 
         still = f" (a configured freeze window still applies: {windows.reason})" if windows else ""
         return Notice(f"Nothing changed: {project.name} was not frozen by an owner{still}")
     await tx.audit(AuditEvent(now, "production.unfrozen", project.id, None, user))
-    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=False, key=secrets.token_hex(8)))
+    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=False))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} may go ahead again")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -91,7 +92,8 @@ async def record_build(
             if delivery.body_sha256 != body_sha256:
                 raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
             return Accepted(delivery.build_id, replayed=True)
-        same = await _same_live_build(tx, project, report)
+        live = await tx.live_builds_of_target(project.id, report.type, report.target)
+        same = _same_live_build(live, report)
         if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
             await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, same.id))
             detail = {"webhook_id": webhook_id}
@@ -99,14 +101,15 @@ async def record_build(
                 AuditEvent(clock.now(), "build.repeated", project.id, same.id, detail=detail)
             )
             return Accepted(same.id, replayed=True)
-        build = await _add_build(tx, clock.now(), project, report)
+        build = await _add_build(tx, clock.now(), project, report, live)
         await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, build.id))
         return Accepted(build.id)
 
 
 async def _add_build(
-    tx: Transaction, now: datetime, project: Project, report: BuildReport
+    tx: Transaction, now: datetime, project: Project, report: BuildReport, live: Sequence[Build]
 ) -> Build:
+    """Record the build; unless it came late, it supersedes the `live` builds of its target."""
     summary = await tx.target_summary(project.id, report.type, report.target)
     stale = _is_stale(report, summary.highest_build_number)
     build = Build(
@@ -134,9 +137,8 @@ async def _add_build(
         return build
     if build.author_pending:
         await tx.enqueue(ResolveAuthor(build.id))
-    for older in await tx.live_builds_of_target(project.id, report.type, report.target):
-        if older.id != build.id:
-            await _supersede(tx, now, older, build)
+    for older in live:
+        await supersede(tx, now, older, build)
     if build.type is BuildType.TAG and project.lifecycle.newer_tag_supersedes:
         await _supersede_other_tags(tx, now, project, build)
     await tx.enqueue(SyncBuildCard(build.id))
@@ -146,8 +148,15 @@ async def _add_build(
     return build
 
 
-async def _supersede(tx: Transaction, now: datetime, older: Build, newer: Build) -> bool:
-    superseded = older.moved_to(BuildState.SUPERSEDED, now, superseded_by=newer.id)
+async def supersede(
+    tx: Transaction, now: datetime, older: Build, newer: Build, reason: str | None = None
+) -> bool:
+    """`older` gives way to `newer` (compare-and-set); its card and DMs are redrawn.
+
+    `reason` (why it stopped, e.g. its failed production deploy) replaces the one it had.
+    """
+    changes = {} if reason is None else {"reason": reason}
+    superseded = older.moved_to(BuildState.SUPERSEDED, now, superseded_by=newer.id, **changes)
     if not await tx.move_build(older, superseded):
         return False
     detail = {"by": newer.id}
@@ -169,7 +178,7 @@ async def _supersede_other_tags(
     for older in await tx.builds_of_project(project.id, LIVE):
         if older.type is not BuildType.TAG or older.target == build.target:
             continue
-        if await _supersede(tx, now, older, build):
+        if await supersede(tx, now, older, build):
             environment = preview_environment(project, older.type, older.target)
             await tx.enqueue(DeletePreview(older.id, environment))
 
@@ -179,12 +188,12 @@ async def _supersede_other_tags(
 _REPEATABLE = frozenset({BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.READY})
 
 
-async def _same_live_build(tx: Transaction, project: Project, report: BuildReport) -> Build | None:
+def _same_live_build(live: Sequence[Build], report: BuildReport) -> Build | None:
     """The live build of this target with the same image, commit and build number, if any.
 
     A different commit or build number (a re-pushed tag, a rebuild) is a new build.
     """
-    for build in await tx.live_builds_of_target(project.id, report.type, report.target):
+    for build in live:
         same = (build.image, build.commit, build.build_number) == (
             report.image,
             report.commit,

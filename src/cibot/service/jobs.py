@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
@@ -173,7 +174,9 @@ class AnnounceFreeze(JobPayload):
     actor: str
     frozen: bool
     reason: str | None = None
-    key: str = ""  # names this announcement's message, so it is posted once
+    # Names this announcement's message, so it is posted once; stored with the job, so a
+    # retry keeps it.
+    key: str = field(default_factory=lambda: secrets.token_hex(8))
 
 
 @dataclass(frozen=True, slots=True)

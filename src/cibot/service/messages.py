@@ -269,9 +269,10 @@ async def announce_decision(
         if build is None or decision is None or build.project_id not in projects:
             return
         notice = await _production_notice(tx, projects[build.project_id], build, decision)
-    slot = Slot(build.id, f"announce:{job.decision_id}")
+        slot = Slot(build.id, f"announce:{job.decision_id}")
+        saved = await tx.get_message(slot.build_id, slot.role)
     to = To(channel=notice.project.channel)
-    await post_or_update(store, chat, clock, slot, to=to, view=notice)
+    await post_or_update(store, chat, clock, slot, to=to, view=notice, saved=saved)
 
 
 async def _production_notice(

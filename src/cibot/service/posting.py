@@ -44,11 +44,6 @@ class To:
         return where
 
 
-async def posted(store: Store, slot: Slot) -> MessageRef | None:
-    async with store.transaction() as tx:
-        return await tx.get_message(slot.build_id, slot.role, slot.user)
-
-
 async def post_once(
     store: Store, chat: Chat, clock: Clock, slot: Slot, *, to: To, view: object
 ) -> tuple[MessageRef, bool]:
@@ -76,9 +71,23 @@ async def post_once(
 
 
 async def post_or_update(
-    store: Store, chat: Chat, clock: Clock, slot: Slot, *, to: To, view: object
+    store: Store,
+    chat: Chat,
+    clock: Clock,
+    slot: Slot,
+    *,
+    to: To,
+    view: object,
+    saved: MessageRef | None = None,
 ) -> MessageRef:
-    """Post the slot's message once; if it was there already, bring it up to date."""
+    """Post the slot's message once; if it was there already, bring it up to date.
+
+    `saved`: the slot's message as the caller just read it in its own transaction, if it
+    was posted; then this is an update, with no second trip to the store.
+    """
+    if saved is not None:
+        await chat.update(saved, view)
+        return saved
     ref, new = await post_once(store, chat, clock, slot, to=to, view=view)
     if not new:
         await chat.update(ref, view)

@@ -20,7 +20,7 @@ from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.domain.release import Release, ReleaseKind, pinned
 from cibot.domain.review import Action, Decision, Outcome
-from cibot.service import expiry
+from cibot.service import expiry, intake
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.jobs import (
     AnnounceDecision,
@@ -173,18 +173,15 @@ async def _settle_build(
     stored = await tx.get_build(build.id)
     if stored is None or stored.state is not BuildState.PROMOTING:
         return
-    newer = None if outcome.ready else await _newer_build(tx, stored)
     if outcome.ready:
         after = stored.moved_to(BuildState.PROMOTED, now, digest=build.digest, reason=None)
-    elif newer is not None:
-        after = stored.moved_to(
-            BuildState.SUPERSEDED, now, reason=outcome.reason, superseded_by=newer.id
-        )
     else:
+        newer = await _newer_build(tx, stored)
+        if newer is not None:  # T7: not back to review beside a newer build
+            await intake.supersede(tx, now, stored, newer, reason=outcome.reason)
+            return
         after = stored.moved_to(BuildState.READY, now, reason=outcome.reason)
     if await tx.move_build(stored, after):
-        if newer is not None:
-            await tx.audit(AuditEvent(now, "build.superseded", build.project_id, build.id))
         await tx.enqueue(SyncReviewDMs(build.id))
         await tx.enqueue(SyncBuildCard(build.id))
         if not outcome.ready:  # in review again: its time may have run out meanwhile

@@ -25,7 +25,7 @@ from lightkube.resources.core_v1 import Event, Pod, Service
 from lightkube.resources.networking_v1 import Ingress
 
 from cibot.adapters.kubernetes.rollout import RolloutState, pod_failure_reason, rollout_status
-from cibot.adapters.retry import RetryLater, RetryPolicy, with_retries
+from cibot.adapters.retry import RetryLater, RetryPolicy, retry_after_seconds, with_retries
 from cibot.crashpoints import crashpoint
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.ports import RolloutOutcome
@@ -48,8 +48,8 @@ def _translated_errors() -> Iterator[None]:
     except httpx2.HTTPStatusError as exc:  # lightkube's ApiError, or a reply that was no Status
         code = exc.response.status_code
         if code in (409, 429) or code >= 500:
-            retry_after = exc.response.headers.get("Retry-After", "")
-            raise RetryLater(exc, float(retry_after) if retry_after.isdigit() else None) from exc
+            retry_after = retry_after_seconds(exc.response.headers.get("Retry-After"))
+            raise RetryLater(exc, retry_after) from exc
         message = exc.status.message if isinstance(exc, ApiError) else f"HTTP {code}"
         raise ClusterRejected(f"Kubernetes refused it: {message}") from exc
     except (httpx2.TransportError, OSError) as exc:

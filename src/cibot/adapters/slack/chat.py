@@ -21,7 +21,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.web.async_client import AsyncWebClient
 
-from cibot.adapters.retry import RetryPolicy
+from cibot.adapters.retry import RetryPolicy, retry_after_seconds
 from cibot.adapters.slack.blocks import override_modal, reject_modal, render
 from cibot.service.errors import ChatRejected, ChatUnavailable
 from cibot.service.ports import MessageRef
@@ -66,10 +66,8 @@ def web_client(
 
 def _retry_after(headers: Any) -> float | None:
     """Slack's `Retry-After` (seconds), when a rate limit outlasted the client's own retries."""
-    value = (headers or {}).get("Retry-After") or (headers or {}).get("retry-after")
-    if isinstance(value, list):
-        value = value[0] if value else None
-    return float(value) if isinstance(value, str) and value.isdigit() else None
+    headers = headers or {}
+    return retry_after_seconds(headers.get("Retry-After") or headers.get("retry-after"))
 
 
 def _metadata(key: str | None) -> dict[str, Any]:
