@@ -21,12 +21,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 import yaml
 from tests.support import slack_requests as slack_req
 from tests.support import testbed
+from tests.support.tcpproxy import api_server_address
 
 from bench.harness import (
     CHANNEL,
@@ -85,16 +85,14 @@ async def clicks(
 
 
 async def part_one(args: argparse.Namespace) -> None:
-    api = urlsplit(
-        yaml.safe_load(testbed.kubeconfig().read_text())["clusters"][0]["cluster"]["server"]
-    )
+    api_host, api_port = api_server_address(testbed.kubeconfig())
     qa, owners = people(20, 2)
     with (
         tempfile.TemporaryDirectory() as tmp,
         database(args.backend, Path(tmp)) as db_url,
         fake_slack((*qa, *owners)) as slack,
         namespace() as ns,
-        slow_proxy(api.hostname or "127.0.0.1", api.port or 443, args.delay) as port,
+        slow_proxy(api_host, api_port, args.delay) as port,
     ):
         cfg = config(db_url, slack, ns)
         cfg["kubernetes"]["kubeconfig"] = str(slowed_kubeconfig(port, Path(tmp)))

@@ -38,10 +38,6 @@ def dm_of(slack: FakeSlackServer, user: str, build_id: str) -> Message | None:
     return next((m for m in slack.state.dm_messages(user) if build_id in m.visible_text), None)
 
 
-def has_dm(user: str) -> Callable[[Workspace], bool]:
-    return lambda s: len(s.dm_messages(user)) == 1
-
-
 def action_ids(message: Message | None) -> list[str]:
     return [b.action_id or "" for b in message.buttons] if message else []
 

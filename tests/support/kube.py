@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 from lightkube import AsyncClient
@@ -30,14 +29,3 @@ async def is_gone(
             raise
         await asyncio.sleep(0.2)
     return False
-
-
-def dead_kubeconfig(path: Path) -> Path:
-    """A kubeconfig whose API server never answers: Kubernetes 'down' for crash tests."""
-    path.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: dead\n"
-        "clusters: [{name: dead, cluster: {server: 'https://127.0.0.1:9'}}]\n"
-        "users: [{name: dead, user: {token: x}}]\n"
-        "contexts: [{name: dead, context: {cluster: dead, user: dead}}]\n"
-    )
-    return path

@@ -71,10 +71,6 @@ class PrivatePostgres:
         """Start the stopped server on the same data and port."""
         self._pg_ctl_start()
 
-    def restart(self) -> None:
-        self.stop()
-        self.start_again()
-
     def remove(self) -> None:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()

@@ -10,7 +10,7 @@ from lightkube.resources.apps_v1 import Deployment
 from cibot.domain import naming
 from cibot.domain.build import BuildType
 from cibot.fakeslack import FakeSlackServer
-from tests.support.steps import card_saying, cards_of, dms_of, offered, until
+from tests.support.steps import card_saying, cards_of, dms_of, offered_to_all, until
 
 
 def preview_name(target: str, project: str = "shop", build_type: str = "branch") -> str:
@@ -35,7 +35,7 @@ async def ready_once(
 ) -> None:
     """The build is ready: one card saying so, one DM per person, the Deployment rolled once."""
     await card_saying(slack, channel, build_id, "is ready")
-    await until(slack, lambda s: all(offered(slack, u, build_id) for u in people))
+    await until(slack, offered_to_all(slack, build_id, people))
     await asyncio.sleep(1.5)  # time for a duplicate to show up, were there one
     assert len(cards_of(slack, channel, build_id)) == 1, "one card per build"
     assert {u: len(dms_of(slack, u, build_id)) for u in people} == dict.fromkeys(people, 1)

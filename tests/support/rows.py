@@ -45,10 +45,6 @@ class Rows:
         with self._conn() as conn:
             return [dict(r._mapping) for r in conn.execute(sa.text(sql), params)]
 
-    def scalar(self, sql: str, **params: Any) -> Any:
-        with self._conn() as conn:
-            return conn.execute(sa.text(sql), params).scalar()
-
     def counts(self) -> dict[str, int]:
         """Rows per table: the snapshot "nothing changed" is checked against."""
         with self._conn() as conn:

@@ -71,8 +71,12 @@ def offered(slack: FakeSlackServer, user: str, build_id: str) -> bool:
     )
 
 
-def action_ids(message: Message) -> list[str]:
-    return [b.action_id or "" for b in message.buttons]
+def offered_to_all(
+    slack: FakeSlackServer, build_id: str, people: Iterable[str]
+) -> Callable[[Workspace], bool]:
+    """A condition for `until`: each of `people` has a DM offering this build's buttons."""
+    people = tuple(people)
+    return lambda _: all(offered(slack, u, build_id) for u in people)
 
 
 def post(url: str, secret: str, **fields: Any) -> httpx.Response:
@@ -89,7 +93,7 @@ async def ready_build(
     assert response.status_code == 202, response.text
     build_id: str = response.json()["build_id"]
     everyone = tuple(people)
-    await until(slack, lambda s: all(offered(slack, u, build_id) for u in everyone))
+    await until(slack, offered_to_all(slack, build_id, everyone))
     return build_id
 
 

@@ -19,6 +19,17 @@ import re
 import threading
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlparse
+
+import yaml
+
+
+def api_server_address(kubeconfig: Path) -> tuple[str, int]:
+    """Host and port of the API server a kubeconfig names: what to put the proxy in front of."""
+    server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+    parsed = urlparse(server)
+    assert parsed.hostname and parsed.port
+    return parsed.hostname, parsed.port
 
 
 class TcpProxy:
@@ -93,7 +104,8 @@ class TcpProxy:
                 done.set()
 
         self._loop.call_soon_threadsafe(run)
-        done.wait(5)
+        if not done.wait(5):  # else a test would go on believing the API was cut or paused
+            raise RuntimeError("the proxy's loop did not take the change within 5 s")
 
     def _events_flowing_clear(self) -> None:
         self._events()[1].clear()

@@ -115,7 +115,6 @@ class Shared:
     slack: FakeSlackServer
     namespace: str
     rows: Rows
-    backend: str
 
     @property
     def url(self) -> str:
@@ -163,7 +162,7 @@ def shared(
         process.start()
         rows = Rows(shared_database)
         try:
-            yield Shared(process, slack, shared_namespace, rows, backend)
+            yield Shared(process, slack, shared_namespace, rows)
         finally:
             process.stop()
             rows.dispose()

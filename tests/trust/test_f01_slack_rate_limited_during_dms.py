@@ -13,7 +13,7 @@ import asyncio
 import pytest
 
 from cibot.fakeslack import ApiCall, FakeSlackServer
-from tests.support.steps import cards_of, dm_of, dms_of, offered, post, press, until
+from tests.support.steps import cards_of, dm_of, dms_of, offered_to_all, post, press, until
 from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
@@ -54,7 +54,7 @@ async def test_F1_dms_rate_limited_are_retried_after_retry_after_and_each_person
     )
     build_id = response.json()["build_id"]
 
-    await until(slack, lambda s: all(offered(slack, u, build_id) for u in EVERYONE), within=90)
+    await until(slack, offered_to_all(slack, build_id, EVERYONE), within=90)
     await shared.rows.idle()
     await asyncio.sleep(1)
     assert {u: len(dms_of(slack, u, build_id)) for u in EVERYONE} == dict.fromkeys(EVERYONE, 1)
@@ -72,7 +72,7 @@ async def test_F1_verdict_replies_rate_limited_wait_and_each_owner_gets_exactly_
         shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=unique("f1")
     )
     build_id = response.json()["build_id"]
-    await until(slack, lambda s: all(offered(slack, u, build_id) for u in EVERYONE), within=90)
+    await until(slack, offered_to_all(slack, build_id, EVERYONE), within=90)
     await shared.rows.idle()
     since = slack.state.calls()[-1].time
     slack.faults.rate_limit(2, retry_after=RETRY_AFTER, method="chat.postMessage")
@@ -98,7 +98,7 @@ async def test_F1_a_rate_limit_that_outlasts_the_clients_retries_still_delays_th
         shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=unique("f1")
     )
     build_id = response.json()["build_id"]
-    await until(slack, lambda s: all(offered(slack, u, build_id) for u in EVERYONE), within=90)
+    await until(slack, offered_to_all(slack, build_id, EVERYONE), within=90)
     await shared.rows.idle()
     since = slack.state.calls()[-1].time
     slack.faults.rate_limit(6, retry_after=3, method="chat.postMessage")  # 3 for each owner

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import pytest
-import yaml
 from lightkube import AsyncClient
 
 from cibot.domain.build import BuildState
@@ -25,16 +23,9 @@ from tests.support.fakes import FakeClock, FakeCluster, MemoryStore
 from tests.support.proofs import ready_once
 from tests.support.service import CibotProcess
 from tests.support.steps import card_saying
-from tests.support.tcpproxy import TcpProxy
+from tests.support.tcpproxy import TcpProxy, api_server_address
 from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, SECRET
 from tests.unit.test_use_cases import PROJECT, build, deploy, record, report
-
-
-def _api_address(kubeconfig: Path) -> tuple[str, int]:
-    server = yaml.safe_load(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-    parsed = urlparse(server)
-    assert parsed.hostname and parsed.port
-    return parsed.hostname, parsed.port
 
 
 @pytest.mark.kubernetes
@@ -46,7 +37,7 @@ async def test_F4_the_api_cut_mid_deploy_is_noted_retried_and_the_build_resumes_
     kube: AsyncClient,
     namespace: str,
 ) -> None:
-    with TcpProxy(*_api_address(kubeconfig_path)) as proxy:
+    with TcpProxy(*api_server_address(kubeconfig_path)) as proxy:
         sqlite_config["kubernetes"]["kubeconfig"] = str(
             proxy.kubeconfig(kubeconfig_path, tmp_path / "via-proxy.yaml")
         )

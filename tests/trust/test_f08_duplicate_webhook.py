@@ -15,7 +15,7 @@ import pytest
 from lightkube import AsyncClient
 
 from tests.support.proofs import generation, preview_name
-from tests.support.steps import card_saying, cards_of, offered, post, until
+from tests.support.steps import card_saying, cards_of, offered_to_all, post, until
 from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, SECRET, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
@@ -36,7 +36,7 @@ async def test_F8_the_same_id_replays_its_answer_and_the_same_build_under_a_new_
     again = post(shared.url, SECRET, webhook_id=f"msg_{target}", **fields)
     build_id = first.json()["build_id"]
     await card_saying(shared.slack, CHANNEL, build_id, "is ready")
-    await until(shared.slack, lambda s: all(offered(shared.slack, u, build_id) for u in EVERYONE))
+    await until(shared.slack, offered_to_all(shared.slack, build_id, EVERYONE))
     before = shared.rows.counts()
 
     repeated = post(shared.url, SECRET, webhook_id=f"msg_{target}_2", **fields)

@@ -22,9 +22,8 @@ from cibot.fakeslack import FakeSlackServer
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
 from tests.support.steps import press, ready_build, until
-from tests.support.tcpproxy import TcpProxy
+from tests.support.tcpproxy import TcpProxy, api_server_address
 from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, SECRET
-from tests.trust.test_f04_kubernetes_api_down import _api_address
 
 pytestmark = pytest.mark.kubernetes
 
@@ -40,7 +39,7 @@ async def test_F11_a_production_click_is_acked_within_3_s_while_kubernetes_hangs
     namespace: str,
 ) -> None:
     sqlite_config["projects"][0]["policy"] = {"approvals_required": 0}
-    with TcpProxy(*_api_address(kubeconfig_path)) as proxy:
+    with TcpProxy(*api_server_address(kubeconfig_path)) as proxy:
         sqlite_config["kubernetes"]["kubeconfig"] = str(
             proxy.kubeconfig(kubeconfig_path, tmp_path / "k.yaml")
         )

@@ -29,9 +29,16 @@ from tests.support.privatepg import PrivatePostgres
 from tests.support.proofs import generation, preview_name
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
-from tests.support.steps import card_saying, cards_of, dm_of, press, ready_build, until
+from tests.support.steps import (
+    card_saying,
+    cards_of,
+    dm_of,
+    offered_to_all,
+    press,
+    ready_build,
+    until,
+)
 from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, base_config
-from tests.trust.test_f15_two_replicas_on_one_postgresql import _offered_to_everyone
 
 
 @pytest.fixture
@@ -102,7 +109,7 @@ async def test_F14_a_postgresql_restart_mid_flow_loses_nothing_and_the_service_r
         }
         for build_id in ids.values():
             await card_saying(fake_slack, CHANNEL, build_id, "is ready", within=120)
-            await until(fake_slack, _offered_to_everyone(fake_slack, build_id), within=60)
+            await until(fake_slack, offered_to_all(fake_slack, build_id, EVERYONE), within=60)
         await until(
             fake_slack,
             lambda s: all(dm_of(fake_slack, o, first).replies for o in OWNERS),

@@ -14,17 +14,25 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from lightkube import AsyncClient
 
-from cibot.fakeslack import FakeSlackServer, Workspace
+from cibot.fakeslack import FakeSlackServer
 from tests.support.proofs import generation, preview_name
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
-from tests.support.steps import card_saying, cards_of, dm_of, dms_of, offered, post, press, until
+from tests.support.steps import (
+    card_saying,
+    cards_of,
+    dm_of,
+    dms_of,
+    offered_to_all,
+    post,
+    press,
+    until,
+)
 from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, base_config
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres]
@@ -32,16 +40,12 @@ pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres]
 BUILDS = 6
 
 
-def _offered_to_everyone(slack: FakeSlackServer, build_id: str) -> Callable[[Workspace], bool]:
-    return lambda _: all(offered(slack, u, build_id) for u in EVERYONE)
-
-
 async def _each_once(
     slack: FakeSlackServer, kube: AsyncClient, namespace: str, builds: dict[str, str]
 ) -> None:
     for build_id in builds.values():
         await card_saying(slack, CHANNEL, build_id, "is ready", within=120)
-        await until(slack, _offered_to_everyone(slack, build_id))
+        await until(slack, offered_to_all(slack, build_id, EVERYONE))
     await asyncio.sleep(1.5)
     for target, build_id in builds.items():
         assert len(cards_of(slack, CHANNEL, build_id)) == 1, target

@@ -31,6 +31,7 @@ from cibot.domain.policy import Policy
 from cibot.domain.project import Project
 from cibot.domain.review import Action, Outcome
 from cibot.service import intake, review
+from cibot.service.errors import Permanent, Transient
 from cibot.service.gate import situation_of
 from cibot.service.jobs import DeployProduction, JobPayload
 from cibot.service.ports import RolloutOutcome
@@ -145,11 +146,10 @@ class BuildStateMachine(RuleBasedStateMachine):
             run(self.handlers[type(payload)](payload))
         except Crash:
             return  # died half-way: the job stays pending and runs again
-        except Exception as exc:  # transient or permanent: a real runner retries or gives up
-            if "Unavailable" in type(exc).__name__:
-                return
-            self.done.add(index)
-            return
+        except Transient:
+            return  # a real runner retries it later
+        except Permanent:
+            pass  # a real runner gives up on it; anything else is a bug and fails the model
         self.done.add(index)
 
     # -- rules --------------------------------------------------------------------------------

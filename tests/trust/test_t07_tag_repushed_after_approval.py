@@ -16,7 +16,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Pod
 
 from tests.support.proofs import preview_name
-from tests.support.steps import dm_of, offered, post, press, ready_build, until
+from tests.support.steps import dm_of, offered_to_all, post, press, ready_build, until
 from tests.trust.conftest import EVERYONE, OWNERS, QA, SECRET, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
@@ -51,7 +51,7 @@ async def test_T7_a_new_build_on_the_same_tag_supersedes_the_approval_and_produc
         shared.url, SECRET, project="shop", image=TAG, type="tag", target=target, commit="bbbbbbb"
     )
     b = pushed.json()["build_id"]
-    await until(slack, lambda s: all(offered(slack, u, b) for u in EVERYONE))
+    await until(slack, offered_to_all(slack, b, EVERYONE))
     told = len(slack.state.ephemerals(OWNERS[0]))
     press(shared.url, slack, OWNERS[0], "deploy_production", a)
     press(shared.url, slack, OWNERS[0], "deploy_production", b)
