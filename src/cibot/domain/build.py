@@ -61,6 +61,16 @@ def can_move(source: BuildState, target: BuildState) -> bool:
     return target in _ALLOWED[source]
 
 
+def still_applies(read: BuildState, current: BuildState) -> bool:
+    """Whether a move decided on a build as it was read may still be made on it as it is now.
+
+    Between the read and the write a deploy job may have moved it along the live states
+    (accepted → deploying → ready); superseding or closing a live build holds for any of
+    them. Any other change (promoting, closed, superseded) means someone else has decided.
+    """
+    return current is read or (read in LIVE and current in LIVE)
+
+
 @dataclass(frozen=True, slots=True)
 class Build:
     """One image CI built for one target (branch or tag) of one project."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cibot.domain.build import Build, BuildState
+from cibot.domain.build import Build, BuildState, still_applies
 from cibot.domain.review import Action, Decision
 from cibot.service.jobs import SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Transaction
@@ -27,12 +27,16 @@ async def close(
     note: str | None = None,
     action: str = "build.closed",
 ) -> bool:
-    """Close `build` as read; False (and nothing written) when it changed meanwhile.
+    """Close `build` as read; False (and nothing written) when someone else decided meanwhile.
 
+    A deploy job moving it on (accepted → deploying → ready) does not stop the close.
     `note` says why ci-bot closed it; it becomes the build's reason, shown on its card.
     """
+    current = await tx.lock_build(build.id)
+    if current is None or not still_applies(build.state, current.state):
+        return False
     changes = {"reason": note} if note is not None else {}
-    if not await tx.move_build(build, build.moved_to(BuildState.CLOSED, now, **changes)):
+    if not await tx.move_build(current, current.moved_to(BuildState.CLOSED, now, **changes)):
         return False
     await tx.add_decision(Decision(build.id, Action.CLOSE, actor, now, note=note))
     detail = {"reason": note} if note is not None else None

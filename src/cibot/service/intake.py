@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cibot.domain import naming
-from cibot.domain.build import LIVE, Build, BuildState, BuildType
+from cibot.domain.build import LIVE, Build, BuildState, BuildType, still_applies
 from cibot.domain.project import Project
 from cibot.service.errors import ImageNotAllowed, ReplayMismatch
 from cibot.service.jobs import (
@@ -151,13 +151,19 @@ async def _add_build(
 async def supersede(
     tx: Transaction, now: datetime, older: Build, newer: Build, reason: str | None = None
 ) -> bool:
-    """`older` gives way to `newer` (compare-and-set); its card and DMs are redrawn.
+    """`older` gives way to `newer`; its card and DMs are redrawn. False if it cannot.
+
+    The move is made on the build as it is now (locked), not as the caller read it: its
+    deploy job may have moved it on since, which does not change the decision (F9).
 
     `reason` (why it stopped, e.g. its failed production deploy) replaces the one it had.
     """
+    current = await tx.lock_build(older.id)
+    if current is None or not still_applies(older.state, current.state):
+        return False
     changes = {} if reason is None else {"reason": reason}
-    superseded = older.moved_to(BuildState.SUPERSEDED, now, superseded_by=newer.id, **changes)
-    if not await tx.move_build(older, superseded):
+    superseded = current.moved_to(BuildState.SUPERSEDED, now, superseded_by=newer.id, **changes)
+    if not await tx.move_build(current, superseded):
         return False
     detail = {"by": newer.id}
     await tx.audit(AuditEvent(now, "build.superseded", older.project_id, older.id, detail=detail))

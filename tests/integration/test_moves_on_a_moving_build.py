@@ -1,0 +1,102 @@
+"""Superseding and closing a build that a deploy job moved after the caller read it.
+
+On PostgreSQL a request's transaction and a worker's run side by side: intake may read a
+build as accepted while its deploy job moves it to deploying and commits. The decision
+(a newer build replaces it; its branch is gone) still holds, and must not be lost to the
+compare-and-set on the old state (F9 failed this way once in CI). SQLite serialises
+writers, so the interleaving exists only on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from cibot.adapters.store import migrate
+from cibot.adapters.store.database import Database
+from cibot.adapters.store.sql import SqlStore
+from cibot.domain.build import Build, BuildState, BuildType
+from cibot.service import closing, intake
+from tests.support.fakes import FakeClock
+
+CLOCK = FakeClock()
+
+
+@pytest.fixture
+async def store(postgres_url: str) -> AsyncIterator[SqlStore]:
+    await migrate.upgrade_async(postgres_url)
+    database = Database(postgres_url)
+    yield SqlStore(database, CLOCK)
+    await database.dispose()
+
+
+def a_build(build_id: str, state: BuildState) -> Build:
+    now = CLOCK.now()
+    return Build(build_id, "shop", BuildType.BRANCH, "main", "r.example/a:1", state, now, now)
+
+
+async def stored(store: SqlStore, build_id: str) -> Build:
+    async with store.transaction() as tx:
+        build = await tx.get_build(build_id)
+    assert build is not None
+    return build
+
+
+async def moved_meanwhile(store: SqlStore, build: Build, state: BuildState) -> None:
+    """What a worker does between the caller's read and its write: another transaction."""
+    async with store.transaction() as other:
+        assert await other.move_build(build, build.moved_to(state, CLOCK.now()))
+
+
+async def test_a_build_its_deploy_job_moved_on_is_still_superseded(store: SqlStore) -> None:
+    older, newer = a_build("b1", BuildState.ACCEPTED), a_build("b2", BuildState.ACCEPTED)
+    async with store.transaction() as tx:
+        await tx.add_build(older)
+        await tx.add_build(newer)
+
+    async with store.transaction() as tx:
+        [read, _] = await tx.live_builds_of_target("shop", BuildType.BRANCH, "main")
+        await moved_meanwhile(store, read, BuildState.DEPLOYING)
+        assert await intake.supersede(tx, CLOCK.now(), read, newer)
+
+    after = await stored(store, "b1")
+    assert (after.state, after.superseded_by) == (BuildState.SUPERSEDED, "b2")
+
+
+async def test_a_build_promoted_meanwhile_is_not_superseded(store: SqlStore) -> None:
+    older, newer = a_build("b1", BuildState.READY), a_build("b2", BuildState.ACCEPTED)
+    async with store.transaction() as tx:
+        await tx.add_build(older)
+        await tx.add_build(newer)
+
+    async with store.transaction() as tx:
+        await moved_meanwhile(store, older, BuildState.PROMOTING)
+        assert not await intake.supersede(tx, CLOCK.now(), older, newer)
+
+    assert (await stored(store, "b1")).state is BuildState.PROMOTING
+
+
+async def test_a_build_its_deploy_job_moved_on_is_still_closed(store: SqlStore) -> None:
+    build = a_build("b1", BuildState.ACCEPTED)
+    async with store.transaction() as tx:
+        await tx.add_build(build)
+
+    async with store.transaction() as tx:
+        await moved_meanwhile(store, build, BuildState.DEPLOYING)
+        assert await closing.close(tx, CLOCK.now(), build, actor=closing.CIBOT, note="gone")
+
+    after = await stored(store, "b1")
+    assert (after.state, after.reason) == (BuildState.CLOSED, "gone")
+
+
+async def test_a_build_superseded_meanwhile_is_not_closed(store: SqlStore) -> None:
+    build = a_build("b1", BuildState.READY)
+    async with store.transaction() as tx:
+        await tx.add_build(build)
+
+    async with store.transaction() as tx:
+        await moved_meanwhile(store, build, BuildState.SUPERSEDED)
+        assert not await closing.close(tx, CLOCK.now(), build, actor=closing.CIBOT)
+
+    assert (await stored(store, "b1")).state is BuildState.SUPERSEDED
