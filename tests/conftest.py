@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from tests.support import testbed
+
+# The test command draws the same Hypothesis examples on every run, so a red CI run is red
+# again on a re-run and a green one does not turn red by luck. `HYPOTHESIS_PROFILE=explore`
+# draws fresh examples (and remembers failures in .hypothesis/) to find what those miss.
+settings.register_profile("repeatable", derandomize=True, database=None, print_blob=True)
+settings.register_profile("explore", print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "repeatable"))
 
 
 @pytest.fixture(scope="session")
