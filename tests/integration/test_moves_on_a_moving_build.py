@@ -13,27 +13,30 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from cibot.adapters.store import migrate
-from cibot.adapters.store.database import Database
 from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.service import closing, intake
 from tests.support.fakes import FakeClock
+from tests.support.stores import migrated_store
 
 CLOCK = FakeClock()
 
 
 @pytest.fixture
 async def store(postgres_url: str) -> AsyncIterator[SqlStore]:
-    await migrate.upgrade_async(postgres_url)
-    database = Database(postgres_url)
-    yield SqlStore(database, CLOCK)
-    await database.dispose()
+    async with migrated_store(postgres_url, CLOCK) as sql_store:
+        yield sql_store
 
 
 def a_build(build_id: str, state: BuildState) -> Build:
     now = CLOCK.now()
     return Build(build_id, "shop", BuildType.BRANCH, "main", "r.example/a:1", state, now, now)
+
+
+async def added(store: SqlStore, *builds: Build) -> None:
+    async with store.transaction() as tx:
+        for build in builds:
+            await tx.add_build(build)
 
 
 async def stored(store: SqlStore, build_id: str) -> Build:
@@ -51,9 +54,7 @@ async def moved_meanwhile(store: SqlStore, build: Build, state: BuildState) -> N
 
 async def test_a_build_its_deploy_job_moved_on_is_still_superseded(store: SqlStore) -> None:
     older, newer = a_build("b1", BuildState.ACCEPTED), a_build("b2", BuildState.ACCEPTED)
-    async with store.transaction() as tx:
-        await tx.add_build(older)
-        await tx.add_build(newer)
+    await added(store, older, newer)
 
     async with store.transaction() as tx:
         [read, _] = await tx.live_builds_of_target("shop", BuildType.BRANCH, "main")
@@ -66,9 +67,7 @@ async def test_a_build_its_deploy_job_moved_on_is_still_superseded(store: SqlSto
 
 async def test_a_build_promoted_meanwhile_is_not_superseded(store: SqlStore) -> None:
     older, newer = a_build("b1", BuildState.READY), a_build("b2", BuildState.ACCEPTED)
-    async with store.transaction() as tx:
-        await tx.add_build(older)
-        await tx.add_build(newer)
+    await added(store, older, newer)
 
     async with store.transaction() as tx:
         await moved_meanwhile(store, older, BuildState.PROMOTING)
@@ -79,8 +78,7 @@ async def test_a_build_promoted_meanwhile_is_not_superseded(store: SqlStore) -> 
 
 async def test_a_build_its_deploy_job_moved_on_is_still_closed(store: SqlStore) -> None:
     build = a_build("b1", BuildState.ACCEPTED)
-    async with store.transaction() as tx:
-        await tx.add_build(build)
+    await added(store, build)
 
     async with store.transaction() as tx:
         await moved_meanwhile(store, build, BuildState.DEPLOYING)
@@ -92,8 +90,7 @@ async def test_a_build_its_deploy_job_moved_on_is_still_closed(store: SqlStore) 
 
 async def test_a_build_superseded_meanwhile_is_not_closed(store: SqlStore) -> None:
     build = a_build("b1", BuildState.READY)
-    async with store.transaction() as tx:
-        await tx.add_build(build)
+    await added(store, build)
 
     async with store.transaction() as tx:
         await moved_meanwhile(store, build, BuildState.SUPERSEDED)

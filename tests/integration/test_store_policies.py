@@ -9,8 +9,6 @@ from dataclasses import replace
 import pytest
 import sqlalchemy as sa
 
-from cibot.adapters.store import migrate
-from cibot.adapters.store.database import Database
 from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
@@ -18,16 +16,15 @@ from cibot.domain.release import Release, ReleaseKind
 from cibot.service.jobs import RefreshGroups
 from cibot.service.ports import AuditEvent
 from tests.support.fakes import FakeClock
+from tests.support.stores import migrated_store
 
 CLOCK = FakeClock()
 
 
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[SqlStore]:
-    await migrate.upgrade_async(database_url)
-    database = Database(database_url)
-    yield SqlStore(database, CLOCK)
-    await database.dispose()
+    async with migrated_store(database_url, CLOCK) as sql_store:
+        yield sql_store
 
 
 def a_build(build_id: str = "b1") -> Build:

@@ -35,8 +35,8 @@ from tests.support.fakes import FakeClock, MemoryStore
 from tests.support.proofs import preview_name
 from tests.support.service import free_port
 from tests.support.steps import card_saying, post
+from tests.support.usecases import PROJECT, PROJECTS, record, report
 from tests.trust.conftest import CHANNEL, IMAGE, SECRET, Shared, unique
-from tests.unit.test_use_cases import PROJECT, PROJECTS, record, report
 
 INTRUDER = "intruder"
 

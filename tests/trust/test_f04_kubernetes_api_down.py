@@ -24,8 +24,8 @@ from tests.support.proofs import ready_once
 from tests.support.service import CibotProcess
 from tests.support.steps import card_saying
 from tests.support.tcpproxy import TcpProxy, api_server_address
+from tests.support.usecases import PROJECT, build, deploy, record, report
 from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, SECRET
-from tests.unit.test_use_cases import PROJECT, build, deploy, record, report
 
 
 @pytest.mark.kubernetes

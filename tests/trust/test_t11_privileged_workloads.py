@@ -24,8 +24,8 @@ from cibot import bootstrap
 from cibot.domain.build import Build, BuildState, BuildType
 from tests.support.proofs import preview_name
 from tests.support.steps import post
+from tests.support.usecases import PROJECT
 from tests.trust.conftest import IMAGE, SECRET, Shared, unique
-from tests.unit.test_use_cases import PROJECT
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 BUILD = Build(

@@ -17,7 +17,7 @@ from cibot.entrypoints.web.metrics import Metrics
 from cibot.entrypoints.web.signed import Intake
 from cibot.service.jobs import DeleteBranchPreview
 from tests.support.fakes import FakeClock, MemoryStore
-from tests.unit.test_use_cases import PROJECT
+from tests.support.usecases import PROJECT
 
 SECRET = "route-secret"
 OWN = replace(PROJECT, id="own", webhook_secrets=("own-secret",))

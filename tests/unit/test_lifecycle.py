@@ -34,7 +34,7 @@ from cibot.service.messages import OWNER_DM, QA_DM
 from cibot.service.ports import MessageRef, RolloutOutcome
 from cibot.service.views import IdleWarning, ReviewReminder
 from tests.support.fakes import FakeChat, FakeClock, FakeCluster, MemoryStore
-from tests.unit.test_use_cases import PROJECT as BASE
+from tests.support.usecases import PROJECT as BASE
 
 SECOND = timedelta(seconds=1)
 PROJECT = replace(

@@ -15,8 +15,8 @@ from cibot.service.jobs import RedrawReview, SyncReviewDMs
 from cibot.service.ports import MessageRef
 from cibot.service.views import OwnerDM
 from tests.support.fakes import FakeChat, FakeClock, MemoryStore
+from tests.support.usecases import PROJECT
 from tests.unit.test_review import READY
-from tests.unit.test_use_cases import PROJECT
 
 TEAM = replace(PROJECT, qa=frozenset({"U0QA1", "U0QA2", "U0QA3"}), owners=frozenset({"U0OW1"}))
 PROJECTS = {TEAM.id: TEAM}

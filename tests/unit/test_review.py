@@ -30,7 +30,7 @@ from cibot.service.jobs import (
 )
 from cibot.service.ports import RolloutOutcome
 from tests.support.fakes import FakeClock, FakeCluster, MemoryStore
-from tests.unit.test_use_cases import PROJECT, PROJECTS
+from tests.support.usecases import PROJECT, PROJECTS
 
 CLOCK = FakeClock()
 READY = Build(

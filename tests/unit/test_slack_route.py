@@ -20,22 +20,13 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from cibot.domain.project import Project
 from cibot.entrypoints.web.slack import SlackGuard, slack_app
 from tests.support import slack_requests as slack_req
 from tests.support.fakes import FakeChat, FakeClock, MemoryStore
 from tests.support.slack_bodies import FIELDS, bodies, json_values
+from tests.support.usecases import PROJECTS
 
 SECRET = "unit-signing-secret"
-PROJECT = Project(
-    id="shop",
-    name="Shop",
-    url="https://shop.example.com",
-    channel="C0SHOP",
-    qa=frozenset({"U0QA"}),
-    owners=frozenset({"U0OWNER"}),
-    namespace="shop",
-)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +39,7 @@ def client() -> Iterator[TestClient]:
         store=store,
         clock=clock,
         chat=chat,
-        projects={PROJECT.id: PROJECT},
+        projects=PROJECTS,
     )
     guard = SlackGuard(SECRET, 64 * 1024, bolt)
     app = Starlette(routes=[Route("/slack/events", guard.__call__, methods=["POST"])])

@@ -2,62 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from cibot.domain.build import Build, BuildState, BuildType
-from cibot.domain.project import Project
-from cibot.service import cards, intake, preview
+from cibot.domain.build import BuildState
+from cibot.service import cards, intake
 from cibot.service.errors import ReplayMismatch
 from cibot.service.jobs import DeployPreview, SyncBuildCard
 from cibot.service.ports import RolloutOutcome
 from cibot.service.views import BuildCard
 from tests.support.fakes import FakeChat, FakeClock, FakeCluster, MemoryStore
-
-PROJECT = Project(
-    id="shop",
-    name="Shop",
-    url="https://shop.example.com",
-    channel="C0SHOP",
-    qa=frozenset({"U0QA"}),
-    owners=frozenset({"U0OWNER"}),
-    namespace="shop",
-)
-PROJECTS = {PROJECT.id: PROJECT}
-
-
-def report(target: str = "main", image: str = "r.example/shop:1", **kw: Any) -> intake.BuildReport:
-    return intake.BuildReport(image=image, type=BuildType.BRANCH, target=target, **kw)
-
-
-async def record(
-    store: MemoryStore, clock: FakeClock, rep: intake.BuildReport, webhook_id: str = "msg_1"
-) -> intake.Accepted:
-    return await intake.record_build(
-        store=store,
-        clock=clock,
-        project=PROJECT,
-        report=rep,
-        webhook_id=webhook_id,
-        body_sha256=f"{rep.image}|{rep.target}|{rep.build_number}",
-    )
-
-
-def build(store: MemoryStore, build_id: str) -> Build:
-    return store.state.builds[build_id]
-
-
-async def deploy(store: MemoryStore, clock: FakeClock, cluster: FakeCluster, build_id: str) -> None:
-    job = next(j for j in store.jobs_of(DeployPreview) if j.build_id == build_id)
-    await preview.deploy_preview(
-        job,
-        store=store,
-        cluster=cluster,
-        clock=clock,
-        projects=PROJECTS,
-        render=lambda project, b: [{"kind": "Deployment", "image": b.image}],
-    )
+from tests.support.usecases import PROJECTS, build, deploy, record, report
 
 
 async def test_a_recorded_build_queues_its_deploy_and_its_card_in_the_same_commit() -> None:
