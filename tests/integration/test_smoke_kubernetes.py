@@ -154,3 +154,41 @@ async def test_a_rollout_of_an_unpullable_image_fails_with_the_pods_reason(
     assert reasons == {"ImagePullBackOff"}
     assert progressing_reason == "ProgressDeadlineExceeded"
     assert dep.status is not None and not dep.status.availableReplicas
+
+
+def _image_digests(pods: list[Pod]) -> set[str]:
+    return {
+        (cs.imageID or "").rsplit("@", 1)[-1]
+        for p in pods
+        for cs in (p.status.containerStatuses if p.status else None) or []
+    }
+
+
+async def test_a_tag_pulled_always_runs_a_new_digest_per_replicaset_while_old_pods_terminate(
+    kube: AsyncClient, namespace: str
+) -> None:
+    name = "repushed"
+    manifest = deployment(name, "registry.example.test/web:main")
+    manifest["metadata"]["namespace"] = namespace
+    manifest["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] = "Always"
+    await kube.apply(from_dict(manifest), force=True)
+    await wait_until_rolled_out(kube, name, namespace)
+    first = _image_digests([p async for p in kube.list(Pod, namespace=namespace)])
+
+    manifest["spec"]["template"]["metadata"]["annotations"] = {"build": "2"}  # a new template
+    await kube.apply(from_dict(manifest), force=True)
+    await wait_until_rolled_out(kube, name, namespace)
+    pods = [p async for p in kube.list(Pod, namespace=namespace)]
+    old = [p for p in pods if p.metadata and p.metadata.deletionTimestamp]
+    new = [p for p in pods if p not in old]
+
+    assert len(first) == 1 and len(new) == 2 and len(old) == 2
+    assert _image_digests(old) == first, "the old ReplicaSet's pods, still terminating"
+    assert all(
+        c.type != "Ready" or c.status == "True"
+        for p in old
+        for c in (p.status.conditions if p.status else None) or []
+    ), "and still ready, as a kubelet keeps them until their containers exit"
+    assert len(_image_digests(new)) == 1 and _image_digests(new) != first, (
+        "a new pull, a new digest"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -266,3 +267,18 @@ async def test_a_commit_with_only_a_later_job_wakes_nobody(engine: Database) -> 
         assert queue.claims == 4 + 2 * 2
     finally:
         await runner.stop()
+
+
+async def test_the_newest_build_of_a_target_is_never_a_stale_one(engine: Database) -> None:
+    clock = FakeClock()
+    store = SqlStore(engine, clock)
+    async with store.transaction() as tx:
+        await tx.add_build(replace(a_build(clock, "b12"), build_number=12))
+    clock.advance(1)
+    async with store.transaction() as tx:
+        await tx.add_build(replace(a_build(clock, "b11", BuildState.STALE), build_number=11))
+
+    async with store.transaction() as tx:
+        summary = await tx.target_summary("shop", BuildType.BRANCH, "main")
+
+    assert (summary.newest_build_id, summary.highest_build_number) == ("b12", 12)

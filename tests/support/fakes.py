@@ -19,7 +19,14 @@ from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.errors import ChatRejected, ClusterRejected
 from cibot.service.jobs import JobPayload
-from cibot.service.ports import AuditEvent, Delivery, MessageRef, RolloutOutcome, TargetSummary
+from cibot.service.ports import (
+    AuditEvent,
+    Delivery,
+    MessageRef,
+    PreviewEnvironment,
+    RolloutOutcome,
+    TargetSummary,
+)
 
 
 class FakeClock:
@@ -120,12 +127,12 @@ class MemoryTransaction:
     async def target_summary(
         self, project_id: str, build_type: BuildType, target: str
     ) -> TargetSummary:
-        builds = self._of_target(project_id, build_type, target)
-        numbers = [
-            b.build_number
-            for b in builds
-            if b.build_number is not None and b.state is not BuildState.STALE
+        builds = [
+            b
+            for b in self._of_target(project_id, build_type, target)
+            if b.state is not BuildState.STALE
         ]
+        numbers = [b.build_number for b in builds if b.build_number is not None]
         return TargetSummary(builds[-1].id if builds else None, max(numbers, default=None))
 
     async def get_delivery(self, project_id: str, webhook_id: str) -> Delivery | None:
@@ -299,6 +306,8 @@ class FakeCluster:
         name: str,
         timeout_seconds: float,
         keep_waiting: Callable[[], Awaitable[bool]],
+        *,
+        build_id: str,
     ) -> RolloutOutcome:
         self.waited.append((namespace, name))
         if self.before_wait is not None:
@@ -307,8 +316,8 @@ class FakeCluster:
             return RolloutOutcome(ready=False, abandoned=True)
         return self.outcome
 
-    async def delete_environment(self, namespace: str, name: str) -> None:
-        self.deleted.append((namespace, name))
+    async def delete_environment(self, preview: PreviewEnvironment) -> None:
+        self.deleted.append((preview.namespace, preview.name))
 
 
 @dataclass

@@ -94,18 +94,24 @@ async def test_F3_a_field_taken_by_another_manager_is_taken_back_by_the_next_for
 
 
 class _Conflicts(http.server.BaseHTTPRequestHandler):
-    """An API server that refuses every server-side apply with 409 Conflict."""
+    """An API server where no object exists yet and every server-side apply is a 409 Conflict."""
 
     applies: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:  # ci-bot reads each object before applying it: not there
+        self._status(404, "NotFound", "not found")
 
     def do_PATCH(self) -> None:
         self.rfile.read(int(self.headers.get("content-length", 0)))
         type(self).applies.append(self.path)
+        self._status(409, "Conflict", 'Apply failed with 1 conflict: conflict with "intruder"')
+
+    def _status(self, code: int, reason: str, message: str) -> None:
         body = json.dumps({
-            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "Conflict",
-            "code": 409, "message": 'Apply failed with 1 conflict: conflict with "intruder"',
+            "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason,
+            "code": code, "message": message,
         }).encode()  # fmt: skip
-        self.send_response(409)
+        self.send_response(code)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))
         self.end_headers()

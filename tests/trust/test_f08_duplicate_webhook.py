@@ -1,6 +1,7 @@
-"""F8: a duplicate webhook: the same id gets the first answer; the same image and target
-under a new id deploys nothing new (unless asked: another commit or build number, or a
-failed build).
+"""F8: a duplicate webhook: the same id gets the first answer; the same image, commit and
+build number for a target under a new id deploys nothing new (unless asked: another commit
+or build number, or a failed build). A notification naming neither commit nor build number
+is a new build: CI may have pushed the tag again, and only a new build rolls onto it.
 
 Without the delivery table the replay would make a second build; without recognising the
 repeat, CI re-running its notify step would supersede the build under review (voiding its
@@ -57,3 +58,12 @@ async def test_F8_the_same_id_replays_its_answer_and_the_same_build_under_a_new_
     assert rebuilt.status_code == 202 and rebuilt.json()["build_id"] != build_id
     await card_saying(shared.slack, CHANNEL, rebuilt.json()["build_id"], "is ready")
     assert await generation(kube, shared.namespace, preview_name(target)) == 2
+
+    unnamed = {key: value for key, value in fields.items() if key != "commit"}
+    builds = {rebuilt.json()["build_id"]}
+    for attempt in (4, 5):  # the same unnamed notification twice: two pushes of the tag
+        pushed = post(shared.url, SECRET, webhook_id=f"msg_{target}_{attempt}", **unnamed)
+        assert pushed.status_code == 202 and pushed.json()["build_id"] not in builds
+        builds.add(pushed.json()["build_id"])
+        await card_saying(shared.slack, CHANNEL, pushed.json()["build_id"], "is ready")
+    assert await generation(kube, shared.namespace, preview_name(target)) == 4

@@ -85,6 +85,8 @@ class ModelCluster(FakeCluster):
         name: str,
         timeout_seconds: float,
         keep_waiting: Callable[[], Awaitable[bool]],
+        *,
+        build_id: str,
     ) -> RolloutOutcome:
         image = self.applied[-3]["spec"]["template"]["spec"]["containers"][0]["image"]
         digest = "sha256:" + hashlib.sha256(image.split("@")[0].encode()).hexdigest()
@@ -93,7 +95,9 @@ class ModelCluster(FakeCluster):
             digest=digest if self.ready else None,
             reason=None if self.ready else "CrashLoopBackOff",
         )
-        return await super().wait_for_rollout(namespace, name, timeout_seconds, keep_waiting)
+        return await super().wait_for_rollout(
+            namespace, name, timeout_seconds, keep_waiting, build_id=build_id
+        )
 
 
 def run(coro: Awaitable[Any]) -> Any:

@@ -3,7 +3,9 @@
 Defence: approvals are bound to the build (and so to the digest its preview ran);
 production gets `repo@sha256:…`, never the tag; a new build of the target supersedes the
 older one's approvals. Without the pin, production would pull whatever the tag points to
-now; without superseding, A's approval would let B (or A) through.
+now; without superseding, A's approval would let B (or A) through. The local cluster reports
+a new digest for the re-pushed tag (a preview of a tag is pulled again), so A's and B's
+digests differ and production must get B's, the one QA approved.
 """
 
 from __future__ import annotations
@@ -73,3 +75,4 @@ async def test_T7_a_new_build_on_the_same_tag_supersedes_the_approval_and_produc
     assert image is not None and image.startswith("registry.example.test/shop/web@sha256:")
     assert image.split("@")[1] in await _preview_digests(kube, shared.namespace, target)
     assert image.split("@")[1] == shared.rows.build(b)["digest"]
+    assert shared.rows.build(b)["digest"] != shared.rows.build(a)["digest"], "the tag moved"

@@ -811,3 +811,59 @@ def test_a_role_may_name_a_slack_user_group_and_then_any_quorum_is_allowed() -> 
     )
     (project,) = to_domain(parse_config(text))
     assert project.groups == frozenset({"S0QAGROUP"})
+
+
+# --- projects sharing a namespace ---
+
+
+def test_two_projects_in_one_namespace_whose_names_could_collide_are_refused() -> None:
+    second = (
+        "  - id: shop-branch-main\n"
+        "    url: https://main.example.com\n"
+        "    channel: C0OTHER\n"
+        "    namespace: shop\n"
+    )
+
+    problem = only_problem(MINIMAL + second)
+
+    assert (problem.line, problem.key) == (9, "projects[1].id")
+    assert "'shop-branch-main'" in problem.message and "'shop'" in problem.message
+    assert "namespace 'shop'" in problem.message
+    assert "shop-branch-<target>" in problem.message, "the naming rule that makes them meet"
+
+
+def test_the_same_ids_in_different_namespaces_are_accepted() -> None:
+    second = "  - id: shop-branch-main\n    url: https://main.example.com\n    channel: C0OTHER\n"
+
+    settings = parse_config(MINIMAL + second)
+
+    assert [p.namespace for p in settings.projects] == ["shop", "shop-branch-main"]
+
+
+def test_projects_sharing_a_namespace_under_names_that_never_meet_are_accepted() -> None:
+    second = (
+        "  - id: shop-web\n"
+        "    url: https://web.example.com\n"
+        "    channel: C0OTHER\n"
+        "    namespace: shop\n"
+    )
+
+    settings = parse_config(MINIMAL + second)
+
+    assert {p.namespace for p in settings.projects} == {"shop"}
+
+
+def test_a_name_collision_is_reported_even_when_a_project_is_invalid() -> None:
+    second = (
+        "  - id: shop-tag-v1\n"
+        "    url: https://main.example.com\n"
+        "    channel: nope\n"
+        "    namespace: shop\n"
+    )
+
+    problems = problems_of(MINIMAL + second)
+
+    assert [(p.line, p.key) for p in problems] == [
+        (9, "projects[1].id"),
+        (11, "projects[1].channel"),
+    ]

@@ -14,7 +14,17 @@ from cibot.domain.lifecycle import Lifecycle, in_words
 from cibot.domain.policy import DateWindow, Policy
 from cibot.domain.project import Project
 from cibot.domain.review import Action, Verdict, VerdictRecord
-from cibot.service import branches, expiry, idle, intake, preview, production, reminders, review
+from cibot.service import (
+    branches,
+    closing,
+    expiry,
+    idle,
+    intake,
+    preview,
+    production,
+    reminders,
+    review,
+)
 from cibot.service.cards import CARD
 from cibot.service.errors import ChatUnavailable, ReplayMismatch
 from cibot.service.jobs import (
@@ -645,3 +655,33 @@ async def test_the_branch_preview_stays_while_a_build_of_the_branch_lives_again(
     await delete_branch(store, cluster)
 
     assert cluster.deleted == []
+
+
+async def test_a_late_stale_build_does_not_keep_a_closed_preview_alive() -> None:
+    store, clock, cluster = MemoryStore(), FakeClock(), FakeCluster()
+    twelve = await intake.record_build(
+        store=store,
+        clock=clock,
+        project=PROJECT,
+        report=intake.BuildReport("r.example/shop:12", BuildType.BRANCH, "main", build_number=12),
+        webhook_id="msg_12",
+        body_sha256="12",
+    )
+    clock.advance(1)
+    eleven = await intake.record_build(
+        store=store,
+        clock=clock,
+        project=PROJECT,
+        report=intake.BuildReport("r.example/shop:11", BuildType.BRANCH, "main", build_number=11),
+        webhook_id="msg_11",
+        body_sha256="11",
+    )
+    assert build_of(store, eleven.build_id).state is BuildState.STALE
+    async with store.transaction() as tx:
+        newest = build_of(store, twelve.build_id)
+        assert await closing.close(tx, clock.now(), newest, actor="U0OWNER")
+
+    job = DeletePreview(twelve.build_id, "shop/shop-branch-main")
+    await production.delete_preview(job, store=store, cluster=cluster, projects=PROJECTS)
+
+    assert cluster.deleted == [("shop", "shop-branch-main")]

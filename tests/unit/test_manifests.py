@@ -126,11 +126,45 @@ def test_every_object_is_named_after_the_environment_in_the_project_namespace() 
         assert is_dns1035_label(obj["metadata"]["name"])
 
 
-def test_the_build_id_is_an_annotation_never_a_label() -> None:
+def test_the_build_id_is_an_annotation_and_a_label_only_of_the_pods() -> None:
     deployment = by_kind(preview())["Deployment"]
     assert deployment["metadata"]["annotations"][ANNOTATION_BUILD_ID] == "b-1"
     assert deployment["spec"]["template"]["metadata"]["annotations"][ANNOTATION_BUILD_ID] == "b-1"
     assert "b-1" not in deployment["metadata"]["labels"].values()
+    assert deployment["spec"]["template"]["metadata"]["labels"]["cibot/build"] == "b-1"
+    assert "cibot/build" not in deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_each_build_stamps_its_pods_so_the_same_image_rolls_new_pods() -> None:
+    first = by_kind(preview())["Deployment"]["spec"]["template"]
+    again = EnvironmentSpec.preview(
+        project(),
+        build_type=BuildType.BRANCH,
+        target="feature/login",
+        image="registry.example.com/shop:abc",
+        build_id="b-2",
+    )
+    second = by_kind(again)["Deployment"]["spec"]["template"]
+    assert first["spec"] == second["spec"]
+    assert first["metadata"] != second["metadata"]
+
+
+def test_a_preview_of_a_mutable_tag_is_pulled_every_time() -> None:
+    (container,) = pod(preview())["containers"]
+    assert container["imagePullPolicy"] == "Always"
+
+
+def test_an_image_pinned_by_digest_is_not_pulled_again() -> None:
+    pinned = EnvironmentSpec.preview(
+        project(),
+        build_type=BuildType.BRANCH,
+        target="main",
+        image="registry.example.com/shop@" + DIGEST,
+        build_id="b-1",
+    )
+    for spec in (pinned, production()):
+        (container,) = pod(spec)["containers"]
+        assert container.get("imagePullPolicy", "IfNotPresent") == "IfNotPresent"
 
 
 def test_the_selector_holds_only_labels_that_never_change() -> None:

@@ -14,6 +14,7 @@ from cibot.domain.naming import (
     is_dns_name,
     is_label_value,
     label_value,
+    name_clash,
     preview_host,
     production_name,
     short_hash,
@@ -199,3 +200,69 @@ def test_a_preview_host_is_a_dns_name_under_the_project_host(kind: BuildType, ta
 @given(any_target)
 def test_a_label_value_is_always_valid(target: str) -> None:
     assert is_label_value(label_value(target))
+
+
+# --- projects sharing a namespace ---------------------------------------------------------
+
+
+def test_a_project_named_like_another_projects_preview_clashes_with_it() -> None:
+    why = name_clash("shop", "shop-branch-main")
+
+    assert why is not None and "'shop'" in why and "'shop-branch-main'" in why
+    assert environment_name("shop", BuildType.BRANCH, "main") == "shop-branch-main"
+
+
+def test_previews_of_two_projects_can_clash_without_either_production() -> None:
+    why = name_clash("shop", "shop-branch")
+
+    assert why is not None and "'shop-branch'" in why
+    assert environment_name("shop", BuildType.BRANCH, "branch-x") == environment_name(
+        "shop-branch", BuildType.BRANCH, "x"
+    )
+
+
+@pytest.mark.parametrize(("a", "b"), [("shop", "shop-web"), ("shop", "shopping"), ("a", "b")])
+def test_projects_whose_names_never_meet_do_not_clash(a: str, b: str) -> None:
+    assert name_clash(a, b) is None and name_clash(b, a) is None
+
+
+def test_two_long_ids_hashed_under_one_stem_clash() -> None:
+    stem = "a" * 54
+    assert name_clash(stem + "-one", stem + "-two") is not None
+
+
+@EXAMPLES
+@given(project_ids, build_types, any_target)
+def test_a_project_named_like_any_preview_of_another_is_caught(
+    project: str, kind: BuildType, target: str
+) -> None:
+    other = environment_name(project, kind, target)
+    assume(other != project)
+    assert name_clash(project, other) is not None
+    assert name_clash(other, project) is not None
+
+
+@EXAMPLES
+@given(
+    project_ids, build_types, st.from_regex(r"[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?", fullmatch=True)
+)
+def test_a_project_whose_previews_extend_anothers_prefix_is_caught(
+    project: str, kind: BuildType, rest: str
+) -> None:
+    other = f"{project}-{kind.value}-{rest}"
+    assume(is_dns1035_label(other))
+    assert name_clash(project, other) is not None
+
+
+@EXAMPLES
+@given(
+    st.tuples(project_ids, build_types, any_target), st.tuples(project_ids, build_types, any_target)
+)
+def test_projects_that_do_not_clash_never_share_an_object_name(
+    one: tuple[str, BuildType, str], other: tuple[str, BuildType, str]
+) -> None:
+    (a, kind_a, target_a), (b, kind_b, target_b) = one, other
+    assume(a != b and name_clash(a, b) is None)
+    names_a = {a, environment_name(a, kind_a, target_a)}
+    names_b = {b, environment_name(b, kind_b, target_b)}
+    assert names_a.isdisjoint(names_b)

@@ -6,6 +6,7 @@ from typing import Any
 
 from cibot.adapters.kubernetes.rollout import (
     RolloutState,
+    build_digest,
     newest_warning,
     pod_failure_reason,
     rollout_status,
@@ -279,3 +280,67 @@ def test_events_of_the_new_api_shape_are_read_too() -> None:
 
 def test_normal_events_alone_are_no_reason() -> None:
     assert newest_warning([{"type": "Normal", "reason": "Pulled", "message": "ok"}]) is None
+
+
+# build_digest: the digest a build's own pods run
+
+D1, D2 = "sha256:" + "1" * 64, "sha256:" + "2" * 64
+
+
+def running(
+    build: str, digest: str, *, ready: bool = True, deleting: bool = False
+) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": f"shop-{build}", "labels": {"cibot/build": build}}
+    if deleting:
+        metadata["deletionTimestamp"] = "2026-01-01T00:00:30Z"
+    ready_word = "True" if ready else "False"
+    return {
+        "metadata": metadata,
+        "status": {
+            "phase": "Running",
+            "conditions": [{"type": "Ready", "status": ready_word}],
+            "containerStatuses": [
+                {
+                    "name": "app",
+                    "image": "registry.example.com/shop:main",
+                    "imageID": f"registry.example.com/shop@{digest}",
+                    "ready": ready,
+                }
+            ],
+        },
+    }
+
+
+def test_the_digest_comes_from_the_builds_own_ready_pods() -> None:
+    pods = [running("b1", D1), running("b2", D2)]
+    assert build_digest(pods, "b2").digest == D2
+    assert build_digest(pods, "b1").digest == D1
+
+
+def test_a_terminating_pod_of_the_build_still_ready_is_not_asked() -> None:
+    pods = [running("b2", D1, deleting=True), running("b2", D2)]
+    assert build_digest(pods, "b2").digest == D2
+
+
+def test_pods_of_another_build_or_not_ready_give_no_digest_yet() -> None:
+    check = build_digest([running("b1", D1), running("b2", D2, ready=False)], "b2")
+    assert (check.digest, check.problem) == (None, None)
+
+
+def test_a_build_whose_pods_run_two_digests_has_none() -> None:
+    check = build_digest([running("b2", D1), running("b2", D2)], "b2")
+    assert check.digest is None
+    assert check.problem is not None and D1 in check.problem and D2 in check.problem
+
+
+def test_pods_must_report_the_digest_the_image_was_pinned_to() -> None:
+    assert build_digest([running("b2", D2)], "b2", pinned=D2).digest == D2
+    check = build_digest([running("b2", D1)], "b2", pinned=D2)
+    assert check.digest is None
+    assert check.problem is not None and D1 in check.problem and D2 in check.problem
+
+
+def test_an_image_id_without_a_registry_digest_is_no_digest() -> None:
+    local = running("b2", D2)
+    local["status"]["containerStatuses"][0]["imageID"] = "sha256:" + "3" * 64
+    assert build_digest([local], "b2").digest is None

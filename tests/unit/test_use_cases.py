@@ -177,3 +177,38 @@ async def test_a_superseded_card_names_the_build_that_replaced_it() -> None:
     view = chat.posts[0][1]
     assert isinstance(view, BuildCard)
     assert view.superseded_by is not None and view.superseded_by.id == newer.build_id
+
+
+async def test_the_same_image_commit_and_build_number_under_a_new_id_is_a_repeat() -> None:
+    store, clock = MemoryStore(), FakeClock()
+    first = await record(store, clock, report(commit="abc1234", build_number=7), "msg_1")
+
+    again = await record(store, clock, report(commit="abc1234", build_number=7), "msg_2")
+
+    assert again == intake.Accepted(first.build_id, replayed=True)
+    assert len(store.state.builds) == 1
+    assert build(store, first.build_id).state is BuildState.ACCEPTED
+
+
+async def test_the_same_tag_under_a_new_id_naming_no_commit_or_build_number_is_a_new_build() -> (
+    None
+):
+    store, clock = MemoryStore(), FakeClock()
+    first = await record(store, clock, report(image="r.example/shop:main"), "msg_1")
+    clock.advance(1)
+
+    again = await record(store, clock, report(image="r.example/shop:main"), "msg_2")
+
+    assert not again.replayed and again.build_id != first.build_id, "CI may have re-pushed it"
+    assert build(store, first.build_id).state is BuildState.SUPERSEDED
+    assert [j.build_id for j in store.jobs_of(DeployPreview)] == [first.build_id, again.build_id]
+
+
+async def test_the_same_image_pinned_by_digest_under_a_new_id_is_a_repeat() -> None:
+    store, clock = MemoryStore(), FakeClock()
+    image = "r.example/shop@sha256:" + "ab" * 32
+    first = await record(store, clock, report(image=image), "msg_1")
+
+    again = await record(store, clock, report(image=image), "msg_2")
+
+    assert again == intake.Accepted(first.build_id, replayed=True), "a digest cannot be re-pushed"

@@ -15,7 +15,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from cibot.config.document import read_document
-from cibot.config.model import Settings, duplicate_ids, unsigned_projects
+from cibot.config.model import Settings, clashing_names, duplicate_ids, unsigned_projects
 from cibot.config.problems import ConfigError, Loc, Problem, render_path
 from cibot.config.translate import nearest_line, problems_from
 
@@ -87,6 +87,12 @@ def _project_rules(data: object, lines: Mapping[str, int]) -> list[Problem]:
     webhooks = data.get("webhooks")
     global_secret = webhooks.get("secret") if isinstance(webhooks, dict) else None
     rules = duplicate_ids([project.get("id") if project else None for project in projects])
+    rules += clashing_names(
+        [
+            (project.get("id"), project.get("namespace")) if project else (None, None)
+            for project in projects
+        ]
+    )
     own = [project.get("webhook_secret") if project else "n/a" for project in projects]
     rules += unsigned_projects(own, global_secret)
     return [_problem(("projects", *where), message, lines) for where, message in rules]

@@ -43,6 +43,7 @@ from cibot.config.fields import (
 from cibot.config.problems import Loc
 from cibot.config.rules import LifecycleConfig, PolicyConfig
 from cibot.config.section import REFUSED, Section, refuse
+from cibot.domain.naming import name_clash
 from cibot.domain.project import RouteKind
 
 __all__ = ["REFUSED", "refuse"]  # re-exported: the loader reads refusals through this module
@@ -288,6 +289,7 @@ class Settings(Section):
         cls, projects: tuple[ProjectConfig, ...], info: ValidationInfo
     ) -> tuple[ProjectConfig, ...]:
         problems = duplicate_ids([project.id for project in projects])
+        problems += clashing_names([(project.id, project.namespace) for project in projects])
         webhooks = info.data.get("webhooks")  # absent when webhooks itself is invalid
         if isinstance(webhooks, WebhookSettings):
             own = [project.webhook_secret for project in projects]
@@ -315,6 +317,37 @@ def duplicate_ids(ids: Sequence[object]) -> list[tuple[Loc, str]]:
             message = f"duplicate project id {project_id!r}, first at projects[{first[project_id]}]"
             problems.append(((index, "id"), message))
         first.setdefault(project_id, index)
+    return problems
+
+
+def clashing_names(projects: Sequence[tuple[object, object]]) -> list[tuple[Loc, str]]:
+    """Each project that shares a namespace with an earlier one under names that could meet.
+
+    `projects` are (id, namespace) pairs; a namespace of None defaults to the id. Objects are
+    named after the project id (production) and `<id>-<type>-<target>` (previews), so in one
+    namespace one project's preview could carry another's production or preview name, and
+    its clean-up would then reach the other's objects. Invalid ids are skipped (reported
+    elsewhere).
+    """
+    seen: list[tuple[int, str, str]] = []
+    problems: list[tuple[Loc, str]] = []
+    for index, (project_id, namespace) in enumerate(projects):
+        if not isinstance(project_id, str) or not is_project_id(project_id):
+            continue
+        where = namespace if namespace is not None else project_id
+        if not isinstance(where, str):
+            continue
+        for first, other, other_namespace in seen:
+            why = name_clash(other, project_id) if other_namespace == where else None
+            if why is not None and other != project_id:
+                message = (
+                    f"project {project_id!r} shares namespace {where!r} with project {other!r} "
+                    f"(projects[{first}]) under names that could meet: {why}; give one of "
+                    "them another namespace or another id"
+                )
+                problems.append(((index, "id"), message))
+                break
+        seen.append((index, project_id, where))
     return problems
 
 

@@ -4,7 +4,8 @@ Branch and tag names are free text (`feature/Login`, `v1.2.3`, 200 characters of
 Kubernetes object names, host labels and label values have strict grammars. This module turns a
 target into each of them, deterministically, and appends a short hash of the original text
 whenever the text had to be cut or changed in any way (case included), so two distinct targets
-of one project never map to the same name (barring a 32-bit hash collision).
+of one project never map to the same name (barring a 32-bit hash collision). Two projects
+sharing a namespace are kept apart by `name_clash`, which the configuration checks.
 """
 
 from __future__ import annotations
@@ -103,6 +104,56 @@ def environment_name(project_id: str, build_type: BuildType, target: str) -> str
         return prefix + slug(target, room)
     # A project id so long that the target has no room: hash the whole name instead.
     return slug(prefix + target, DNS_LABEL_MAX)
+
+
+def preview_prefixes(project_id: str) -> tuple[str, ...]:
+    """Strings one of which begins the name of every preview of the project.
+
+    `<project>-<type>-` for each build type; when the id is so long that the whole name is
+    hashed (see `environment_name`), also the stem that hashed names keep before their hash.
+    """
+    _check_project_id(project_id)
+    prefixes: list[str] = []
+    for build_type in BuildType:
+        prefix = f"{project_id}-{build_type.value}-"
+        prefixes.append(prefix)
+        if DNS_LABEL_MAX - len(prefix) < HASH_LEN:
+            prefixes.append(_hashed_stem(prefix))
+    return tuple(dict.fromkeys(prefixes))
+
+
+def _hashed_stem(prefix: str) -> str:
+    """What `slug(prefix + target, DNS_LABEL_MAX)` keeps of `prefix` when it has to hash."""
+    cleaned = _NOT_SLUG.sub("-", prefix)  # a project id is lowercase already
+    room = DNS_LABEL_MAX - HASH_LEN - 1
+    if len(cleaned) <= room:  # the cut reaches into the target: the whole prefix stays
+        return cleaned
+    return _NON_ALNUM_ENDS.sub("", cleaned[:room]) + "-"
+
+
+def name_clash(a: str, b: str) -> str | None:
+    """Why projects `a` and `b` could give two objects the same name in one namespace; None
+    when no target of either can ever do so.
+
+    Distinct ids never clash through production names; a preview name begins with one of
+    the project's `preview_prefixes`, and two strings with prefixes p and q can only be equal
+    when p begins with q or q with p.
+    """
+    for one, other in ((a, b), (b, a)):
+        for prefix in preview_prefixes(one):
+            if other.startswith(prefix):
+                return (
+                    f"a preview of {one!r} is named {prefix}<target>, so one could be named "
+                    f"{other!r} like the production of project {other!r}"
+                )
+    for prefix_a in preview_prefixes(a):
+        for prefix_b in preview_prefixes(b):
+            if prefix_a.startswith(prefix_b) or prefix_b.startswith(prefix_a):
+                return (
+                    f"previews of {a!r} are named {prefix_a}<target> and previews of {b!r} "
+                    f"{prefix_b}<target>, so two of them can have the same name"
+                )
+    return None
 
 
 def preview_host(project_host: str, build_type: BuildType, target: str) -> str:

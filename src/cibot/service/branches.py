@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cibot.domain import naming
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.project import Project
 from cibot.service import closing
 from cibot.service.errors import ReplayMismatch
 from cibot.service.jobs import DeleteBranchPreview
 from cibot.service.ports import AuditEvent, Clock, Cluster, Delivery, Store, Transaction
-from cibot.service.rollouts import preview_environment
+from cibot.service.rollouts import preview_environment, preview_of
 
 BRANCH_DELETED = "branch deleted"
 
@@ -99,5 +98,4 @@ async def delete_branch_preview(
     async with store.transaction() as tx:
         if await _builds_of(tx, project, job.branch, _KEEPS_PREVIEW):
             return  # the branch lives again, or a build of it is on its way to production
-    name = naming.environment_name(project.id, BuildType.BRANCH, job.branch)
-    await cluster.delete_environment(project.namespace, name)
+    await cluster.delete_environment(preview_of(project, BuildType.BRANCH, job.branch))

@@ -197,8 +197,12 @@ _REPEATABLE = frozenset({BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.R
 def _same_live_build(live: Sequence[Build], report: BuildReport) -> Build | None:
     """The live build of this target with the same image, commit and build number, if any.
 
-    A different commit or build number (a re-pushed tag, a rebuild) is a new build.
+    A different commit or build number (a re-pushed tag, a rebuild) is a new build. So is a
+    report that names neither, unless its image is pinned by digest: a tag may have been
+    pushed again since, and only a new build rolls the preview onto what it points to now.
     """
+    if report.commit is None and report.build_number is None and "@" not in report.image:
+        return None
     for build in live:
         same = (build.image, build.commit, build.build_number) == (
             report.image,

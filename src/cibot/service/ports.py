@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from cibot.domain import naming
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
 from cibot.domain.release import Release
@@ -57,8 +58,10 @@ class AuditEvent:
 
 @dataclass(frozen=True, slots=True)
 class TargetSummary:
+    """Over the builds of one target not recorded as stale (a stale build is never deployed)."""
+
     newest_build_id: str | None = None
-    highest_build_number: int | None = None  # over builds not recorded as stale
+    highest_build_number: int | None = None
 
 
 class Transaction(Protocol):
@@ -246,13 +249,29 @@ class RolloutOutcome:
     abandoned: bool = False  # the caller stopped waiting (e.g. the build was superseded)
 
 
+@dataclass(frozen=True, slots=True)
+class PreviewEnvironment:
+    """A target's preview: where its objects are, and whose they must be to be deleted."""
+
+    project_id: str
+    namespace: str
+    build_type: BuildType
+    target: str
+
+    @property
+    def name(self) -> str:
+        return naming.environment_name(self.project_id, self.build_type, self.target)
+
+
 class Cluster(Protocol):
     """The Kubernetes side: apply objects, watch a rollout, remove an environment."""
 
     async def apply(self, manifests: Sequence[Mapping[str, Any]]) -> None:
-        """Server-side apply, field manager `cibot`, forced.
+        """Server-side apply, field manager `cibot`, forced; an object already there must be
+        the same environment's (ci-bot's, same project, environment and target), never adopted.
 
-        Raises ClusterRejected (the API refused) or ClusterUnavailable (try later).
+        Raises ClusterRejected (the API refused, or the object is another's) or
+        ClusterUnavailable (try later).
         """
         ...
 
@@ -262,12 +281,19 @@ class Cluster(Protocol):
         name: str,
         timeout_seconds: float,
         keep_waiting: Callable[[], Awaitable[bool]],
+        *,
+        build_id: str,
     ) -> RolloutOutcome:
-        """Wait as `kubectl rollout status` does, up to the timeout; read the reason on failure."""
+        """Wait as `kubectl rollout status` does, up to the timeout; read the reason on failure.
+
+        The digest is the one the pods of `build_id`'s own ReplicaSet run (ready, not
+        terminating).
+        """
         ...
 
-    async def delete_environment(self, namespace: str, name: str) -> None:
-        """Delete the objects of one environment (only those carrying ci-bot's labels)."""
+    async def delete_environment(self, preview: PreviewEnvironment) -> None:
+        """Delete the objects of one preview: only those whose labels say they are ci-bot's
+        preview of that project and target, and only as they were when checked."""
         ...
 
 

@@ -31,7 +31,7 @@ from cibot.service.jobs import (
     SyncReviewDMs,
 )
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store, Transaction
-from cibot.service.rollouts import wait_for
+from cibot.service.rollouts import preview_of, wait_for
 
 RenderProduction = Callable[[Project, Build], Sequence[Mapping[str, Any]]]
 
@@ -121,7 +121,7 @@ async def _run(
     try:
         await cluster.apply(render(project, rollout.build))
         name = naming.production_name(project.id)
-        outcome = await wait_for(cluster, project, name, still_wanted)
+        outcome = await wait_for(cluster, project, name, still_wanted, build_id=rollout.build.id)
     except ClusterRejected as exc:
         outcome = RolloutOutcome(ready=False, reason=str(exc))
     except ClusterUnavailable as exc:
@@ -236,9 +236,8 @@ async def delete_preview(
         summary = await tx.target_summary(build.project_id, build.type, build.target)
     if summary.newest_build_id != build.id or build.state not in GONE:
         return
-    project = projects[build.project_id]
     await cluster.delete_environment(
-        project.namespace, naming.environment_name(project.id, build.type, build.target)
+        preview_of(projects[build.project_id], build.type, build.target)
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from cibot.domain import naming
 from cibot.domain.build import BuildState, BuildType
 from cibot.domain.project import Project
-from cibot.service.ports import Cluster, RolloutOutcome, Store
+from cibot.service.ports import Cluster, PreviewEnvironment, RolloutOutcome, Store
 
 # Seconds added to the Deployment's own progress deadline before ci-bot stops waiting.
 DEADLINE_MARGIN_SECONDS = 30
@@ -20,6 +20,11 @@ DEADLINE_MARGIN_SECONDS = 30
 
 def preview_environment(project: Project, build_type: BuildType, target: str) -> str:
     return f"{project.namespace}/{naming.environment_name(project.id, build_type, target)}"
+
+
+def preview_of(project: Project, build_type: BuildType, target: str) -> PreviewEnvironment:
+    """The preview of a target, as the cluster is asked to delete it."""
+    return PreviewEnvironment(project.id, project.namespace, build_type, target)
 
 
 def production_environment(project: Project) -> str:
@@ -42,12 +47,19 @@ async def wait_while(
             current = await tx.get_build(build_id)
         return current is not None and current.state is state
 
-    return await wait_for(cluster, project, name, still_wanted)
+    return await wait_for(cluster, project, name, still_wanted, build_id=build_id)
 
 
 async def wait_for(
-    cluster: Cluster, project: Project, name: str, still_wanted: Callable[[], Awaitable[bool]]
+    cluster: Cluster,
+    project: Project,
+    name: str,
+    still_wanted: Callable[[], Awaitable[bool]],
+    *,
+    build_id: str,
 ) -> RolloutOutcome:
-    """Wait for the rollout of `name` in the project's namespace while `still_wanted()`."""
+    """Wait for `build_id`'s rollout of `name` in the project's namespace while `still_wanted()`."""
     timeout = project.workload.rollout_timeout_seconds + DEADLINE_MARGIN_SECONDS
-    return await cluster.wait_for_rollout(project.namespace, name, timeout, still_wanted)
+    return await cluster.wait_for_rollout(
+        project.namespace, name, timeout, still_wanted, build_id=build_id
+    )

@@ -2,8 +2,10 @@
 
 One function renders a Deployment, a Service and a route (Ingress, Emissary Mapping or Gateway
 API HTTPRoute) from an `EnvironmentSpec`, with the labels of the public contract and safe pod
-defaults. Rendering is pure, so every manifest can be checked against the Kubernetes schemas
-in unit tests; applying them is the job of the thin client beside this module.
+defaults. Each build stamps its pods (`cibot/build`), which is how the digest a build runs is
+told apart from an older ReplicaSet's still-terminating pods. Rendering is pure, so every
+manifest can be checked against the Kubernetes schemas in unit tests; applying them is the job
+of the thin client beside this module.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ LABEL_PROJECT = "cibot/project"
 LABEL_ENVIRONMENT = "cibot/environment"
 LABEL_TARGET = "cibot/target"
 LABEL_BUILD_TYPE = "cibot/build-type"
+LABEL_BUILD = "cibot/build"  # on pods only: which build's ReplicaSet a pod belongs to
 ANNOTATION_BUILD_ID = "cibot/build-id"
 ANNOTATION_TARGET = "cibot/target"
 ANNOTATION_IMAGE_DIGEST = "cibot/image-digest"
@@ -168,6 +171,16 @@ def environment_labels(spec: EnvironmentSpec) -> dict[str, str]:
     }
 
 
+def pod_labels(spec: EnvironmentSpec) -> dict[str, str]:
+    """The environment's labels plus the build's stamp.
+
+    The stamp changes the pod template with every build, so a new build of the same image
+    string (a re-pushed tag) rolls new pods, and the digest of a build is read only from its
+    own ReplicaSet's pods. It is not in the selector, which must never change.
+    """
+    return {**environment_labels(spec), LABEL_BUILD: label_value(spec.build_id)}
+
+
 def environment_annotations(spec: EnvironmentSpec) -> dict[str, str]:
     """What changes with every build: kept out of labels so selectors stay stable."""
     notes = {ANNOTATION_BUILD_ID: spec.build_id, ANNOTATION_TARGET: spec.target}
@@ -214,7 +227,7 @@ def deployment(spec: EnvironmentSpec) -> Manifest:
                 "selector": {"matchLabels": selector_labels(spec.project.id, spec.kind, spec.name)},
                 "template": {
                     "metadata": {
-                        "labels": environment_labels(spec),
+                        "labels": pod_labels(spec),
                         "annotations": environment_annotations(spec),
                     },
                     "spec": pod_spec(spec),
@@ -246,6 +259,7 @@ def container(spec: EnvironmentSpec) -> Manifest:
     result: Manifest = {
         "name": CONTAINER_NAME,
         "image": spec.image_ref,
+        **pull_policy(spec.image_ref),
         "ports": [{"name": PORT_NAME, "containerPort": workload.port, "protocol": "TCP"}],
         "securityContext": {
             "allowPrivilegeEscalation": False,
@@ -269,6 +283,12 @@ def container(spec: EnvironmentSpec) -> Manifest:
     if workload.read_only_root_filesystem:
         result["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]  # noqa: S108
     return result
+
+
+def pull_policy(image: str) -> Manifest:
+    """`Always` for an image given by tag: a node that pulled the tag before would otherwise
+    run what it pointed to then. An image pinned by digest keeps the default."""
+    return {} if "@" in image else {"imagePullPolicy": "Always"}
 
 
 def service(spec: EnvironmentSpec) -> Manifest:

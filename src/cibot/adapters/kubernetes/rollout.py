@@ -1,7 +1,8 @@
 """Is a rollout done, still going, or failed, and if it is stuck, why?
 
 `rollout_status` decides from a Deployment exactly as `kubectl rollout status` does, in its
-words, so what ci-bot reports matches what an engineer sees at the terminal. kubectl waits
+words, so what ci-bot reports matches what an engineer sees at the terminal; `build_digest`
+says which image digest the build's own pods run. kubectl waits
 forever; ci-bot keeps its own deadline and, when a rollout fails or stalls, reads the pods and
 events with `pod_failure_reason` to say why in plain words (`ImagePullBackOff: …`).
 Both are pure functions over API dicts, so every case is a fixture in a unit test.
@@ -14,6 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from cibot.adapters.kubernetes.manifests import LABEL_BUILD
 
 PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"
 
@@ -66,6 +69,53 @@ def rollout_status(deployment: Mapping[str, Any]) -> RolloutStatus:
     if available < updated:
         return _waiting(f"{prefix} {available} of {updated} updated replicas are available...")
     return RolloutStatus(RolloutState.DONE, f'deployment "{name}" successfully rolled out')
+
+
+@dataclass(frozen=True, slots=True)
+class DigestCheck:
+    """The digest a build's pods run; or why there is none (`problem`); or neither, yet."""
+
+    digest: str | None = None
+    problem: str | None = None
+
+
+def build_digest(
+    pods: Sequence[Mapping[str, Any]], build: str, pinned: str | None = None
+) -> DigestCheck:
+    """The image digest (`sha256:…`) that the pods of `build` report running.
+
+    Only pods stamped with the build (`cibot/build`, its ReplicaSet's), ready, and not
+    being deleted are asked: an older ReplicaSet's pods stay ready while they terminate, and
+    may run what a re-pushed tag pointed to before. Pods of one build that report different
+    digests (the tag was pushed again mid-rollout) give none, and so does a digest other than
+    the one the image was `pinned` to.
+    """
+    digests = sorted(
+        {
+            digest
+            for pod in pods
+            if _get(pod, "metadata", "labels", LABEL_BUILD) == build
+            and not _get(pod, "metadata", "deletionTimestamp")
+            and (_condition(pod.get("status") or {}, "Ready") or {}).get("status") == "True"
+            for container in _get(pod, "status", "containerStatuses") or ()
+            if container.get("ready") and (digest := _registry_digest(container.get("imageID")))
+        }
+    )
+    if not digests:
+        return DigestCheck()
+    if len(digests) > 1:
+        return DigestCheck(problem=f"the pods of one build run different images: {digests}")
+    if pinned is not None and digests[0] != pinned:
+        return DigestCheck(problem=f"the pods run {digests[0]}, not {pinned} as pinned")
+    return DigestCheck(digest=digests[0])
+
+
+def _registry_digest(image_id: object) -> str | None:
+    """`sha256:…` of `repo@sha256:…` (any runtime's prefix); None for a local image id."""
+    if not isinstance(image_id, str) or "@" not in image_id:
+        return None
+    digest = image_id.rsplit("@", 1)[1]
+    return digest if ":" in digest else None
 
 
 def pod_failure_reason(

@@ -30,12 +30,16 @@ live_builds_of_target = (
     .order_by(b.c.created_at, b.c.id)
 )
 
+# A stale build (T16: it came late) is never deployed, so it is neither the target's newest
+# build (the one whose preview it is) nor a measure of its build numbers.
+_not_stale = b.c.state != BuildState.STALE.value
 _newest = (
-    sa.select(b.c.id).where(_of_target).order_by(b.c.created_at.desc(), b.c.id.desc()).limit(1)
+    sa.select(b.c.id)
+    .where(_of_target, _not_stale)
+    .order_by(b.c.created_at.desc(), b.c.id.desc())
+    .limit(1)
 )
-_highest = sa.select(sa.func.max(b.c.build_number)).where(
-    _of_target, b.c.state != BuildState.STALE.value
-)
+_highest = sa.select(sa.func.max(b.c.build_number)).where(_of_target, _not_stale)
 target_summary = sa.select(
     _newest.scalar_subquery().label("newest"), _highest.scalar_subquery().label("highest")
 )
