@@ -153,6 +153,7 @@ def worker_settings(settings: Settings) -> WorkerSettings:
         max_attempts=j.max_attempts,
         backoff=RetryPolicy(j.max_attempts, j.backoff_base_seconds, j.backoff_max_seconds),
         poll_interval_seconds=j.poll_interval_seconds,
+        drain_seconds=j.drain_seconds,
     )
 
 

@@ -180,11 +180,14 @@ class MemoryTransaction:
     async def get_decision(self, decision_id: int) -> Decision | None:
         return next((d for d in self.state.decisions if d.id == decision_id), None)
 
-    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> None:
+    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> bool:
         index = decision_id - 1
+        if self.state.decisions[index].outcome is not None:
+            return False
         self.state.decisions[index] = replace(
             self.state.decisions[index], outcome=outcome, reason=reason
         )
+        return True
 
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
         return {

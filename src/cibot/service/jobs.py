@@ -297,3 +297,4 @@ class Job:
     attempts: int
     lease_owner: str
     lease_expires_at: datetime
+    project_id: str | None = None  # the project of the build it is about, for the logs

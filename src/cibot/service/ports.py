@@ -205,9 +205,10 @@ class Transaction(Protocol):
 
     async def get_decision(self, decision_id: int) -> Decision | None: ...
 
-    async def settle_decision(
-        self, decision_id: int, outcome: Outcome, reason: str | None
-    ) -> None: ...
+    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> bool:
+        """Record how a production decision ended, once: False (and nothing written) when it
+        was settled already (compare-and-set on an unset outcome, the row locked meanwhile)."""
+        ...
 
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
         """The posted messages of one role for a build, by user."""

@@ -145,12 +145,12 @@ async def _settle(
     """Record how it went, free the slot, and queue the messages: all or nothing, once."""
     now, decision, build = clock.now(), rollout.decision, rollout.build
     assert decision.id is not None
+    result = Outcome.DEPLOYED if outcome.ready else Outcome.FAILED
     async with store.transaction() as tx:
-        current = await tx.get_decision(decision.id)
-        if current is None or current.outcome is not None:
-            return  # settled already (this job ran twice)
-        result = Outcome.DEPLOYED if outcome.ready else Outcome.FAILED
-        await tx.settle_decision(decision.id, result, outcome.reason)
+        # The compare-and-set comes first: a second run (a job that ran twice, F17) finds the
+        # decision settled and writes nothing, so there is one release and one announcement.
+        if not await tx.settle_decision(decision.id, result, outcome.reason):
+            return
         await tx.free_production(build.project_id, decision.id)
         if decision.action is not Action.ROLLBACK:
             await _settle_build(tx, now, rollout.project, build, outcome)

@@ -43,6 +43,10 @@ def _candidate(skip_locked: bool) -> sa.Select[tuple[int]]:
     return candidate.limit(1)
 
 
+# The project of the build a job is about: every log line of the job's work names it.
+_project_of = sa.select(t.builds.c.project_id).where(t.builds.c.id == sa.bindparam("build_id"))
+
+
 class SqlJobQueue:
     def __init__(self, database: Database) -> None:
         self._database = database
@@ -69,12 +73,20 @@ class SqlJobQueue:
                     .returning(j.c.id, j.c.kind, j.c.payload, j.c.attempts)
                 )
             ).one()
+            payload = jobs.decode(row.kind, row.payload)
+            build_id = getattr(payload, "build_id", None)
+            project_id = (
+                (await conn.execute(_project_of, {"build_id": build_id})).scalar()
+                if build_id
+                else None
+            )
         return Job(
             id=row.id,
-            payload=jobs.decode(row.kind, row.payload),
+            payload=payload,
             attempts=row.attempts,
             lease_owner=owner,
             lease_expires_at=expires,
+            project_id=project_id,
         )
 
     def _mine(self, job: Job) -> sa.ColumnElement[bool]:

@@ -289,12 +289,16 @@ class SqlTransaction(Transaction):
         query = t.decisions.select().where(t.decisions.c.id == decision_id)
         return _decision((await self._conn.execute(query)).first())
 
-    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> None:
-        await self._conn.execute(
-            t.decisions.update()
-            .where(t.decisions.c.id == decision_id)
+    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> bool:
+        """Compare-and-set on `outcome IS NULL`. The UPDATE locks the row: on PostgreSQL a
+        concurrent settle waits for this one to commit, then finds the outcome set."""
+        d = t.decisions
+        result = await self._conn.execute(
+            d.update()
+            .where(d.c.id == decision_id, d.c.outcome.is_(None))
             .values(outcome=outcome.value, reason=reason)
         )
+        return result.rowcount == 1
 
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
         m = t.slack_messages
