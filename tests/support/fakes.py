@@ -229,6 +229,10 @@ class MemoryTransaction:
         if slot is not None and slot[1] == decision_id:
             del self.state.slots[project_id]
 
+    async def production_holder(self, project_id: str) -> int | None:
+        slot = self.state.slots.get(project_id)
+        return slot[1] if slot else None
+
     async def add_release(self, release: Release) -> Release:
         stored = replace(release, id=len(self.state.releases) + 1)
         self.state.releases.append(stored)

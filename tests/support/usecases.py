@@ -34,7 +34,7 @@ def report(target: str = "main", image: str = "r.example/shop:1", **kw: Any) -> 
 
 
 async def record(
-    store: MemoryStore, clock: FakeClock, rep: intake.BuildReport, webhook_id: str = "msg_1"
+    store: Store, clock: Clock, rep: intake.BuildReport, webhook_id: str = "msg_1"
 ) -> intake.Accepted:
     return await intake.record_build(
         store=store,

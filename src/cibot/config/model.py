@@ -160,6 +160,8 @@ class JobSettings(Section):
     # On SIGTERM: nothing new is claimed; jobs in flight may finish for this long, then are
     # handed back. Keep it below the pod's terminationGracePeriodSeconds (30 by default).
     drain_seconds: float = Field(20.0, ge=0)
+    # How often dead or lost jobs' builds and production slots are looked for and settled.
+    reconcile_seconds: float = Field(60.0, gt=0)
 
     @model_validator(mode="after")
     def _backoff_is_ordered(self) -> Self:

@@ -239,6 +239,15 @@ class DeleteBranchPreview(JobPayload):
         return f"env:{self.environment}"
 
 
+@dataclass(frozen=True, slots=True)
+class Reconcile(JobPayload):
+    """Settle what dead or lost jobs held (builds in progress, the production slot); runs
+    again periodically. `slot` numbers the period (one job per period, like RefreshGroups)."""
+
+    kind: ClassVar[str] = "reconcile"
+    slot: int
+
+
 PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
     t.kind: t
     for t in (
@@ -260,6 +269,7 @@ PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
         WarnIdlePreview,
         RemindReviewers,
         DeleteBranchPreview,
+        Reconcile,
     )
 }
 
@@ -298,3 +308,19 @@ class Job:
     lease_owner: str
     lease_expires_at: datetime
     project_id: str | None = None  # the project of the build it is about, for the logs
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as the jobs table keeps it: what the reconciler and `cibot jobs` read."""
+
+    id: int
+    kind: str
+    payload: JobPayload | None  # None: a kind (or shape) this version does not know
+    state: JobState
+    attempts: int
+    run_at: datetime
+    updated_at: datetime
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    last_error: str | None = None

@@ -16,7 +16,7 @@ from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
 from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
-from cibot.service.jobs import Job, JobPayload
+from cibot.service.jobs import Job, JobPayload, JobRecord
 
 
 class Clock(Protocol):
@@ -155,6 +155,10 @@ class Transaction(Protocol):
         """Give the slot back, if `decision_id` still holds it."""
         ...
 
+    async def production_holder(self, project_id: str) -> int | None:
+        """The decision whose deploy or rollback holds the project's production slot, if any."""
+        ...
+
     async def add_release(self, release: Release) -> Release: ...
 
     async def get_release(self, release_id: int) -> Release | None: ...
@@ -235,6 +239,14 @@ class JobQueue(Protocol):
     async def retry(self, job: Job, run_at: datetime, error: str) -> bool: ...
 
     async def give_up(self, job: Job, error: str) -> bool: ...
+
+
+class JobLedger(Protocol):
+    """Reading the jobs table, not claiming from it: which jobs are still to run, which died."""
+
+    async def unfinished(self, kinds: Iterable[str]) -> Sequence[JobRecord]:
+        """The jobs of these kinds that are pending, running or dead, oldest first."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

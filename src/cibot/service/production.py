@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cibot.domain import naming
@@ -31,12 +31,9 @@ from cibot.service.jobs import (
     SyncReviewDMs,
 )
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store, Transaction
-from cibot.service.rollouts import wait_for
+from cibot.service.rollouts import deadline, retried_until, wait_for
 
 RenderProduction = Callable[[Project, Build], Sequence[Mapping[str, Any]]]
-
-# How long past its rollout timeout a production deploy may wait for an unreachable API.
-UNAVAILABLE_GRACE_SECONDS = 600
 
 _KIND_OF = {Action.DEPLOY: ReleaseKind.PROMOTION, Action.OVERRIDE: ReleaseKind.OVERRIDE}
 
@@ -70,7 +67,9 @@ async def deploy_production(
     async with store.transaction() as tx:
         build = await tx.get_build(job.build_id)
         decision = await tx.get_decision(job.decision_id)
-    if build is None or decision is None or build.state is not BuildState.PROMOTING:
+    if build is None or decision is None or decision.outcome is not None:
+        return  # settled already: this job ran before, or gave up and was settled
+    if build.state is not BuildState.PROMOTING:
         return
     rollout = _Rollout(projects[build.project_id], build, decision, decision.at)
     digest = pinned_digest(build)
@@ -118,21 +117,36 @@ async def _run(
             current = await tx.get_decision(decision.id or 0)
         return current is not None and current.outcome is None
 
-    try:
-        await cluster.apply(render(project, rollout.build))
-        name = naming.production_name(project.id)
-        outcome = await wait_for(cluster, project, name, still_wanted)
-    except ClusterRejected as exc:
-        outcome = RolloutOutcome(ready=False, reason=str(exc))
-    except ClusterUnavailable as exc:
-        deadline = rollout.started + timedelta(
-            seconds=project.workload.rollout_timeout_seconds + UNAVAILABLE_GRACE_SECONDS
-        )
-        if clock.now() < deadline:
-            raise  # the job is retried while the deadline lasts
-        outcome = RolloutOutcome(ready=False, reason=f"Kubernetes stayed unreachable: {exc}")
-    if not outcome.abandoned:
-        await _settle(store, clock, rollout, outcome, rolled_back_from)
+    until = deadline(project, rollout.started)
+    with retried_until(until):
+        try:
+            await cluster.apply(render(project, rollout.build))
+            name = naming.production_name(project.id)
+            outcome = await wait_for(cluster, project, name, still_wanted)
+        except ClusterRejected as exc:
+            outcome = RolloutOutcome(ready=False, reason=str(exc))
+        except ClusterUnavailable as exc:
+            if clock.now() < until:
+                raise  # the job is retried while the deadline lasts
+            outcome = RolloutOutcome(ready=False, reason=f"Kubernetes stayed unreachable: {exc}")
+        if not outcome.abandoned:
+            await _settle(store, clock, rollout, outcome, rolled_back_from)
+
+
+async def give_up(
+    store: Store, clock: Clock, projects: Mapping[str, Project], decision_id: int, reason: str
+) -> None:
+    """A production deploy's (or rollback's) job died, or is gone: settle its decision as
+    failed with `reason`, free the slot and put the build back in review; once."""
+    async with store.transaction() as tx:
+        decision = await tx.get_decision(decision_id)
+        build = await tx.get_build(decision.build_id) if decision is not None else None
+        if decision is not None and build is not None and decision.outcome is not None:
+            await tx.free_production(build.project_id, decision_id)  # if it still held it
+    if decision is None or build is None or build.project_id not in projects:
+        return
+    rollout = _Rollout(projects[build.project_id], build, decision, decision.at)
+    await _settle(store, clock, rollout, RolloutOutcome(ready=False, reason=reason))
 
 
 async def _settle(

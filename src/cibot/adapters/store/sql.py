@@ -383,6 +383,12 @@ class SqlTransaction(Transaction):
             .values(build_id=None, decision_id=None, since=None)
         )
 
+    async def production_holder(self, project_id: str) -> int | None:
+        p = t.production_slots
+        query = sa.select(p.c.decision_id).where(p.c.project_id == project_id)
+        found: int | None = (await self._conn.execute(query)).scalar()
+        return found
+
     async def add_release(self, release: Release) -> Release:
         result = await self._conn.execute(
             t.releases.insert()
