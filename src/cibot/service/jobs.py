@@ -124,12 +124,19 @@ class AnnounceDecision(JobPayload):
     """Announce a production deploy or rollback (or its failure) in the project's channel.
 
     Posted once, then redrawn in place: when a newer release replaces it, its **Roll back**
-    button goes away.
+    button goes away. The announcements of one production environment run one at a time,
+    so two runs for one decision (a redraw queued while the post is still under way) cannot
+    both find it unposted and post it twice.
     """
 
     kind: ClassVar[str] = "announce_decision"
     decision_id: int
     build_id: str
+    environment: str = ""  # namespace/name of production; "" in jobs queued before it was kept
+
+    @property
+    def queue(self) -> str | None:
+        return f"announce:{self.environment or self.decision_id}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,12 @@ from cibot.service.jobs import (
     SyncReviewDMs,
 )
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store, Transaction
-from cibot.service.rollouts import deadline, retried_until, wait_for
+from cibot.service.rollouts import (
+    deadline,
+    production_environment,
+    retried_until,
+    wait_for,
+)
 
 RenderProduction = Callable[[Project, Build], Sequence[Mapping[str, Any]]]
 
@@ -178,7 +183,8 @@ async def _settle(
                 now, f"{action}.{result}", build.project_id, build.id, decision.actor, detail
             )
         )
-        await tx.enqueue(AnnounceDecision(decision.id, build.id))
+        environment = production_environment(rollout.project)
+        await tx.enqueue(AnnounceDecision(decision.id, build.id, environment))
 
 
 async def _settle_build(
@@ -235,7 +241,8 @@ async def _add_release(
         )
     )
     if replaced is not None and replaced.decision_id is not None:
-        await tx.enqueue(AnnounceDecision(replaced.decision_id, replaced.build_id))
+        environment = production_environment(rollout.project)
+        await tx.enqueue(AnnounceDecision(replaced.decision_id, replaced.build_id, environment))
     return release
 
 

@@ -1,0 +1,82 @@
+"""The real job runner on the real queue (SQLite and PostgreSQL), with fakes at the other
+ports: what it guarantees beyond one job at a time."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from functools import partial
+
+import pytest
+import sqlalchemy as sa
+
+from cibot.adapters.store import migrate
+from cibot.adapters.store import tables as t
+from cibot.adapters.store.database import Database
+from cibot.adapters.store.queue import SqlJobQueue
+from cibot.adapters.store.sql import SqlStore
+from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
+from cibot.service import messages, production
+from cibot.service.jobs import PAYLOAD_TYPES, AnnounceDecision, JobPayload, decode
+from cibot.service.ports import MessageRef
+from tests.support.fakes import FakeChat, FakeClock, FakeCluster
+from tests.support.usecases import PROJECTS, promoting
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    await migrate.upgrade_async(database_url)
+    db = Database(database_url)
+    yield db
+    await db.dispose()
+
+
+async def noop(_: JobPayload) -> None:
+    return None
+
+
+class SlowChat(FakeChat):
+    """Slack takes a moment to answer a post: long enough for a second run to begin."""
+
+    async def post(self, channel: str, view: object, key: str | None = None) -> MessageRef:
+        await asyncio.sleep(0.3)
+        return await super().post(channel, view, key)
+
+
+async def test_an_announcement_is_posted_once_when_two_runs_of_it_race(database: Database) -> None:
+    clock = FakeClock()
+    store = SqlStore(database, clock)
+    job = await promoting(store, clock)
+    await production.deploy_production(
+        job, store=store, cluster=FakeCluster(), clock=clock, projects=PROJECTS,
+        render=lambda project, build: [{"kind": "Deployment"}],
+    )  # fmt: skip
+    async with database.begin() as conn:
+        kind = AnnounceDecision.kind
+        [row] = (await conn.execute(t.jobs.select().where(t.jobs.c.kind == kind))).all()
+    async with store.transaction() as tx:  # e.g. its redraw, queued while it is being posted
+        await tx.enqueue(decode(row.kind, row.payload))
+    chat = SlowChat()
+    handlers: dict[type[JobPayload], Handler] = dict.fromkeys(PAYLOAD_TYPES.values(), noop)
+    handlers[AnnounceDecision] = partial(
+        messages.announce_decision, store=store, clock=clock, chat=chat, projects=PROJECTS
+    )
+    runner = JobRunner(
+        SqlJobQueue(database), clock, handlers, WorkerSettings(workers=2, drain_seconds=5)
+    )
+
+    runner.start()
+    try:
+        for _ in range(100):
+            async with database.begin() as conn:
+                unfinished = await conn.execute(
+                    sa.select(sa.func.count()).where(t.jobs.c.state.in_(["pending", "running"]))
+                )
+            if not unfinished.scalar():
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await runner.stop()
+
+    assert len(chat.posts) == 1, "one announcement in the channel"
+    assert len(chat.updates) == 1, "the second run redrew it"
