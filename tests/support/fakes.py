@@ -48,6 +48,7 @@ class _State:
     slots: dict[str, tuple[str, int]] = field(default_factory=dict)  # project -> build, decision
     releases: list[Release] = field(default_factory=list)
     posting: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+    started: set[int] = field(default_factory=set)  # decisions whose deploy job has begun
 
 
 class MemoryTransaction:
@@ -187,6 +188,12 @@ class MemoryTransaction:
         self.state.decisions[index] = replace(
             self.state.decisions[index], outcome=outcome, reason=reason
         )
+        return True
+
+    async def start_decision(self, decision_id: int, at: datetime) -> bool:
+        if decision_id in self.state.started:
+            return False
+        self.state.started.add(decision_id)
         return True
 
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:

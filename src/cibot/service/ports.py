@@ -214,6 +214,10 @@ class Transaction(Protocol):
         was settled already (compare-and-set on an unset outcome, the row locked meanwhile)."""
         ...
 
+    async def start_decision(self, decision_id: int, at: datetime) -> bool:
+        """Record that the decision's deploy job has begun; False when a run began it before."""
+        ...
+
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
         """The posted messages of one role for a build, by user."""
         ...

@@ -17,6 +17,7 @@ from typing import Any
 
 from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
+from cibot.domain.policy import Freeze
 from cibot.domain.project import Project
 from cibot.domain.release import Release, ReleaseKind, pinned
 from cibot.domain.review import Action, Decision, Outcome
@@ -72,17 +73,38 @@ async def deploy_production(
     async with store.transaction() as tx:
         build = await tx.get_build(job.build_id)
         decision = await tx.get_decision(job.decision_id)
-    if build is None or decision is None or decision.outcome is not None:
-        return  # settled already: this job ran before, or gave up and was settled
-    if build.state is not BuildState.PROMOTING:
-        return
-    rollout = _Rollout(projects[build.project_id], build, decision, decision.at)
+        if build is None or decision is None or decision.outcome is not None:
+            return  # settled already: this job ran before, or gave up and was settled
+        if build.state is not BuildState.PROMOTING:
+            return
+        project = projects[build.project_id]
+        freeze = await _frozen_since_the_click(tx, clock.now(), project, decision)
+    rollout = _Rollout(project, build, decision, decision.at)
     digest = pinned_digest(build)
-    if digest is None:
-        reason = "the digest the preview ran is unknown, so the image cannot be pinned"
-        await _settle(store, clock, rollout, RolloutOutcome(ready=False, reason=reason))
+    stop = None
+    if freeze is not None:
+        stop = f"stopped before it began: {freeze.describe()}"
+    elif digest is None:
+        stop = "the digest the preview ran is unknown, so the image cannot be pinned"
+    if stop is not None:
+        await _settle(store, clock, rollout, RolloutOutcome(ready=False, reason=stop))
         return
     await _run(store, cluster, clock, replace(rollout, build=replace(build, digest=digest)), render)
+
+
+async def _frozen_since_the_click(
+    tx: Transaction, now: datetime, project: Project, decision: Decision
+) -> Freeze | None:
+    """On the job's first run only: the freeze in force, if one began after the click.
+
+    The click was judged without a freeze, so a freeze in force now began since; it stops
+    the deploy before anything is applied. A later run (a retry, a job handed back or taken
+    over) may find production half-applied, and goes on: a freeze never leaves it so.
+    """
+    assert decision.id is not None
+    if not await tx.start_decision(decision.id, now):
+        return None
+    return project.policy.freeze(await tx.freeze_of(project.id), now)
 
 
 async def roll_back(

@@ -300,6 +300,13 @@ class SqlTransaction(Transaction):
         )
         return result.rowcount == 1
 
+    async def start_decision(self, decision_id: int, at: datetime) -> bool:
+        d = t.decisions
+        result = await self._conn.execute(
+            d.update().where(d.c.id == decision_id, d.c.started_at.is_(None)).values(started_at=at)
+        )
+        return result.rowcount == 1
+
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
         m = t.slack_messages
         rows = await self._conn.execute(
