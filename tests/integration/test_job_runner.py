@@ -17,7 +17,7 @@ from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.sql import SqlStore
 from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
 from cibot.service import messages, production
-from cibot.service.jobs import PAYLOAD_TYPES, AnnounceDecision, JobPayload, decode
+from cibot.service.jobs import PAYLOAD_TYPES, AnnounceDecision, JobPayload, SyncBuildCard, decode
 from cibot.service.ports import MessageRef
 from tests.support.fakes import FakeChat, FakeClock, FakeCluster
 from tests.support.usecases import PROJECTS, promoting
@@ -80,3 +80,35 @@ async def test_an_announcement_is_posted_once_when_two_runs_of_it_race(database:
 
     assert len(chat.posts) == 1, "one announcement in the channel"
     assert len(chat.updates) == 1, "the second run redrew it"
+
+
+async def test_a_drain_lets_the_job_in_flight_finish_and_claims_nothing_more(
+    database: Database,
+) -> None:
+    clock = FakeClock()
+    store = SqlStore(database, clock)
+    async with store.transaction() as tx:
+        await tx.enqueue(SyncBuildCard("b1"))
+    started, finished = asyncio.Event(), []
+
+    async def card(job: SyncBuildCard) -> None:
+        started.set()
+        await asyncio.sleep(0.3)
+        finished.append(job.build_id)
+
+    settings = WorkerSettings(workers=2, drain_seconds=5, poll_interval_seconds=0.05)
+    runner = JobRunner(SqlJobQueue(database), clock, {SyncBuildCard: card}, settings)
+    store.on_commit = runner.wake
+    runner.start()
+    await asyncio.wait_for(started.wait(), 10)
+
+    runner.drain()  # SIGTERM
+    await asyncio.sleep(0.05)
+    async with store.transaction() as tx:
+        await tx.enqueue(SyncBuildCard("b2"))  # another replica's, due now
+    await runner.stop()
+
+    assert finished == ["b1"], "the job in flight finished; nothing new was started"
+    async with database.begin() as conn:
+        rows = (await conn.execute(sa.select(t.jobs.c.state, t.jobs.c.attempts))).all()
+    assert sorted((r.state, r.attempts) for r in rows) == [("done", 1), ("pending", 0)]

@@ -123,14 +123,22 @@ class JobRunner:
     def _begin_drain(self) -> None:
         if self._drain_until is None:
             loop = asyncio.get_running_loop()
-            self._drain_until = loop.time() + self._settings.drain_seconds
+            drain = self._settings.drain_seconds
+            self._drain_until = loop.time() + drain
             if self._tasks:
-                log.info("jobs.draining", seconds=self._settings.drain_seconds)
+                log.info("jobs.draining", seconds=drain)
+                # Whatever the HTTP side still waits for, jobs are handed back on time.
+                loop.call_later(drain, self._cancel_workers)
         self._stopping.set()
         while self._sleepers:
             sleeper = self._sleepers.popleft()
             if not sleeper.done():
                 sleeper.set_result(None)
+
+    def _cancel_workers(self) -> None:
+        """Cancel the workers still busy: each hands its job back to the queue."""
+        for task in self._tasks:
+            task.cancel()
 
     async def stop(self) -> None:
         """Drain (if not draining yet), wait for the jobs in flight until the drain ends,
@@ -140,8 +148,7 @@ class JobRunner:
         remaining = self._drain_until - asyncio.get_running_loop().time()
         if self._tasks and remaining > 0:
             await asyncio.wait(self._tasks, timeout=remaining)
-        for task in self._tasks:
-            task.cancel()
+        self._cancel_workers()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
