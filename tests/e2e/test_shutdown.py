@@ -1,5 +1,6 @@
 """SIGTERM drains the real `cibot serve`: nothing new is claimed from the signal on, and a job
 still running when `jobs.drain_seconds` are up is handed back, all within a pod's grace period.
+Its log is JSON throughout, and the deploy job's lines name the build and its project.
 
 A preview of an image that never becomes ready keeps its deploy job waiting (rollout timeout
 120 s). A client holds an HTTP request open, so the HTTP side drains for uvicorn's 10 s; a job
@@ -93,9 +94,13 @@ async def test_sigterm_claims_nothing_more_and_hands_the_running_job_back_within
         assert handed_back["last_error"] == "interrupted: ci-bot stopped"
         [untouched] = rows.all("SELECT state, attempts FROM jobs WHERE id = :id", id=later)
         assert (untouched["state"], untouched["attempts"]) == ("pending", 0), "never claimed"
-        events = [json.loads(line)["event"] for line in process.logs().splitlines()
-                  if line.startswith("{")]  # fmt: skip
-        assert "jobs.draining" in events and "job.released" in events
+        lines = [json.loads(line) for line in process.logs().splitlines() if line]  # all JSON
+        assert {"jobs.draining", "job.released"} <= {line["event"] for line in lines}
+        of_the_deploy = [line for line in lines if line.get("job_id") == deploy["id"]]
+        assert of_the_deploy, "the deploy job's work was logged"
+        assert all(
+            (line.get("build_id"), line.get("project")) == (build, "shop") for line in of_the_deploy
+        )
     finally:
         process.kill()
         rows.dispose()

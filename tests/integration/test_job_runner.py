@@ -4,23 +4,39 @@ ports: what it guarantees beyond one job at a time."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import io
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+import structlog
 
+from cibot.adapters.retry import RetryPolicy
 from cibot.adapters.store import migrate
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.sql import SqlStore
+from cibot.entrypoints import logs
 from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
 from cibot.service import messages, production
-from cibot.service.jobs import PAYLOAD_TYPES, AnnounceDecision, JobPayload, SyncBuildCard, decode
+from cibot.service.errors import ClusterUnavailable
+from cibot.service.jobs import (
+    PAYLOAD_TYPES,
+    AnnounceDecision,
+    DeployPreview,
+    JobPayload,
+    SyncBuildCard,
+    decode,
+)
 from cibot.service.ports import MessageRef
 from tests.support.fakes import FakeChat, FakeClock, FakeCluster
-from tests.support.usecases import PROJECTS, promoting
+from tests.support.usecases import PROJECTS, promoting, record, report
 
 
 @pytest.fixture
@@ -112,3 +128,47 @@ async def test_a_drain_lets_the_job_in_flight_finish_and_claims_nothing_more(
     async with database.begin() as conn:
         rows = (await conn.execute(sa.select(t.jobs.c.state, t.jobs.c.attempts))).all()
     assert sorted((r.state, r.attempts) for r in rows) == [("done", 1), ("pending", 0)]
+
+
+@pytest.fixture
+def json_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """The service's logging (JSON) into a buffer, read back as dicts; pytest's own after."""
+    buffer = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buffer)  # where `configure` sends the log
+    root = logging.getLogger()
+    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
+    root.handlers.clear()  # pytest's own: `configure` would close them
+    logs.configure("info", "json")
+    yield lambda: [json.loads(line) for line in buffer.getvalue().splitlines() if line]
+    root.handlers[:], root.level = handlers, level
+    structlog.configure(**config)
+
+
+async def test_every_log_line_of_a_builds_work_names_the_build_and_its_project(
+    database: Database, json_logs: Callable[[], list[dict[str, Any]]]
+) -> None:
+    clock = FakeClock()
+    store = SqlStore(database, clock)
+    accepted = await record(store, clock, report())
+    tries: list[int] = []
+
+    async def deploy(job: DeployPreview) -> None:
+        structlog.get_logger("cibot.service.preview").info("applying")
+        logging.getLogger("slack_sdk").warning("a library's own line")
+        tries.append(1)
+        if len(tries) == 1:
+            raise ClusterUnavailable("connection refused")  # the runner logs the retry
+
+    handlers: dict[type[JobPayload], Handler] = dict.fromkeys(PAYLOAD_TYPES.values(), noop)
+    handlers[DeployPreview] = deploy
+    settings = WorkerSettings(workers=1, backoff=RetryPolicy(8, 0, 0), drain_seconds=0)
+    runner = JobRunner(SqlJobQueue(database), clock, handlers, settings)
+
+    await runner.run_until_idle()
+
+    lines = json_logs()
+    assert len(tries) == 2
+    assert {line["event"] for line in lines} >= {"applying", "a library's own line", "job.retry"}
+    assert all(
+        (line.get("build_id"), line.get("project")) == (accepted.build_id, "shop") for line in lines
+    ), lines
