@@ -113,6 +113,7 @@ class RollbackProduction(JobPayload):
     from_release: int
     to_release: int
     environment: str  # namespace/name of production: one deploy at a time
+    build_id: str = ""  # the build rolled back to (for the logs); "" in jobs queued before
 
     @property
     def queue(self) -> str | None:
