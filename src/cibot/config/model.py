@@ -161,7 +161,7 @@ class JobSettings(Section):
     # handed back. Keep it below the pod's terminationGracePeriodSeconds (30 by default).
     drain_seconds: float = Field(20.0, ge=0)
     # How often dead or lost jobs' builds and production slots are looked for and settled.
-    reconcile_seconds: float = Field(60.0, gt=0)
+    reconcile_seconds: float = Field(60.0, ge=1)
 
     @model_validator(mode="after")
     def _backoff_is_ordered(self) -> Self:
