@@ -6,6 +6,11 @@ tag re-pushed after approval cannot slip in. The click that started the deploy t
 project's one production slot; whatever the outcome, the slot is given back in the same
 transaction that records it. A success adds a release to the project's history (what
 **Roll back** goes back to); a failure leaves the build promotable (READY, with the reason).
+
+The outcome is recorded by a compare-and-set on the decision, so two runs of one job (F17)
+settle it once, with one release. The job is retried until its deadline (F16); if it dies
+all the same, `give_up` settles the decision as failed and frees the slot. A freeze that
+began after the click stops the deploy when its job first begins, before anything is applied.
 """
 
 from __future__ import annotations
