@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 import httpx2
 import sqlalchemy as sa
+import structlog
 from fastapi import FastAPI
 from lightkube import AsyncClient
 from slack_sdk.web.async_client import AsyncWebClient
@@ -46,6 +47,7 @@ from cibot.service import (
     messages,
     preview,
     production,
+    reconcile,
     reminders,
 )
 from cibot.service.jobs import (
@@ -60,6 +62,7 @@ from cibot.service.jobs import (
     JobPayload,
     NotifyUser,
     PostVerdictReplies,
+    Reconcile,
     RedrawReview,
     RefreshGroups,
     RemindReviewers,
@@ -70,6 +73,8 @@ from cibot.service.jobs import (
     WarnIdlePreview,
 )
 from cibot.service.ports import Clock
+
+log = structlog.get_logger(__name__)
 
 
 def render_preview(project: Project, build: Build) -> list[dict[str, Any]]:
@@ -153,6 +158,7 @@ def worker_settings(settings: Settings) -> WorkerSettings:
         max_attempts=j.max_attempts,
         backoff=RetryPolicy(j.max_attempts, j.backoff_base_seconds, j.backoff_max_seconds),
         poll_interval_seconds=j.poll_interval_seconds,
+        drain_seconds=j.drain_seconds,
     )
 
 
@@ -250,13 +256,24 @@ def build(
         projects=projects,
         group_refresh_seconds=settings.slack.group_refresh_seconds,
     )
+    queue = SqlJobQueue(database)
+    reconcile_every = settings.jobs.reconcile_seconds
+    handlers[Reconcile] = partial(
+        reconcile.reconcile,
+        store=store,
+        clock=clock,
+        projects=projects,
+        ledger=queue,
+        period=reconcile_every,
+    )
     metrics = Metrics()
     runner = JobRunner(
-        SqlJobQueue(database),
+        queue,
         clock,
         handlers,
         worker_settings(settings),
         observe=lambda kind, outcome: metrics.jobs.labels(kind, outcome).inc(),
+        on_dead=partial(reconcile.settle_dead, store=store, clock=clock, projects=projects),
     )
     store.on_commit = runner.wake
 
@@ -268,10 +285,19 @@ def build(
             return False
         return True
 
+    async def reconcile_now() -> None:
+        """At start: settle what jobs that died (in a process that died) left held."""
+        try:
+            await reconcile.sweep(store=store, clock=clock, projects=projects, ledger=queue)
+        except Exception:  # the periodic sweep tries again; starting must not fail for it
+            log.exception("reconcile.failed")
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
         if settings.jobs.workers:
             await groups.schedule(store, clock, projects, settings.slack.group_refresh_seconds)
+            await reconcile_now()
+            await reconcile.schedule(store, clock, reconcile_every)
         runner.start()
         try:
             yield

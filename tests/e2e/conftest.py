@@ -68,6 +68,7 @@ def service_config(
         "webhooks": {"secret": SECRET},
         "jobs": {
             "poll_interval_seconds": 0.2,
+            "drain_seconds": 2,
             "backoff_base_seconds": 0.2,
             "backoff_max_seconds": 2,
         },

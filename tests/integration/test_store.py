@@ -191,7 +191,8 @@ async def test_a_job_interrupted_by_a_graceful_stop_is_handed_back_at_once(
         started.set()
         await asyncio.Event().wait()
 
-    runner = JobRunner(queue, clock, {SyncBuildCard: never_ends}, WorkerSettings(workers=1))
+    settings = WorkerSettings(workers=1, drain_seconds=0)
+    runner = JobRunner(queue, clock, {SyncBuildCard: never_ends}, settings)
     runner.start()
     await asyncio.wait_for(started.wait(), 10)
 

@@ -55,6 +55,7 @@ class _State:
     slots: dict[str, tuple[str, int]] = field(default_factory=dict)  # project -> build, decision
     releases: list[Release] = field(default_factory=list)
     posting: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+    started: set[int] = field(default_factory=set)  # decisions whose deploy job has begun
 
 
 class MemoryTransaction:
@@ -187,11 +188,20 @@ class MemoryTransaction:
     async def get_decision(self, decision_id: int) -> Decision | None:
         return next((d for d in self.state.decisions if d.id == decision_id), None)
 
-    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> None:
+    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> bool:
         index = decision_id - 1
+        if self.state.decisions[index].outcome is not None:
+            return False
         self.state.decisions[index] = replace(
             self.state.decisions[index], outcome=outcome, reason=reason
         )
+        return True
+
+    async def start_decision(self, decision_id: int, at: datetime) -> bool:
+        if decision_id in self.state.started:
+            return False
+        self.state.started.add(decision_id)
+        return True
 
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
         return {
@@ -232,6 +242,10 @@ class MemoryTransaction:
         slot = self.state.slots.get(project_id)
         if slot is not None and slot[1] == decision_id:
             del self.state.slots[project_id]
+
+    async def production_holder(self, project_id: str) -> int | None:
+        slot = self.state.slots.get(project_id)
+        return slot[1] if slot else None
 
     async def add_release(self, release: Release) -> Release:
         stored = replace(release, id=len(self.state.releases) + 1)

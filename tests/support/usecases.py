@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from cibot.domain.build import Build, BuildType
+from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.project import Project
-from cibot.service import intake, preview
-from cibot.service.jobs import DeployPreview
+from cibot.domain.review import Action
+from cibot.service import intake, preview, review
+from cibot.service.jobs import DeployPreview, DeployProduction
+from cibot.service.ports import Clock, Store
+from cibot.service.rollouts import production_environment
 from tests.support.fakes import FakeClock, FakeCluster, MemoryStore
 
 PROJECT = Project(
@@ -31,7 +34,7 @@ def report(target: str = "main", image: str = "r.example/shop:1", **kw: Any) -> 
 
 
 async def record(
-    store: MemoryStore, clock: FakeClock, rep: intake.BuildReport, webhook_id: str = "msg_1"
+    store: Store, clock: Clock, rep: intake.BuildReport, webhook_id: str = "msg_1"
 ) -> intake.Accepted:
     return await intake.record_build(
         store=store,
@@ -57,3 +60,27 @@ async def deploy(store: MemoryStore, clock: FakeClock, cluster: FakeCluster, bui
         projects=PROJECTS,
         render=lambda project, b: [{"kind": "Deployment", "image": b.image}],
     )
+
+
+DIGEST = "sha256:" + "d" * 64
+
+
+async def promoting(store: Store, clock: Clock, build_id: str = "b1") -> DeployProduction:
+    """A ready build, approved by QA, and an owner's click on **Deploy to production**: the
+    production deploy job that click queued (on any store, in memory or SQL)."""
+    now = clock.now()
+    ready = Build(
+        build_id, PROJECT.id, BuildType.BRANCH, "main", "r.example/shop:1", BuildState.READY,
+        now, now, digest=DIGEST, ready_at=now,
+    )  # fmt: skip
+    async with store.transaction() as tx:
+        await tx.add_build(ready)
+    qa, owner = next(iter(PROJECT.qa)), next(iter(PROJECT.owners))
+    await review.click(store, clock, PROJECTS, review.Click(build_id, qa, Action.APPROVE))
+    deploy = review.Click(build_id, owner, Action.DEPLOY)
+    answer = await review.click(store, clock, PROJECTS, deploy)
+    assert answer.accepted, answer.refusal
+    async with store.transaction() as tx:
+        decision = await tx.latest_decision(build_id)
+    assert decision is not None and decision.id is not None
+    return DeployProduction(build_id, decision.id, production_environment(PROJECT))

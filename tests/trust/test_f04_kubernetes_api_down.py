@@ -16,7 +16,7 @@ from lightkube import AsyncClient
 
 from cibot.domain.build import BuildState
 from cibot.fakeslack import FakeSlackServer
-from cibot.service import preview
+from cibot.service import rollouts
 from cibot.service.errors import ClusterUnavailable
 from tests.support.ci import body_of, post_build
 from tests.support.fakes import FakeClock, FakeCluster, MemoryStore
@@ -92,7 +92,7 @@ async def test_F4_an_unreachable_cluster_is_noted_on_the_card_and_retried() -> N
 async def test_F4_a_cluster_unreachable_past_the_deadline_fails_the_build_with_the_reason() -> None:
     store, clock = MemoryStore(), FakeClock()
     accepted = await record(store, clock, report())
-    clock.advance(PROJECT.workload.rollout_timeout_seconds + preview.UNAVAILABLE_GRACE_SECONDS)
+    clock.advance(PROJECT.workload.rollout_timeout_seconds + rollouts.UNAVAILABLE_GRACE_SECONDS)
 
     await deploy(store, clock, DownCluster(), accepted.build_id)
 

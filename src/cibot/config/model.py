@@ -158,6 +158,11 @@ class JobSettings(Section):
     backoff_base_seconds: float = Field(1.0, ge=0)
     backoff_max_seconds: float = Field(60.0, ge=0)
     poll_interval_seconds: float = Field(0.5, gt=0)
+    # On SIGTERM: nothing new is claimed; jobs in flight may finish for this long, then are
+    # handed back. Keep it below the pod's terminationGracePeriodSeconds (30 by default).
+    drain_seconds: float = Field(20.0, ge=0)
+    # How often dead or lost jobs' builds and production slots are looked for and settled.
+    reconcile_seconds: float = Field(60.0, ge=1)
 
     @model_validator(mode="after")
     def _backoff_is_ordered(self) -> Self:

@@ -1,4 +1,4 @@
-"""The `cibot` command line: serve, check, notify, notify-branch-deleted, audit, db upgrade.
+"""The `cibot` command line: serve, check, notify, notify-branch-deleted, audit, jobs, db upgrade.
 
 Settings are read once here, into frozen objects, and handed to the composition root.
 Exit codes: 0 all well; 1 the request was refused or a check failed; 2 usage or
@@ -17,6 +17,11 @@ from cibot.config import ConfigError, Settings, config_path, load_config
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 app.add_typer(db_app, name="db")
+jobs_app = typer.Typer(
+    invoke_without_command=True,
+    help="Jobs that need a look (dead, stuck), and `retry ID` to run a dead one again.",
+)
+app.add_typer(jobs_app, name="jobs")
 
 ConfigOption = Annotated[
     Path | None,
@@ -68,6 +73,35 @@ def audit(
     raise typer.Exit(
         run(_settings(config), project=project, since=since, as_json=as_json, limit=limit)
     )
+
+
+@jobs_app.callback()
+def jobs(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    overdue: Annotated[
+        str, typer.Option(help="list pending jobs overdue by more than this (90s, 10m, 2h)")
+    ] = "10m",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="at most this many")] = 200,
+) -> None:
+    """List dead jobs, running jobs whose lease ran out, and overdue pending ones; newest first."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from cibot.entrypoints.jobs import list_jobs
+
+    raise typer.Exit(list_jobs(_settings(config), overdue=overdue, as_json=as_json, limit=limit))
+
+
+@jobs_app.command("retry")
+def jobs_retry(
+    job_id: Annotated[int, typer.Argument(help="the job's id, as `cibot jobs` lists it")],
+    config: ConfigOption = None,
+) -> None:
+    """Put a dead job back in the queue, due now, with its attempts counted afresh."""
+    from cibot.entrypoints.jobs import retry
+
+    raise typer.Exit(retry(_settings(config), job_id))
 
 
 @db_app.command("upgrade")

@@ -3,6 +3,11 @@
 The secrets come from the settings (Slack token and signing secret, CI secrets, database
 password); any log value containing one has it replaced, so a secret that slips into an
 error message still never reaches the log (T12).
+
+Lines from the standard library's `logging` (uvicorn, slack_sdk, aiohttp…) go through the
+same processors (structlog's `ProcessorFormatter`): every line is JSON, redacted, and carries
+the context bound with structlog's contextvars — the job runner binds the job, build and
+project, so every line of a build's work names them, whichever library wrote it.
 """
 
 from __future__ import annotations
@@ -44,19 +49,30 @@ def configure(level: str = "info", fmt: str = "json", secrets: Iterable[str] = (
         if fmt == "json"
         else structlog.dev.ConsoleRenderer(colors=False)
     )
-    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s", force=True)
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                _redactor(secrets),
+                renderer,
+            ],
+        )
+    )
+    logging.basicConfig(level=numeric, handlers=[handler], force=True)
     for chatty in ("alembic", "httpx", "httpx2", "httpcore", "httpcore2", "slack_sdk", "aiohttp"):
         logging.getLogger(chatty).setLevel(max(numeric, logging.WARNING))
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            _redactor(secrets),
-            renderer,
-        ],
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )

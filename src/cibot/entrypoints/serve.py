@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from types import FrameType
 
 import structlog
 import uvicorn
@@ -66,6 +67,20 @@ def local_slack(settings: Settings) -> Iterator[tuple[str | None, str | None]]:
         yield fake.api_url, "xoxb-fake"
 
 
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, which also tells the job runner the moment SIGTERM (or Ctrl-C)
+    arrives: the runner claims nothing more while HTTP requests drain, and hands back what
+    is still running when `jobs.drain_seconds` are up, within the pod's grace period."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._on_exit()  # only schedules the drain on the event loop: safe in a handler
+
+
 async def _serve(settings: Settings, api_url: str | None, token: str | None) -> int:
     try:
         service = bootstrap.build(
@@ -94,7 +109,7 @@ async def _serve(settings: Settings, api_url: str | None, token: str | None) -> 
             timeout_graceful_shutdown=10,
             lifespan="on",
         )
-        server = uvicorn.Server(config)
+        server = DrainingServer(config, on_exit=service.runner.drain)
         log.info("serve.start", host=settings.server.host, port=settings.server.port)
         await server.serve()
         return 0 if server.started else 1

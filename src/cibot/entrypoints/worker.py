@@ -1,12 +1,25 @@
 """The job runner: a few asyncio workers that claim jobs, run their handlers, and settle them.
 
-A job's lease is renewed while its handler runs; if the lease is lost (this process stalled
-and another took the job over), the handler is cancelled rather than finishing twice.
-Transient failures are retried with backoff; a job that keeps failing is marked dead after
-`max_attempts`, with its last error kept. Workers sleep until woken by a commit that
-enqueued work, or until the poll interval passes (work enqueued by another replica). A
-commit wakes as many sleeping workers as it made jobs due, not all of them: every claim is
-a write transaction, and on SQLite the clicks being answered wait behind each one.
+A job's lease is renewed while its handler runs. A renewal that fails (a database blip) is
+tried again while the lease still holds; if the lease is lost (taken over) or cannot be
+renewed before its last sixth, the handler is cancelled, so it has stopped before another
+worker may claim the job: a job never runs twice at once (TRUST F17).
+
+Transient failures are retried with backoff. A job gives up after `max_attempts`, unless its
+failure names a deadline (`Transient.until`: a deploy waiting for an unreachable Kubernetes)
+that has not passed: then it is retried until the deadline, however many attempts that takes
+(F16). A job that gives up is marked dead with its last error, and `on_dead` settles what it
+held (a build's state, the production slot), so nothing stays "in progress" for ever.
+
+Workers sleep until woken by a commit that enqueued work, or until the poll interval passes
+(work enqueued by another replica). A commit wakes as many sleeping workers as it made jobs
+due, not all of them: every claim is a write transaction, and on SQLite the clicks being
+answered wait behind each one.
+
+Stopping drains: from `drain()` (SIGTERM) on, nothing new is claimed; jobs in flight get
+`drain_seconds` to finish, then are cancelled and handed back at once for another replica.
+Every log line of a job's work carries its id, kind, build and project (structlog
+contextvars, bound here for the handler's task).
 """
 
 from __future__ import annotations
@@ -15,10 +28,11 @@ import asyncio
 import collections
 import contextlib
 import os
+import secrets
 import socket
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -31,6 +45,8 @@ from cibot.service.ports import Clock, JobQueue
 log = structlog.get_logger(__name__)
 
 Handler = Callable[[Any], Coroutine[Any, Any, None]]
+# Settles what a job that gave up held: (its payload, why it gave up).
+OnDead = Callable[[JobPayload, str], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +56,19 @@ class WorkerSettings:
     max_attempts: int = 8
     backoff: RetryPolicy = field(default_factory=lambda: RetryPolicy(8, 1.0, 60.0))
     poll_interval_seconds: float = 0.5
+    drain_seconds: float = 20.0  # after SIGTERM, how long jobs in flight may take to finish
+
+
+def log_context(job: Job) -> dict[str, object]:
+    """What every log line of this job's work carries."""
+    context: dict[str, object] = {"job_id": job.id, "kind": job.payload.kind}
+    build_id = getattr(job.payload, "build_id", None)
+    if build_id:
+        context["build_id"] = build_id
+    project = job.project_id or getattr(job.payload, "project_id", None)
+    if project:
+        context["project"] = project
+    return context
 
 
 class JobRunner:
@@ -49,18 +78,25 @@ class JobRunner:
         clock: Clock,
         handlers: Mapping[type[JobPayload], Handler],
         settings: WorkerSettings,
+        *,
         observe: Callable[[str, str], None] = lambda kind, outcome: None,
+        on_dead: OnDead | None = None,
     ) -> None:
         self._queue = queue
         self._clock = clock
         self._handlers = handlers
         self._settings = settings
         self._observe = observe  # (job kind, outcome): done, retry, dead, released, lost
+        self._on_dead = on_dead
         self._sleepers: collections.deque[asyncio.Future[None]] = collections.deque()
         self._missed = 0  # wakes that found nobody asleep: the next sleeps return at once
         self._stopping = asyncio.Event()
+        self._drain_until: float | None = None  # loop time when jobs in flight are handed back
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        # Unique per process, even where host name and pid repeat (pid 1 in a container
+        # restarted in the same pod): with the attempt number, the lease's fencing token.
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
     def wake(self, jobs: int = 1) -> None:
         """`jobs` new jobs were committed: wake that many sleeping workers."""
@@ -74,14 +110,45 @@ class JobRunner:
             self._sleepers.popleft().set_result(None)
 
     def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         for index in range(self._settings.workers):
-            self._tasks.append(asyncio.create_task(self._loop(), name=f"cibot-worker-{index}"))
+            self._tasks.append(asyncio.create_task(self._work(), name=f"cibot-worker-{index}"))
 
-    async def stop(self) -> None:
+    def drain(self) -> None:
+        """Claim nothing more; jobs in flight have `drain_seconds` left. Safe to call from a
+        signal handler (it only schedules the change on the event loop)."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._begin_drain)
+
+    def _begin_drain(self) -> None:
+        if self._drain_until is None:
+            loop = asyncio.get_running_loop()
+            drain = self._settings.drain_seconds
+            self._drain_until = loop.time() + drain
+            if self._tasks:
+                log.info("jobs.draining", seconds=drain)
+                # Whatever the HTTP side still waits for, jobs are handed back on time.
+                loop.call_later(drain, self._cancel_workers)
         self._stopping.set()
-        self.wake(len(self._sleepers))
+        while self._sleepers:
+            sleeper = self._sleepers.popleft()
+            if not sleeper.done():
+                sleeper.set_result(None)
+
+    def _cancel_workers(self) -> None:
+        """Cancel the workers still busy: each hands its job back to the queue."""
         for task in self._tasks:
             task.cancel()
+
+    async def stop(self) -> None:
+        """Drain (if not draining yet), wait for the jobs in flight until the drain ends,
+        then cancel what is left: those jobs are handed back to the queue at once."""
+        self._begin_drain()
+        assert self._drain_until is not None
+        remaining = self._drain_until - asyncio.get_running_loop().time()
+        if self._tasks and remaining > 0:
+            await asyncio.wait(self._tasks, timeout=remaining)
+        self._cancel_workers()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -98,7 +165,7 @@ class JobRunner:
     async def _claim(self) -> Job | None:
         return await self._queue.claim(self.owner, self._clock.now(), self._settings.lease_seconds)
 
-    async def _loop(self) -> None:
+    async def _work(self) -> None:
         while not self._stopping.is_set():
             try:
                 job = await self._claim()
@@ -109,7 +176,10 @@ class JobRunner:
                 await self._sleep()
                 continue
             try:
-                await self._run(job)
+                if self._stopping.is_set():  # claimed as the drain began: not ours to start
+                    await self._release(job, log.bind(**log_context(job)))
+                else:
+                    await self._run(job)
             except Exception:
                 # Settling the job failed (the database went away meanwhile): its lease runs
                 # out and it is claimed again; this worker must live on to claim it.
@@ -118,6 +188,8 @@ class JobRunner:
     async def _sleep(self) -> None:
         if self._missed:
             self._missed -= 1
+            return
+        if self._stopping.is_set():
             return
         sleeper = asyncio.get_running_loop().create_future()
         self._sleepers.append(sleeper)
@@ -132,29 +204,31 @@ class JobRunner:
 
     async def _run(self, job: Job) -> None:
         handler = self._handlers[type(job.payload)]
-        bound = log.bind(job_id=job.id, kind=job.payload.kind, attempt=job.attempts)
-        work = asyncio.create_task(handler(job.payload))
+        # Bound before the handler's task is made, so the task's copy of the context has them.
+        with structlog.contextvars.bound_contextvars(**log_context(job), attempt=job.attempts):
+            await self._supervise(job, asyncio.create_task(handler(job.payload)))
+
+    async def _supervise(self, job: Job, work: asyncio.Task[None]) -> None:
         keeper = asyncio.create_task(self._keep_lease(job, work))
         try:
             await work
         except asyncio.CancelledError:
-            if self._stopping.is_set():
-                await self._release(job, bound)
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():  # stopped: hand the job back
+                await self._release(job, log)
                 raise
-            if not work.cancelled():
-                raise
-            bound.warning("job.lease_lost")
+            log.warning("job.lease_lost")  # the keeper fenced the work off; nothing to settle
             self._observe(job.payload.kind, "lost")
             return
         except Exception as exc:
-            await self._failed(job, exc, bound)
+            await self._failed(job, exc)
             return
         finally:
             keeper.cancel()
         if await self._queue.complete(job):
             self._observe(job.payload.kind, "done")
         else:
-            bound.warning("job.complete_lost_lease")
+            log.warning("job.complete_lost_lease")
             self._observe(job.payload.kind, "lost")
 
     async def _release(self, job: Job, bound: Any) -> None:
@@ -173,24 +247,66 @@ class JobRunner:
             self._observe(job.payload.kind, "released")
 
     async def _keep_lease(self, job: Job, work: asyncio.Task[None]) -> None:
-        period = self._settings.lease_seconds / 3
+        """Renew the lease every third of it; cancel the work once it cannot be kept.
+
+        Lease times are followed on the event loop's monotonic clock, from the expiry the
+        claim (or the last renewal) wrote, counted from before that write was sent.
+        """
+        lease = self._settings.lease_seconds
+        loop = asyncio.get_running_loop()
+        expires = loop.time() + (job.lease_expires_at - self._clock.now()).total_seconds()
         current: Job | None = job
         while current is not None:
-            await asyncio.sleep(period)
-            current = await self._queue.extend(
-                current, self._clock.now(), self._settings.lease_seconds
-            )
+            await asyncio.sleep(lease / 3)
+            sent = loop.time()
+            current = await self._renew(current, give_up_at=expires - lease / 6)
+            expires = sent + lease
         work.cancel()
 
-    async def _failed(self, job: Job, exc: Exception, bound: Any) -> None:
+    async def _renew(self, job: Job, give_up_at: float) -> Job | None:
+        """The renewed lease; None when it was taken over or could not be renewed in time."""
+        loop = asyncio.get_running_loop()
+        pause = min(1.0, self._settings.lease_seconds / 15)
+        while (left := give_up_at - loop.time()) > 0:
+            try:
+                async with asyncio.timeout(left):
+                    return await self._queue.extend(
+                        job, self._clock.now(), self._settings.lease_seconds
+                    )
+            except Exception as exc:
+                log.warning("job.renewal_failed", error=f"{type(exc).__name__}: {exc}")
+            await asyncio.sleep(min(pause, max(give_up_at - loop.time(), 0)))
+        log.error("job.lease_expiring", message="the lease could not be renewed: work cancelled")
+        return None
+
+    async def _failed(self, job: Job, exc: Exception) -> None:
         error = f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, Permanent) or job.attempts >= self._settings.max_attempts:
-            bound.error("job.gave_up", error=error)
-            await self._queue.give_up(job, error)
-            self._observe(job.payload.kind, "dead")
+        now = self._clock.now()
+        until: datetime | None = getattr(exc, "until", None)
+        left = (until - now).total_seconds() if until is not None else 0.0
+        out_of_attempts = job.attempts >= self._settings.max_attempts and left <= 0
+        if isinstance(exc, Permanent) or out_of_attempts:
+            await self._give_up(job, error)
             return
         # A server's Retry-After (Slack's rate limit) is a floor on the wait, as for calls.
-        delay = self._settings.backoff.delay(job.attempts, getattr(exc, "retry_after", None))
-        bound.warning("job.retry", error=error, delay=round(delay, 3))
+        retry_after = getattr(exc, "retry_after", None)
+        delay = self._settings.backoff.delay(min(job.attempts, 64), retry_after)
+        if left > 0:  # the last try comes at the deadline, where the handler decides
+            delay = max(min(delay, left), retry_after or 0.0)
+        log.warning("job.retry", error=error, delay=round(delay, 3))
         self._observe(job.payload.kind, "retry")
-        await self._queue.retry(job, self._clock.now() + timedelta(seconds=delay), error)
+        await self._queue.retry(job, now + timedelta(seconds=delay), error)
+
+    async def _give_up(self, job: Job, error: str) -> None:
+        log.error("job.gave_up", error=error)
+        if not await self._queue.give_up(job, error):
+            return  # the lease was lost meanwhile: the job is someone else's now
+        self._observe(job.payload.kind, "dead")
+        if self._on_dead is None:
+            return
+        reason = f"ci-bot gave up after {job.attempts} attempt(s): {error}"
+        try:
+            await self._on_dead(job.payload, reason)
+        except Exception:
+            # The reconciler settles it later (at start and periodically).
+            log.exception("job.settle_dead_failed")

@@ -15,17 +15,26 @@ ServiceError
 
 from __future__ import annotations
 
+from datetime import datetime
+
 
 class ServiceError(Exception):
     """Base of every error the service layer expects."""
 
 
 class Transient(ServiceError):
-    """Worth retrying later; not before `retry_after` seconds when the other side said so."""
+    """Worth retrying later; not before `retry_after` seconds when the other side said so.
 
-    def __init__(self, message: str = "", retry_after: float | None = None) -> None:
+    `until`: the work has a deadline of its own (a deploy waiting for an unreachable API);
+    the job runner retries it until then, however many attempts that takes.
+    """
+
+    def __init__(
+        self, message: str = "", retry_after: float | None = None, until: datetime | None = None
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.until = until
 
 
 class Permanent(ServiceError):

@@ -113,6 +113,7 @@ class RollbackProduction(JobPayload):
     from_release: int
     to_release: int
     environment: str  # namespace/name of production: one deploy at a time
+    build_id: str = ""  # the build rolled back to (for the logs); "" in jobs queued before
 
     @property
     def queue(self) -> str | None:
@@ -124,12 +125,19 @@ class AnnounceDecision(JobPayload):
     """Announce a production deploy or rollback (or its failure) in the project's channel.
 
     Posted once, then redrawn in place: when a newer release replaces it, its **Roll back**
-    button goes away.
+    button goes away. The announcements of one production environment run one at a time,
+    so two runs for one decision (a redraw queued while the post is still under way) cannot
+    both find it unposted and post it twice.
     """
 
     kind: ClassVar[str] = "announce_decision"
     decision_id: int
     build_id: str
+    environment: str = ""  # namespace/name of production; "" in jobs queued before it was kept
+
+    @property
+    def queue(self) -> str | None:
+        return f"announce:{self.environment or self.decision_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +247,15 @@ class DeleteBranchPreview(JobPayload):
         return f"env:{self.environment}"
 
 
+@dataclass(frozen=True, slots=True)
+class Reconcile(JobPayload):
+    """Settle what dead or lost jobs held (builds in progress, the production slot); runs
+    again periodically. `slot` numbers the period (one job per period, like RefreshGroups)."""
+
+    kind: ClassVar[str] = "reconcile"
+    slot: int
+
+
 PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
     t.kind: t
     for t in (
@@ -260,6 +277,7 @@ PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
         WarnIdlePreview,
         RemindReviewers,
         DeleteBranchPreview,
+        Reconcile,
     )
 }
 
@@ -297,3 +315,20 @@ class Job:
     attempts: int
     lease_owner: str
     lease_expires_at: datetime
+    project_id: str | None = None  # the project of the build it is about, for the logs
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """A job as the jobs table keeps it: what the reconciler and `cibot jobs` read."""
+
+    id: int
+    kind: str
+    payload: JobPayload | None  # None: a kind (or shape) this version does not know
+    state: JobState
+    attempts: int
+    run_at: datetime
+    updated_at: datetime
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    last_error: str | None = None

@@ -17,7 +17,7 @@ from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
 from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
-from cibot.service.jobs import Job, JobPayload
+from cibot.service.jobs import Job, JobPayload, JobRecord
 
 
 class Clock(Protocol):
@@ -158,6 +158,10 @@ class Transaction(Protocol):
         """Give the slot back, if `decision_id` still holds it."""
         ...
 
+    async def production_holder(self, project_id: str) -> int | None:
+        """The decision whose deploy or rollback holds the project's production slot, if any."""
+        ...
+
     async def add_release(self, release: Release) -> Release: ...
 
     async def get_release(self, release_id: int) -> Release | None: ...
@@ -208,9 +212,14 @@ class Transaction(Protocol):
 
     async def get_decision(self, decision_id: int) -> Decision | None: ...
 
-    async def settle_decision(
-        self, decision_id: int, outcome: Outcome, reason: str | None
-    ) -> None: ...
+    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> bool:
+        """Record how a production decision ended, once: False (and nothing written) when it
+        was settled already (compare-and-set on an unset outcome, the row locked meanwhile)."""
+        ...
+
+    async def start_decision(self, decision_id: int, at: datetime) -> bool:
+        """Record that the decision's deploy job has begun; False when a run began it before."""
+        ...
 
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
         """The posted messages of one role for a build, by user."""
@@ -237,6 +246,14 @@ class JobQueue(Protocol):
     async def retry(self, job: Job, run_at: datetime, error: str) -> bool: ...
 
     async def give_up(self, job: Job, error: str) -> bool: ...
+
+
+class JobLedger(Protocol):
+    """Reading the jobs table, not claiming from it: which jobs are still to run, which died."""
+
+    async def unfinished(self, kinds: Iterable[str]) -> Sequence[JobRecord]:
+        """The jobs of these kinds that are pending, running or dead, oldest first."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,14 +3,15 @@
 Re-runnable at any point: a crash mid-apply re-applies (server-side apply is idempotent), a
 crash mid-wait waits again, and a build that is no longer the one to deploy (superseded,
 closed) is left alone. The result is written with a compare-and-set on DEPLOYING, so a late
-worker cannot overwrite what a newer build decided.
+worker cannot overwrite what a newer build decided. The job is retried until the build's
+deadline (`rollouts.deadline`); if it dies all the same, `give_up` fails the build with the
+reason, so it never stays "deploying" for ever.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import timedelta
 from typing import Any
 
 from cibot.crashpoints import crashpoint
@@ -21,13 +22,10 @@ from cibot.service import expiry, idle, reminders
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.jobs import DeployPreview, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store
-from cibot.service.rollouts import wait_while
+from cibot.service.rollouts import deadline, retried_until, wait_while
 
 # (project, build) -> the preview's manifests; the Kubernetes adapter provides it.
 RenderPreview = Callable[[Project, Build], Sequence[Mapping[str, Any]]]
-
-# How long past its rollout timeout a build may wait for an unreachable Kubernetes API.
-UNAVAILABLE_GRACE_SECONDS = 600
 
 
 async def deploy_preview(
@@ -43,13 +41,27 @@ async def deploy_preview(
     if build is None:
         return
     project = projects[build.project_id]
-    try:
-        outcome = await _roll_out(store, cluster, project, build, render)
-    except ClusterUnavailable as exc:
-        await _unavailable(store, clock, project, build, exc)
-        return
-    if not outcome.abandoned:
-        await _finish(store, clock, project, build.id, outcome)
+    with retried_until(deadline(project, build.created_at)):
+        try:
+            outcome = await _roll_out(store, cluster, project, build, render)
+        except ClusterUnavailable as exc:
+            await _unavailable(store, clock, project, build, exc)
+            return
+        if not outcome.abandoned:
+            await _finish(store, clock, project, build.id, outcome)
+
+
+async def give_up(
+    store: Store, clock: Clock, projects: Mapping[str, Project], build_id: str, reason: str
+) -> None:
+    """The build's deploy job died, or is gone: fail the build with `reason`, if it is still
+    accepted or deploying (compare-and-set), and say so on its card."""
+    async with store.transaction() as tx:
+        build = await tx.get_build(build_id)
+    if build is not None and build.project_id in projects:
+        failed = RolloutOutcome(ready=False, reason=reason)
+        project = projects[build.project_id]
+        await _finish(store, clock, project, build.id, failed, settles=_UNSETTLED)
 
 
 async def _roll_out(
@@ -74,10 +86,7 @@ async def _unavailable(
     The job is retried (the error is re-raised) while the deadline lasts; past it the build
     fails with the reason, so it never stays "deploying" forever.
     """
-    deadline = build.created_at + timedelta(
-        seconds=project.workload.rollout_timeout_seconds + UNAVAILABLE_GRACE_SECONDS
-    )
-    if clock.now() >= deadline:
+    if clock.now() >= deadline(project, build.created_at):
         reason = f"Kubernetes stayed unreachable: {exc}"
         await _finish(store, clock, project, build.id, RolloutOutcome(ready=False, reason=reason))
         return
@@ -105,10 +114,20 @@ async def _start(store: Store, clock: Clock, build_id: str) -> Build | None:
         return build
 
 
+_UNSETTLED = frozenset({BuildState.ACCEPTED, BuildState.DEPLOYING})
+
+
 async def _finish(
-    store: Store, clock: Clock, project: Project, build_id: str, outcome: RolloutOutcome
+    store: Store,
+    clock: Clock,
+    project: Project,
+    build_id: str,
+    outcome: RolloutOutcome,
+    *,
+    settles: frozenset[BuildState] = frozenset({BuildState.DEPLOYING}),
 ) -> None:
-    """Record how the rollout ended, and start the clocks of the build's life.
+    """Record how the rollout ended (on a build in one of the states it `settles`), and start
+    the clocks of the build's life.
 
     Ready: the review expires (`policy.expires_after`), QA are reminded
     (`lifecycle.remind_after`); ready or failed: the preview is removed when idle
@@ -117,7 +136,7 @@ async def _finish(
     now = clock.now()
     async with store.transaction() as tx:
         build = await tx.get_build(build_id)
-        if build is None or build.state is not BuildState.DEPLOYING:
+        if build is None or build.state not in settles:
             return
         if outcome.ready:
             after = build.moved_to(

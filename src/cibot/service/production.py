@@ -6,17 +6,23 @@ tag re-pushed after approval cannot slip in. The click that started the deploy t
 project's one production slot; whatever the outcome, the slot is given back in the same
 transaction that records it. A success adds a release to the project's history (what
 **Roll back** goes back to); a failure leaves the build promotable (READY, with the reason).
+
+The outcome is recorded by a compare-and-set on the decision, so two runs of one job (F17)
+settle it once, with one release. The job is retried until its deadline (F16); if it dies
+all the same, `give_up` settles the decision as failed and frees the slot. A freeze that
+began after the click stops the deploy when its job first begins, before anything is applied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
+from cibot.domain.policy import Freeze
 from cibot.domain.project import Project
 from cibot.domain.release import Release, ReleaseKind, pinned
 from cibot.domain.review import Action, Decision, Outcome
@@ -31,12 +37,15 @@ from cibot.service.jobs import (
     SyncReviewDMs,
 )
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store, Transaction
-from cibot.service.rollouts import preview_of, wait_for
+from cibot.service.rollouts import (
+    deadline,
+    preview_of,
+    production_environment,
+    retried_until,
+    wait_for,
+)
 
 RenderProduction = Callable[[Project, Build], Sequence[Mapping[str, Any]]]
-
-# How long past its rollout timeout a production deploy may wait for an unreachable API.
-UNAVAILABLE_GRACE_SECONDS = 600
 
 _KIND_OF = {Action.DEPLOY: ReleaseKind.PROMOTION, Action.OVERRIDE: ReleaseKind.OVERRIDE}
 
@@ -70,15 +79,38 @@ async def deploy_production(
     async with store.transaction() as tx:
         build = await tx.get_build(job.build_id)
         decision = await tx.get_decision(job.decision_id)
-    if build is None or decision is None or build.state is not BuildState.PROMOTING:
-        return
-    rollout = _Rollout(projects[build.project_id], build, decision, decision.at)
+        if build is None or decision is None or decision.outcome is not None:
+            return  # settled already: this job ran before, or gave up and was settled
+        if build.state is not BuildState.PROMOTING:
+            return
+        project = projects[build.project_id]
+        freeze = await _frozen_since_the_click(tx, clock.now(), project, decision)
+    rollout = _Rollout(project, build, decision, decision.at)
     digest = pinned_digest(build)
-    if digest is None:
-        reason = "the digest the preview ran is unknown, so the image cannot be pinned"
-        await _settle(store, clock, rollout, RolloutOutcome(ready=False, reason=reason))
+    stop = None
+    if freeze is not None:
+        stop = f"stopped before it began: {freeze.describe()}"
+    elif digest is None:
+        stop = "the digest the preview ran is unknown, so the image cannot be pinned"
+    if stop is not None:
+        await _settle(store, clock, rollout, RolloutOutcome(ready=False, reason=stop))
         return
     await _run(store, cluster, clock, replace(rollout, build=replace(build, digest=digest)), render)
+
+
+async def _frozen_since_the_click(
+    tx: Transaction, now: datetime, project: Project, decision: Decision
+) -> Freeze | None:
+    """On the job's first run only: the freeze in force, if one began after the click.
+
+    The click was judged without a freeze, so a freeze in force now began since; it stops
+    the deploy before anything is applied. A later run (a retry, a job handed back or taken
+    over) may find production half-applied, and goes on: a freeze never leaves it so.
+    """
+    assert decision.id is not None
+    if not await tx.start_decision(decision.id, now):
+        return None
+    return project.policy.freeze(await tx.freeze_of(project.id), now)
 
 
 async def roll_back(
@@ -118,21 +150,38 @@ async def _run(
             current = await tx.get_decision(decision.id or 0)
         return current is not None and current.outcome is None
 
-    try:
-        await cluster.apply(render(project, rollout.build))
-        name = naming.production_name(project.id)
-        outcome = await wait_for(cluster, project, name, still_wanted, build_id=rollout.build.id)
-    except ClusterRejected as exc:
-        outcome = RolloutOutcome(ready=False, reason=str(exc))
-    except ClusterUnavailable as exc:
-        deadline = rollout.started + timedelta(
-            seconds=project.workload.rollout_timeout_seconds + UNAVAILABLE_GRACE_SECONDS
-        )
-        if clock.now() < deadline:
-            raise  # the job is retried while the deadline lasts
-        outcome = RolloutOutcome(ready=False, reason=f"Kubernetes stayed unreachable: {exc}")
-    if not outcome.abandoned:
-        await _settle(store, clock, rollout, outcome, rolled_back_from)
+    until = deadline(project, rollout.started)
+    with retried_until(until):
+        try:
+            await cluster.apply(render(project, rollout.build))
+            name = naming.production_name(project.id)
+            outcome = await wait_for(
+                cluster, project, name, still_wanted, build_id=rollout.build.id
+            )
+        except ClusterRejected as exc:
+            outcome = RolloutOutcome(ready=False, reason=str(exc))
+        except ClusterUnavailable as exc:
+            if clock.now() < until:
+                raise  # the job is retried while the deadline lasts
+            outcome = RolloutOutcome(ready=False, reason=f"Kubernetes stayed unreachable: {exc}")
+        if not outcome.abandoned:
+            await _settle(store, clock, rollout, outcome, rolled_back_from)
+
+
+async def give_up(
+    store: Store, clock: Clock, projects: Mapping[str, Project], decision_id: int, reason: str
+) -> None:
+    """A production deploy's (or rollback's) job died, or is gone: settle its decision as
+    failed with `reason`, free the slot and put the build back in review; once."""
+    async with store.transaction() as tx:
+        decision = await tx.get_decision(decision_id)
+        build = await tx.get_build(decision.build_id) if decision is not None else None
+        if decision is not None and build is not None and decision.outcome is not None:
+            await tx.free_production(build.project_id, decision_id)  # if it still held it
+    if decision is None or build is None or build.project_id not in projects:
+        return
+    rollout = _Rollout(projects[build.project_id], build, decision, decision.at)
+    await _settle(store, clock, rollout, RolloutOutcome(ready=False, reason=reason))
 
 
 async def _settle(
@@ -145,12 +194,12 @@ async def _settle(
     """Record how it went, free the slot, and queue the messages: all or nothing, once."""
     now, decision, build = clock.now(), rollout.decision, rollout.build
     assert decision.id is not None
+    result = Outcome.DEPLOYED if outcome.ready else Outcome.FAILED
     async with store.transaction() as tx:
-        current = await tx.get_decision(decision.id)
-        if current is None or current.outcome is not None:
-            return  # settled already (this job ran twice)
-        result = Outcome.DEPLOYED if outcome.ready else Outcome.FAILED
-        await tx.settle_decision(decision.id, result, outcome.reason)
+        # The compare-and-set comes first: a second run (a job that ran twice, F17) finds the
+        # decision settled and writes nothing, so there is one release and one announcement.
+        if not await tx.settle_decision(decision.id, result, outcome.reason):
+            return
         await tx.free_production(build.project_id, decision.id)
         if decision.action is not Action.ROLLBACK:
             await _settle_build(tx, now, rollout.project, build, outcome)
@@ -164,7 +213,8 @@ async def _settle(
                 now, f"{action}.{result}", build.project_id, build.id, decision.actor, detail
             )
         )
-        await tx.enqueue(AnnounceDecision(decision.id, build.id))
+        environment = production_environment(rollout.project)
+        await tx.enqueue(AnnounceDecision(decision.id, build.id, environment))
 
 
 async def _settle_build(
@@ -221,7 +271,8 @@ async def _add_release(
         )
     )
     if replaced is not None and replaced.decision_id is not None:
-        await tx.enqueue(AnnounceDecision(replaced.decision_id, replaced.build_id))
+        environment = production_environment(rollout.project)
+        await tx.enqueue(AnnounceDecision(replaced.decision_id, replaced.build_id, environment))
     return release
 
 

@@ -65,7 +65,11 @@ async def rollback(
             )
             await tx.enqueue(
                 RollbackProduction(
-                    decision.id, release.id, previous.id, production_environment(project)
+                    decision.id,
+                    release.id,
+                    previous.id,
+                    production_environment(project),
+                    build_id=previous.build_id,
                 )
             )
     except Refused as refused:

@@ -7,18 +7,23 @@ per environment). On PostgreSQL the candidate row is locked with `FOR UPDATE SKI
 so replicas never wait on each other; on SQLite `BEGIN IMMEDIATE` serialises the claim.
 Every later write names the lease owner and attempt number, so a worker whose lease was
 taken over cannot complete or retry the job it lost (the attempt is a fencing token).
+
+Besides claiming, it reads the table for the reconciler (`unfinished`) and for an operator
+(`troubled`, `revive`: `cibot jobs` and `cibot jobs retry`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Database
 from cibot.service import jobs
-from cibot.service.jobs import Job, JobState
+from cibot.service.jobs import Job, JobRecord, JobState
 
 _LIVE = (JobState.PENDING.value, JobState.RUNNING.value)
 
@@ -41,6 +46,10 @@ def _candidate(skip_locked: bool) -> sa.Select[tuple[int]]:
     if skip_locked:
         candidate = candidate.with_for_update(skip_locked=True)
     return candidate.limit(1)
+
+
+# The project of the build a job is about: every log line of the job's work names it.
+_project_of = sa.select(t.builds.c.project_id).where(t.builds.c.id == sa.bindparam("build_id"))
 
 
 class SqlJobQueue:
@@ -69,12 +78,20 @@ class SqlJobQueue:
                     .returning(j.c.id, j.c.kind, j.c.payload, j.c.attempts)
                 )
             ).one()
+            payload = jobs.decode(row.kind, row.payload)
+            build_id = getattr(payload, "build_id", None)
+            project_id = (
+                (await conn.execute(_project_of, {"build_id": build_id})).scalar()
+                if build_id
+                else None
+            )
         return Job(
             id=row.id,
-            payload=jobs.decode(row.kind, row.payload),
+            payload=payload,
             attempts=row.attempts,
             lease_owner=owner,
             lease_expires_at=expires,
+            project_id=project_id,
         )
 
     def _mine(self, job: Job) -> sa.ColumnElement[bool]:
@@ -116,3 +133,70 @@ class SqlJobQueue:
         return await self._update_mine(
             job, state=JobState.DEAD.value, last_error=error[:4000], lease_owner=None
         )
+
+    async def unfinished(self, kinds: Iterable[str]) -> Sequence[JobRecord]:
+        j = t.jobs
+        states = (*_LIVE, JobState.DEAD.value)
+        query = j.select().where(j.c.state.in_(states), j.c.kind.in_(list(kinds))).order_by(j.c.id)
+        async with self._database.begin() as conn:
+            return [_record(row) for row in await conn.execute(query)]
+
+    async def troubled(self, now: datetime, overdue: timedelta, limit: int) -> list[JobRecord]:
+        """Jobs that need a look, newest first: dead ones; running ones whose lease ran out
+        (their worker died and nobody took them over); pending ones overdue by `overdue`
+        (no worker runs them, or an older job of their queue holds them up)."""
+        j = t.jobs
+        stuck = sa.or_(
+            j.c.state == JobState.DEAD.value,
+            sa.and_(j.c.state == JobState.RUNNING.value, j.c.lease_expires_at < now),
+            sa.and_(j.c.state == JobState.PENDING.value, j.c.run_at < now - overdue),
+        )
+        query = j.select().where(stuck).order_by(j.c.id.desc()).limit(limit)
+        async with self._database.begin() as conn:
+            return [_record(row) for row in await conn.execute(query)]
+
+    async def revive(self, job_id: int, now: datetime) -> JobRecord | None:
+        """Put a dead job back in the queue, due now, with its attempts counted afresh; None
+        when there is no dead job with that id (nothing is changed then)."""
+        j = t.jobs
+        async with self._database.begin() as conn:
+            row = (
+                await conn.execute(
+                    j.update()
+                    .where(j.c.id == job_id, j.c.state == JobState.DEAD.value)
+                    .values(
+                        state=JobState.PENDING.value,
+                        run_at=now,
+                        attempts=0,
+                        lease_owner=None,
+                        lease_expires_at=None,
+                        updated_at=now,
+                    )
+                    .returning(*j.c)
+                )
+            ).first()
+        return _record(row) if row is not None else None
+
+    async def get(self, job_id: int) -> JobRecord | None:
+        async with self._database.begin() as conn:
+            row = (await conn.execute(t.jobs.select().where(t.jobs.c.id == job_id))).first()
+        return _record(row) if row is not None else None
+
+
+def _record(row: Any) -> JobRecord:
+    try:
+        payload: jobs.JobPayload | None = jobs.decode(row.kind, row.payload)
+    except (KeyError, TypeError, ValueError):
+        payload = None
+    return JobRecord(
+        id=row.id,
+        kind=row.kind,
+        payload=payload,
+        state=JobState(row.state),
+        attempts=row.attempts,
+        run_at=row.run_at,
+        updated_at=row.updated_at,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+        last_error=row.last_error,
+    )

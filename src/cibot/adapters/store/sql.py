@@ -289,12 +289,23 @@ class SqlTransaction(Transaction):
         query = t.decisions.select().where(t.decisions.c.id == decision_id)
         return _decision((await self._conn.execute(query)).first())
 
-    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> None:
-        await self._conn.execute(
-            t.decisions.update()
-            .where(t.decisions.c.id == decision_id)
+    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> bool:
+        """Compare-and-set on `outcome IS NULL`. The UPDATE locks the row: on PostgreSQL a
+        concurrent settle waits for this one to commit, then finds the outcome set."""
+        d = t.decisions
+        result = await self._conn.execute(
+            d.update()
+            .where(d.c.id == decision_id, d.c.outcome.is_(None))
             .values(outcome=outcome.value, reason=reason)
         )
+        return result.rowcount == 1
+
+    async def start_decision(self, decision_id: int, at: datetime) -> bool:
+        d = t.decisions
+        result = await self._conn.execute(
+            d.update().where(d.c.id == decision_id, d.c.started_at.is_(None)).values(started_at=at)
+        )
+        return result.rowcount == 1
 
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
         m = t.slack_messages
@@ -378,6 +389,12 @@ class SqlTransaction(Transaction):
             .where(p.c.project_id == project_id, p.c.decision_id == decision_id)
             .values(build_id=None, decision_id=None, since=None)
         )
+
+    async def production_holder(self, project_id: str) -> int | None:
+        p = t.production_slots
+        query = sa.select(p.c.decision_id).where(p.c.project_id == project_id)
+        found: int | None = (await self._conn.execute(query)).scalar()
+        return found
 
     async def add_release(self, release: Release) -> Release:
         result = await self._conn.execute(

@@ -169,6 +169,7 @@ decisions = sa.Table(
     sa.Column("outcome", sa.String(16)),
     sa.Column("reason", sa.Text),
     sa.Column("note", sa.Text),
+    sa.Column("started_at", Time),  # when its deploy job first began (production decisions)
     sa.Index("ix_decisions_build", "build_id", "id"),
 )
 
