@@ -97,8 +97,12 @@ def db_upgrade(config: ConfigOption = None) -> None:
     from cibot.adapters.store import migrate
 
     settings = _settings(config)
-    migrate.upgrade(settings.database.async_url)
-    typer.echo(f"database {settings.database.display_url} is at revision {migrate.head_revision()}")
+    try:
+        said = migrate.upgrade(settings.database.async_url)
+    except migrate.NotMigrated as exc:
+        typer.echo(f"cibot db upgrade: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(said.replace("the database", f"database {settings.database.display_url}", 1))
 
 
 @app.command()
