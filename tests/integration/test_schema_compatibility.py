@@ -135,7 +135,7 @@ def test_every_migration_from_0006_on_says_which_older_code_may_serve_on_it() ->
 
 
 @pytest.mark.postgres
-def test_several_upgrades_at_once_on_postgresql_take_turns(postgres_url: str, tmp_path: Path) -> None:
+def test_concurrent_upgrades_on_postgresql_take_turns(postgres_url: str, tmp_path: Path) -> None:
     """Several pods' init steps run `cibot db upgrade` together: one migrates, the rest wait."""
     config = tmp_path / "cibot.yaml"
     config.write_text(f"database: {{url: '{postgres_url}'}}\nprojects: []\n")
