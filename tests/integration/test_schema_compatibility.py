@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from cibot.adapters.store import migrate
+from cibot.adapters.store import migrate, tables
 from cibot.adapters.store.database import Database
+from cibot.adapters.store.queue import SqlJobQueue
+from cibot.service.jobs import JobState
 from tests.support.schemas import future_migration, upgrade_with
 from tests.support.service import CIBOT
 
@@ -152,3 +155,27 @@ def test_concurrent_upgrades_on_postgresql_take_turns(postgres_url: str, tmp_pat
 
     assert [code for code, _ in outcomes] == [0, 0, 0], outcomes
     assert asyncio.run(revision_of(postgres_url)) == migrate.head_revision()
+
+
+async def test_a_job_of_a_kind_this_version_does_not_know_is_left_for_the_version_that_made_it(
+    database_url: str,
+) -> None:
+    """In a rolling update the old pods share the job table with the new ones: a job a newer
+    version enqueued is not theirs to claim (nor to use up its attempts on)."""
+    await migrate.upgrade_async(database_url)
+    database = Database(database_url)
+    now = datetime.now(UTC)
+    try:
+        async with database.begin() as conn:
+            await conn.execute(tables.jobs.insert().values(
+                kind="from_a_newer_version", payload="{}", state=JobState.PENDING.value,
+                run_at=now - timedelta(seconds=1), created_at=now, updated_at=now,
+            ))  # fmt: skip
+        claimed = await SqlJobQueue(database).claim("old-pod", now, lease_seconds=30)
+        async with database.begin() as conn:
+            row = (await conn.execute(sa.select(tables.jobs))).one()
+    finally:
+        await database.dispose()
+
+    assert claimed is None
+    assert (row.state, row.attempts, row.lease_owner) == (JobState.PENDING.value, 0, None)
