@@ -19,9 +19,9 @@ RUN apt-get update -qq \
  && rm -rf /var/lib/apt/lists/*
 RUN python3 -m venv /opt/uv \
  && /opt/uv/bin/pip install --quiet --no-cache-dir --disable-pip-version-check "uv==${UV_VERSION}"
-# UV_NATIVE_TLS: trust the system's CA store, as apt and pip here do (a proxy's CA included).
+# UV_SYSTEM_CERTS: trust the system's CA store, as apt and pip do (a proxy's CA included).
 ENV UV_PYTHON=/usr/bin/python3 UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1 \
-    UV_LINK_MODE=copy UV_NO_CACHE=1 UV_PROJECT_ENVIRONMENT=/app UV_NATIVE_TLS=1
+    UV_LINK_MODE=copy UV_NO_CACHE=1 UV_PROJECT_ENVIRONMENT=/app UV_SYSTEM_CERTS=1
 WORKDIR /src
 # The dependencies first: this layer is rebuilt only when the lock changes.
 COPY pyproject.toml uv.lock ./
