@@ -29,7 +29,8 @@ def test_every_relative_link_leads_to_a_file_of_the_repository(doc: Path) -> Non
 def proof_paths() -> tuple[list[str], list[str]]:
     """(paths the threat model gives as proof, globs of tests it says are being added)."""
     rows = [line for line in THREAT_MODEL.read_text().splitlines() if line.startswith("| ")]
-    paths, pending = [], []
+    paths: list[str] = []
+    pending: list[str] = []
     for row in rows:
         found = re.findall(r"`(tests/[^`:]+\.py)(?:::[^`]*)?`", row)
         (pending if "being added" in row else paths).extend(found)
