@@ -11,6 +11,7 @@
 #   CIBOT_WEBHOOK_SECRET  the project's signing secret
 #   CIBOT_PROJECT CIBOT_IMAGE CIBOT_TYPE (branch|tag) CIBOT_TARGET (the branch or tag)
 #   optional: CIBOT_COMMIT CIBOT_AUTHOR CIBOT_BUILD_NUMBER CIBOT_CI_URL
+#             CIBOT_RETRIES (default 5: retries of 5xx, 429 and connection errors)
 # Exit status, as `cibot notify`: 0 accepted, 1 refused (the reason on stderr), 2 bad input,
 # 3 ci-bot could not be reached. Under GitHub Actions the build id becomes the step's output.
 set -eu
@@ -51,10 +52,11 @@ esac
 cibot_sig="$(printf '%s' "$cibot_id.$cibot_ts.$cibot_body" \
   | openssl dgst -sha256 -mac HMAC -macopt "$cibot_key" -binary | base64)"
 
+case "${CIBOT_RETRIES:-5}" in *[!0-9]*) cibot_fail 2 "CIBOT_RETRIES is not a number" ;; esac
 cibot_answer="$(mktemp)"
 trap 'rm -f "$cibot_answer"' EXIT
 cibot_status="$(curl -sS -o "$cibot_answer" -w '%{http_code}' --max-time 30 \
-  --retry 5 --retry-connrefused --retry-max-time 240 \
+  --retry "${CIBOT_RETRIES:-5}" --retry-connrefused --retry-max-time 240 \
   -H 'content-type: application/json' -H "webhook-id: $cibot_id" \
   -H "webhook-timestamp: $cibot_ts" -H "webhook-signature: v1,$cibot_sig" \
   --data-binary "$cibot_body" "${CIBOT_URL%/}/build-complete")" || cibot_fail 3 "cannot reach $CIBOT_URL"

@@ -94,14 +94,16 @@ async def test_the_shell_snippet_sends_a_signed_build_that_cibot_accepts(
 def test_the_shell_snippet_exits_one_when_refused_and_three_when_unreachable(
     cibot: CibotProcess,
 ) -> None:
-    wrong = sh(
-        SNIPPET.read_text(), ci_env(cibot.url, CIBOT_TARGET="main", CIBOT_WEBHOOK_SECRET="x")
-    )
-    bad = sh(SNIPPET.read_text(), ci_env(cibot.url, CIBOT_TARGET="main", CIBOT_BUILD_NUMBER="7a"))
-    away = sh(SNIPPET.read_text(), ci_env("http://127.0.0.1:9", CIBOT_TARGET="main"))
-    unset = sh(SNIPPET.read_text(), {"CIBOT_URL": cibot.url})
+    snippet = SNIPPET.read_text()
+    wrong = sh(snippet, ci_env(cibot.url, CIBOT_TARGET="main", CIBOT_WEBHOOK_SECRET="x"))
+    quoted = sh(snippet, ci_env(cibot.url, CIBOT_TARGET='a"b\\c'))
+    bad = sh(snippet, ci_env(cibot.url, CIBOT_TARGET="main", CIBOT_BUILD_NUMBER="7a"))
+    away = sh(snippet, ci_env("http://127.0.0.1:9", CIBOT_TARGET="main", CIBOT_RETRIES="1"))
+    unset = sh(snippet, {"CIBOT_URL": cibot.url})
 
-    assert (wrong.returncode, "refused: 401") == (1, wrong.stderr.split("cibot-notify: ")[1][:12])
+    assert wrong.returncode == 1 and "cibot-notify: refused: 401" in wrong.stderr
+    # quotes and backslashes are escaped: the body parses, and the field is judged on its merits
+    assert quoted.returncode == 1 and "invalid field 'target'" in quoted.stderr
     assert bad.returncode == 2 and "CIBOT_BUILD_NUMBER is not a number" in bad.stderr
     assert away.returncode == 3 and "cannot reach" in away.stderr
     assert unset.returncode == 2 and "CIBOT_WEBHOOK_SECRET is not set" in unset.stderr
