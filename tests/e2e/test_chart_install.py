@@ -10,6 +10,7 @@ permissions the chart grants, and the same token is refused where ci-bot has no 
 from __future__ import annotations
 
 import base64
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -90,24 +91,26 @@ async def admin(kubeconfig_path: Path) -> AsyncIterator[AsyncClient]:
 async def release(admin: AsyncClient, kubeconfig_path: Path) -> AsyncIterator[Release]:
     suffix = uuid.uuid4().hex[:6]
     rel = Release("cibot", f"cibot-{suffix}", f"shop-{suffix}", f"other-{suffix}", "cibot")
-    for name in (rel.namespace, rel.project_namespace, rel.other_namespace):
-        await create_namespace(admin, name, RESTRICTED)
-    secret = {
-        "SLACK_BOT_TOKEN": "xoxb-fake",
-        "SLACK_SIGNING_SECRET": "s",
-        "CIBOT_WEBHOOK_SECRET": "w",
-    }
-    where = ObjectMeta(name="cibot-secrets", namespace=rel.namespace)
-    await admin.create(Secret(metadata=where, stringData=secret))
-    installed = run_helm(
-        "install", rel.name, str(CHART), "--namespace", rel.namespace, "--wait", "--timeout", "2m",
-        values=chart_values(rel.project_namespace), kubeconfig=kubeconfig_path,
-    )  # fmt: skip
-    assert installed.returncode == 0, installed.stdout + installed.stderr
-    yield rel
-    run_helm("uninstall", rel.name, "--namespace", rel.namespace, kubeconfig=kubeconfig_path)
-    for name in (rel.namespace, rel.project_namespace, rel.other_namespace):
-        await admin.delete(Namespace, name)
+    names = (rel.namespace, rel.project_namespace, rel.other_namespace)
+    try:
+        for name in names:
+            await create_namespace(admin, name, RESTRICTED)
+        secret = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s",
+                  "CIBOT_WEBHOOK_SECRET": "w"}  # fmt: skip
+        where = ObjectMeta(name="cibot-secrets", namespace=rel.namespace)
+        await admin.create(Secret(metadata=where, stringData=secret))
+        installed = run_helm(
+            "install", rel.name, str(CHART), "--namespace", rel.namespace,
+            "--wait", "--timeout", "2m",
+            values=chart_values(rel.project_namespace), kubeconfig=kubeconfig_path,
+        )  # fmt: skip
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        yield rel
+    finally:
+        run_helm("uninstall", rel.name, "--namespace", rel.namespace, kubeconfig=kubeconfig_path)
+        for name in names:
+            with contextlib.suppress(ApiError):
+                await admin.delete(Namespace, name)
 
 
 async def test_helm_install_brings_ci_bot_up_under_the_restricted_pod_security_standard(
