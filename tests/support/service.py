@@ -42,7 +42,8 @@ def run_cli(
 
 
 class CibotProcess:
-    def __init__(self, config: dict[str, Any], workdir: Path) -> None:
+    def __init__(self, config: dict[str, Any], workdir: Path, executable: str = CIBOT) -> None:
+        self.executable = executable  # another version's `cibot` (tests of upgrades)
         self.port = free_port()
         config.setdefault("server", {}).update(host="127.0.0.1", port=self.port)
         self.config = config
@@ -67,7 +68,7 @@ class CibotProcess:
         self.write_config()
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [CIBOT, "serve", "--config", str(self.path)],
+            [self.executable, "serve", "--config", str(self.path)],
             stdout=log,
             stderr=log,
             env={**os.environ, **(env or {})},

@@ -26,11 +26,16 @@ from cibot.adapters.slack.chat import web_client
 from cibot.config import Settings, readiness_problems
 from cibot.domain.project import is_group
 
-# (API group, resource, verbs) ci-bot needs in each project namespace.
+# (API group, resource, verbs) ci-bot needs in each project namespace: the chart's Role
+# grants exactly these (charts/cibot/templates/_helpers.tpl; a test keeps the two equal).
+# Every route kind, whichever a project uses: removing an environment looks for each.
+# `watch` on deployments: a rollout is followed as it happens (without it, polled).
 NEEDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("apps", "deployments", ("get", "create", "patch", "delete")),
+    ("apps", "deployments", ("get", "create", "patch", "delete", "watch")),
     ("", "services", ("get", "create", "patch", "delete")),
     ("networking.k8s.io", "ingresses", ("get", "create", "patch", "delete")),
+    ("getambassador.io", "mappings", ("get", "create", "patch", "delete")),
+    ("gateway.networking.k8s.io", "httproutes", ("get", "create", "patch", "delete")),
     ("", "pods", ("list",)),
     ("", "events", ("list",)),
 )

@@ -1,4 +1,5 @@
-"""The `cibot` command line: serve, check, notify, notify-branch-deleted, audit, jobs, db upgrade.
+"""The `cibot` command line: serve, check, notify, notify-branch-deleted, audit, jobs,
+db upgrade, slack-manifest, and `--version`.
 
 Settings are read once here, into frozen objects, and handed to the composition root.
 Exit codes: 0 all well; 1 the request was refused or a check failed; 2 usage or
@@ -27,6 +28,26 @@ ConfigOption = Annotated[
     Path | None,
     typer.Option("--config", "-c", help="YAML config (default: $CIBOT_CONFIG, else cibot.yaml)"),
 ]
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import version
+
+        typer.echo(f"cibot {version('cibot')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """ci-bot: preview deployments per build, QA approval in Slack, promotion to production."""
 
 
 def _settings(config: Path | None) -> Settings:
@@ -110,8 +131,12 @@ def db_upgrade(config: ConfigOption = None) -> None:
     from cibot.adapters.store import migrate
 
     settings = _settings(config)
-    migrate.upgrade(settings.database.async_url)
-    typer.echo(f"database {settings.database.display_url} is at revision {migrate.head_revision()}")
+    try:
+        said = migrate.upgrade(settings.database.async_url)
+    except migrate.NotMigrated as exc:
+        typer.echo(f"cibot db upgrade: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(said.replace("the database", f"database {settings.database.display_url}", 1))
 
 
 @app.command()
@@ -154,6 +179,48 @@ def notify_branch_deleted(  # noqa: PLR0917 - one option per field, as CI script
     deletion = BranchDeletion(project, branch)
     code = send(url, secret, deletion, webhook_id=webhook_id, retries=retries, timeout=timeout)
     raise typer.Exit(code)
+
+
+@app.command("slack-manifest")
+def slack_manifest(
+    config: ConfigOption = None,
+    url: Annotated[
+        str | None, typer.Option(help="ci-bot's public URL (default: server.public_url)")
+    ] = None,
+    socket_mode: Annotated[
+        bool, typer.Option("--socket-mode", help="Socket Mode: Slack needs no URL")
+    ] = False,
+    name: Annotated[str, typer.Option(help="the app's and the bot's name in Slack")] = "ci-bot",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of YAML")] = False,
+) -> None:
+    """Print the Slack app manifest: paste it at api.slack.com/apps, install, copy two tokens."""
+    import json
+
+    import yaml
+
+    from cibot.entrypoints.slack_manifest import ManifestError, manifest
+    from cibot.entrypoints.web.slack import COMMAND
+
+    if url is None and not socket_mode:
+        path = config_path(config)
+        public = _settings(config).server.public_url if path.exists() else None
+        if public is None:
+            typer.echo(
+                f"cibot slack-manifest: no URL: give --url, set server.public_url in {path}, "
+                "or use --socket-mode",
+                err=True,
+            )
+            raise typer.Exit(2)
+        url = str(public)
+    try:
+        made = manifest(public_url=url, socket_mode=socket_mode, name=name, command=COMMAND)
+    except ManifestError as exc:
+        typer.echo(f"cibot slack-manifest: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if as_json:
+        typer.echo(json.dumps(made, indent=2))
+    else:
+        typer.echo(yaml.safe_dump(made, sort_keys=False, width=1000), nl=False)
 
 
 def main() -> None:

@@ -95,10 +95,12 @@ async def _serve(settings: Settings, api_url: str | None, token: str | None) -> 
         return 2
     try:
         try:
-            await migrate.ensure_migrated(service.database)
+            schema = await migrate.ensure_migrated(service.database)
         except migrate.NotMigrated as exc:
             log.error("database.not_migrated", message=str(exc))
             return 2
+        if schema.newer:  # a rolling update or a rollback: see migrate.py
+            log.warning("database.newer_schema", message=f"the database is {schema.describe()}")
         config = uvicorn.Config(
             service.app,
             host=settings.server.host,

@@ -1,42 +1,135 @@
-"""Schema migrations: `cibot db upgrade`, and the check that refuses an unmigrated database.
+"""Schema migrations: `cibot db upgrade`, and the check `serve` makes before it starts.
 
 Alembic is configured in code (no alembic.ini to ship); the scripts live in `migrations/`.
+
+Kubernetes runs old and new versions on one database: during a rolling update the old pods
+serve on the schema the new version just migrated, and `helm rollback` (or a node drain that
+restarts an old pod) starts the old version on it too. So migrations are additive (expand
+now, contract in a later release), and each says, in its module, the oldest revision whose
+code may still serve on the schema it leaves (`serves_from`). An upgrade records, in the
+same transaction, the newest such floor along the chain (table `schema_compat`): an older
+version, which cannot know the newer scripts, reads it there. This version then
+
+- serves on its own schema, and on a newer one whose record names a revision it knows;
+- refuses a newer schema whose record does not (a contracting change), saying so;
+- refuses an older or empty schema, saying to run `cibot db upgrade`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection
 
 from cibot.adapters.store.database import Database
+from cibot.adapters.store.tables import schema_compat
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+PG_UPGRADE_LOCK = 0x63_69_62_6F_74  # "cibot": one upgrade at a time (several pods' init steps)
 
 
 def alembic_config(url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 
 
-def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the schema to `revision`. Blocking: call it from a thread in async code."""
-    command.upgrade(alembic_config(url), revision)
+def _scripts(config: Config | None = None) -> ScriptDirectory:
+    return ScriptDirectory.from_config(config or alembic_config("sqlite://"))
 
 
 def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    return _scripts().get_current_head()
+
+
+def revisions_oldest_first(scripts: ScriptDirectory | None = None) -> list[str]:
+    scripts = scripts or _scripts()
+    return [s.revision for s in reversed(list(scripts.walk_revisions()))]
+
+
+def declared(revision: str, scripts: ScriptDirectory | None = None) -> str | None:
+    """The `serves_from` a migration declares, or None when it says nothing."""
+    script = (scripts or _scripts()).get_revision(revision)
+    value = getattr(script.module, "serves_from", None) if script else None
+    return str(value) if value is not None else None
+
+
+def serves_from(scripts: ScriptDirectory, revision: str) -> str:
+    """The oldest revision whose code may serve on the schema at `revision`.
+
+    The newest floor declared along the chain up to `revision`; a migration that declares
+    none admits only its own code.
+    """
+    chain = revisions_oldest_first(scripts)
+    chain = chain[: chain.index(revision) + 1]
+    floor = 0
+    for position, rev in enumerate(chain):
+        named = declared(rev, scripts) or rev
+        if named not in chain[: position + 1]:
+            raise ValueError(f"migration {rev}: serves_from {named!r} is not an earlier revision")
+        floor = max(floor, chain.index(named))
+    return chain[floor]
+
+
+def record(connection: Connection, config: Config) -> None:
+    """Write which code may serve on the schema just migrated (env.py, same transaction)."""
+    if not sa.inspect(connection).has_table(schema_compat.name):
+        return  # a schema from before 0006_ship
+    current = MigrationContext.configure(connection).get_current_revision()
+    connection.execute(schema_compat.delete())
+    if current is not None:
+        floor = serves_from(_scripts(config), current)
+        connection.execute(schema_compat.insert().values(revision=current, serves_from=floor))
+
+
+def lock_for_upgrade(connection: Connection) -> None:
+    """On PostgreSQL, one upgrade at a time: a second waits, then finds nothing to do."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_UPGRADE_LOCK)))
+
+
+class NotMigrated(Exception):
+    """The schema is missing, older than this version, or newer and not compatible with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Compatibility:
+    """How the database's schema stands to this version's, when this version may serve on it."""
+
+    current: str
+    head: str
+    newer: bool = False
+    serves_from: str | None = None
+
+    def describe(self) -> str:
+        if not self.newer:
+            return f"at revision {self.current}"
+        return (
+            f"at revision {self.current}, newer than this ci-bot's {self.head}; its migrations "
+            f"let ci-bot from revision {self.serves_from} on serve on it"
+        )
 
 
 def _current(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _recorded(connection: Connection) -> tuple[str, str] | None:
+    if not sa.inspect(connection).has_table(schema_compat.name):
+        return None
+    row = connection.execute(sa.select(schema_compat.c.revision, schema_compat.c.serves_from))
+    found = row.first()
+    return (found.revision, found.serves_from) if found else None
 
 
 async def current_revision(database: Database) -> str | None:
@@ -44,17 +137,69 @@ async def current_revision(database: Database) -> str | None:
         return await conn.run_sync(_current)
 
 
-class NotMigrated(Exception):
-    """The database schema is missing or older than this version of ci-bot."""
+def _known(scripts: ScriptDirectory, revision: str) -> bool:
+    try:
+        return scripts.get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
-async def ensure_migrated(database: Database) -> None:
-    current, head = await current_revision(database), head_revision()
-    if current != head:
+async def ensure_migrated(database: Database) -> Compatibility:
+    """May this version serve on the database? Raises NotMigrated, saying why, when not."""
+    async with database.begin() as conn:
+        current = await conn.run_sync(_current)
+        recorded = await conn.run_sync(_recorded)
+    scripts, head = _scripts(), head_revision() or ""
+    if current == head:
+        return Compatibility(current, head)
+    if current is None or _known(scripts, current):
         state = "has no ci-bot schema" if current is None else f"is at revision {current}"
         raise NotMigrated(
             f"the database {state}, this ci-bot needs {head}: run `cibot db upgrade` first"
         )
+    newer = f"the database is at revision {current}, written by a newer ci-bot"
+    if recorded is None or recorded[0] != current:
+        raise NotMigrated(
+            f"{newer} that recorded no compatible versions; this one is at {head}: "
+            "run that newer version"
+        )
+    floor = recorded[1]
+    if not _known(scripts, floor):
+        raise NotMigrated(
+            f"{newer}; its migrations let only ci-bot from revision {floor} on serve on it, "
+            f"and this one is at {head}: run that newer version (or restore the database "
+            "from the backup taken before the upgrade)"
+        )
+    return Compatibility(current, head, newer=True, serves_from=floor)
+
+
+async def _newer_schema(url: str) -> Compatibility | None:
+    """The compatibility of a newer schema; None when an upgrade has work to do."""
+    database = Database(url)
+    try:
+        return await ensure_migrated(database)
+    except NotMigrated:
+        async with database.begin() as conn:
+            current = await conn.run_sync(_current)
+        if current is None or _known(_scripts(), current):
+            return None
+        raise
+    finally:
+        await database.dispose()
+
+
+def upgrade(url: str, revision: str = "head") -> str:
+    """Bring the schema to `revision`; says what it did. Blocking: call it from a thread.
+
+    A schema newer than this version's is left alone when this version may serve on it
+    (an old pod's init step after a rollback), and refused (NotMigrated) when not.
+    """
+    if revision == "head":
+        standing = asyncio.run(_newer_schema(url))
+        if standing is not None and standing.newer:
+            return f"the database is {standing.describe()}: nothing to do"
+    command.upgrade(alembic_config(url), revision)
+    return f"the database is at revision {revision if revision != 'head' else head_revision()}"
 
 
 async def upgrade_async(url: str) -> None:

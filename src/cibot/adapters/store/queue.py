@@ -42,7 +42,10 @@ def _candidate(skip_locked: bool) -> sa.Select[tuple[int]]:
             older.c.queue == j.c.queue, older.c.id < j.c.id, older.c.state.in_(_LIVE)
         ),
     )
-    candidate = sa.select(j.c.id).where(due, first_in_queue).order_by(j.c.run_at, j.c.id)
+    # Only kinds this version knows: in a rolling update, a job a newer version enqueued is
+    # left to it rather than claimed, failed and its attempts used up here.
+    known = j.c.kind.in_(sorted(jobs.PAYLOAD_TYPES))
+    candidate = sa.select(j.c.id).where(due, known, first_in_queue).order_by(j.c.run_at, j.c.id)
     if skip_locked:
         candidate = candidate.with_for_update(skip_locked=True)
     return candidate.limit(1)

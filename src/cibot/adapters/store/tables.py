@@ -214,3 +214,10 @@ production_slots = sa.Table(  # one production deployment in flight per project,
     sa.Column("decision_id", sa.BigInteger),
     sa.Column("since", Time),
 )
+
+schema_compat = sa.Table(  # which code may serve on this schema: one row, written by upgrades
+    "schema_compat",
+    metadata,
+    sa.Column("revision", sa.String(64), primary_key=True),  # the schema's Alembic revision
+    sa.Column("serves_from", sa.String(64), nullable=False),  # the oldest code revision it admits
+)

@@ -1,4 +1,5 @@
-"""Alembic environment: runs migrations on the async engine named in the Alembic config."""
+"""Alembic environment: runs migrations on the async engine named in the Alembic config,
+one upgrade at a time, and records which versions may serve on the result (migrate.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from cibot.adapters.store import migrate
 from cibot.adapters.store.engine import create_engine
 from cibot.adapters.store.tables import metadata
 
@@ -14,7 +16,9 @@ from cibot.adapters.store.tables import metadata
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
     with context.begin_transaction():
+        migrate.lock_for_upgrade(connection)
         context.run_migrations()
+        migrate.record(connection, context.config)  # who may serve on it: migrate.py
 
 
 async def _main() -> None:

@@ -1,0 +1,88 @@
+"""`cibot slack-manifest`: the Slack app ci-bot needs, as one manifest to paste.
+
+Creating the app by hand means a dozen settings pages (scopes, interactivity, the slash
+command, App Home) that must all agree with what ci-bot calls and serves; one missed scope
+only shows up when the first DM fails. The manifest is built from the same facts the code
+uses: the slash command ci-bot listens to and the path Slack must post to. Its shape follows
+Slack's app manifest reference (https://docs.slack.dev/reference/app-manifest) and the
+published schema (github.com/slackapi/manifest-schema, schemas/manifest.schema.1.0.0.json).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+SLACK_PATH = "/slack/events"  # Slack's one Request URL: interactivity and the slash command
+
+# Bot scopes, each for the Web API methods ci-bot calls (adapters/slack/chat.py, check.py).
+BOT_SCOPES: tuple[tuple[str, str], ...] = (
+    ("chat:write", "chat.postMessage, chat.update, chat.postEphemeral: cards, DMs, replies"),
+    ("im:write", "conversations.open: the DM channel of each QA member and owner"),
+    ("users:read", "users.lookupByEmail needs it beside users:read.email"),
+    ("users:read.email", "users.lookupByEmail: the build's author, when CI sends an email"),
+    ("usergroups:read", "usergroups.users.list: roles given to a user group"),
+    ("commands", "the /cibot slash command"),
+    ("channels:history", "conversations.history: find a post cut off by a crash (public)"),
+    ("groups:history", "conversations.history: the same in private channels"),
+    ("im:history", "conversations.replies: the same in DMs"),
+)
+
+NAME_MAX, DESCRIPTION = 35, "Deploys each build to a preview; QA approves in Slack, owners ship."
+
+
+class ManifestError(ValueError):
+    """The manifest cannot be made as asked: `option` is the command-line option at fault."""
+
+    def __init__(self, option: str, message: str) -> None:
+        super().__init__(f"{option}: {message}")
+        self.option = option
+
+
+def request_url(public_url: str) -> str:
+    """Where Slack posts clicks and commands, for ci-bot reachable at `public_url`."""
+    parts = urlsplit(public_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ManifestError("--url", f"{public_url!r} is not an http(s) URL")
+    return f"{public_url.rstrip('/')}{SLACK_PATH}"
+
+
+def manifest(
+    *, public_url: str | None, socket_mode: bool, name: str, command: str
+) -> dict[str, Any]:
+    """The app manifest; `public_url` is required unless `socket_mode`."""
+    if not 1 <= len(name) <= NAME_MAX:
+        raise ManifestError("--name", f"1 to {NAME_MAX} characters, as Slack allows")
+    url = None if socket_mode else request_url(public_url or "")
+    slash: dict[str, Any] = {
+        "command": command,
+        "description": "Freeze or unfreeze production, show a project's history",
+        "usage_hint": "help",
+        "should_escape": False,
+    }
+    interactivity: dict[str, Any] = {"is_enabled": True}
+    if url:
+        slash["url"] = url
+        interactivity["request_url"] = url
+    return {
+        "_metadata": {"major_version": 1, "minor_version": 1},
+        "display_information": {"name": name, "description": DESCRIPTION},
+        "features": {
+            # DMs are how QA and owners hear of a build: the Messages tab must be on. Nobody
+            # writes to ci-bot there, so it is read-only.
+            "app_home": {
+                "home_tab_enabled": False,
+                "messages_tab_enabled": True,
+                "messages_tab_read_only_enabled": True,
+            },
+            "bot_user": {"display_name": name, "always_online": True},
+            "slash_commands": [slash],
+        },
+        "oauth_config": {"scopes": {"bot": [scope for scope, _why in BOT_SCOPES]}},
+        "settings": {
+            "interactivity": interactivity,
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": socket_mode,
+            "token_rotation_enabled": False,
+        },
+    }

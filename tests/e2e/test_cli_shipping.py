@@ -1,0 +1,87 @@
+"""The command line as someone installing ci-bot first meets it: `--version` and the Slack app
+manifest. Nothing here needs a cluster or a server."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from tests.support.service import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def project_version() -> str:
+    version: str = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    return version
+
+
+def test_version_prints_the_installed_version_and_exits_zero() -> None:
+    done = run_cli("--version")
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"cibot {project_version()}"
+
+
+def test_slack_manifest_points_slack_at_the_public_url_of_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "cibot.yaml"
+    config.write_text("server: {public_url: 'https://cibot.example.com'}\nprojects: []\n")
+
+    done = run_cli("slack-manifest", "--config", str(config))
+
+    assert done.returncode == 0, done.stderr
+    manifest = yaml.safe_load(done.stdout)
+    settings = manifest["settings"]
+    assert settings["interactivity"]["request_url"] == "https://cibot.example.com/slack/events"
+    assert settings["socket_mode_enabled"] is False
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/cibot"
+    assert command["url"] == "https://cibot.example.com/slack/events"
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert "chat:write" in manifest["oauth_config"]["scopes"]["bot"]
+
+
+def test_slack_manifest_takes_the_url_from_the_command_line_and_prints_json_on_request(
+    tmp_path: Path,
+) -> None:
+    done = run_cli(
+        "slack-manifest", "--url", "https://bot.example.org/", "--json",
+        env={"CIBOT_CONFIG": str(tmp_path / "absent.yaml")},
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(done.stdout)
+    assert manifest["settings"]["interactivity"]["request_url"] == (
+        "https://bot.example.org/slack/events"
+    )
+
+
+def test_slack_manifest_in_socket_mode_names_no_request_url() -> None:
+    done = run_cli("slack-manifest", "--socket-mode", env={"CIBOT_CONFIG": "/nonexistent.yaml"})
+
+    assert done.returncode == 0, done.stderr
+    manifest = yaml.safe_load(done.stdout)
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert "request_url" not in manifest["settings"]["interactivity"]
+    assert "url" not in manifest["features"]["slash_commands"][0]
+
+
+def test_slack_manifest_without_any_url_says_which_option_is_missing(tmp_path: Path) -> None:
+    config = tmp_path / "cibot.yaml"
+    config.write_text("projects: []\n")
+
+    done = run_cli("slack-manifest", "--config", str(config))
+
+    assert done.returncode == 2
+    assert "server.public_url" in done.stderr and "--url" in done.stderr
+    assert done.stdout == ""
+
+
+def test_slack_manifest_refuses_a_url_slack_would_refuse() -> None:
+    done = run_cli("slack-manifest", "--url", "ftp://cibot.example.com")
+
+    assert done.returncode == 2
+    assert "--url" in done.stderr and "http" in done.stderr
