@@ -283,7 +283,7 @@ def build(
         clock=clock,
         projects=projects,
         global_secrets=settings.webhooks.secrets,
-        max_body_bytes=settings.server.max_body_bytes,
+        max_body_bytes=settings.webhooks.max_body_bytes,
     )
     secret = slack_signing_secret or settings.slack.signing_secret
     slack_routes = _slack_routes(

@@ -2,13 +2,18 @@
 
 Such tests never reach Kubernetes, so the server gets a kubeconfig that names an address
 nobody listens on, and needs no cluster to start. The fake Slack and SQLite are real.
+Also the flood of unsigned bodies and the timed clicks that T19 and `bench.flood` share.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from tests.support import slack_requests
@@ -60,3 +65,55 @@ def door_config(
         "projects": list(projects) or [project("shop")],
         **sections,
     }
+
+
+MIB = 1024 * 1024
+EMPTY_FIELDS = b"=&" * (MIB // 2)  # the costliest form to parse: half a million empty pairs
+
+
+def status_kib(pid: int, field: str) -> int:
+    """A process's VmRSS or VmHWM (its peak RSS), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def forged_webhook_headers() -> dict[str, str]:
+    """Headers that look right (a fresh timestamp, a well-formed v1 signature) but are not."""
+    return {
+        "webhook-id": f"msg_{time.time_ns()}",
+        "webhook-timestamp": str(int(time.time())),
+        "webhook-signature": "v1," + base64.b64encode(b"\0" * 32).decode(),
+        "content-type": "application/x-www-form-urlencoded",
+    }
+
+
+async def flood(url: str, body: bytes, stop: asyncio.Event, answers: list[int]) -> None:
+    """Send `body`, unsigned, to each signed route in turn until `stop`; collect the codes."""
+    paths = ("/build-complete", "/branch-deleted", "/slack/events")
+    async with httpx.AsyncClient(timeout=60) as client:
+        sent = 0
+        while not stop.is_set():
+            path = paths[sent % len(paths)]
+            headers = forged_webhook_headers()
+            if path == "/slack/events":
+                headers = {**slack_requests.signed_headers("another body"), **headers}
+            response = await client.post(f"{url}{path}", content=body, headers=headers)
+            answers.append(response.status_code)
+            sent += 1
+
+
+async def click_acks(url: str, channel: str, count: int, pause: float = 0.05) -> list[float]:
+    """Each click's round trip, until Slack would have its 200: a signed Approve of a build
+    that does not exist (verified, parsed, looked up in the database, answered)."""
+    took = []
+    async with httpx.AsyncClient(timeout=60) as client:
+        for _ in range(count):
+            payload = slack_requests.block_actions(QA[0], "qa_approve", "no-such-build", channel)
+            started = time.perf_counter()
+            response = await slack_requests.post_async(client, url, payload)
+            took.append(time.perf_counter() - started)
+            assert response.status_code == 200, response.text
+            await asyncio.sleep(pause)
+    return took

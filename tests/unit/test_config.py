@@ -150,6 +150,7 @@ def test_an_empty_file_gives_the_documented_defaults() -> None:
     assert not settings.slack.configured
     assert settings.kubernetes.kubeconfig is None
     assert settings.webhooks.secrets == ()
+    assert settings.webhooks.max_body_bytes == 16_384  # CI bodies are a few hundred bytes
     assert settings.jobs.lease_seconds == 60
     assert settings.jobs.max_attempts == 8
     assert settings.retry.max_seconds == 30.0

@@ -52,7 +52,7 @@ class ServerSettings(Section):
     host: NonEmpty = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     public_url: HttpUrl | None = None
-    max_body_bytes: int = Field(1_048_576, ge=1)
+    max_body_bytes: int = Field(1_048_576, ge=1)  # Slack requests; CI's: webhooks.max_body_bytes
 
 
 _DRIVERS: dict[str, tuple[Literal["sqlite", "postgresql"], str]] = {
@@ -132,6 +132,9 @@ class KubernetesSettings(Section):
 class WebhookSettings(Section):
     secret: NonEmpty | None = Field(None, repr=False)
     previous_secrets: tuple[NonEmpty, ...] = Field((), repr=False)  # still accepted: rotation
+    # A CI request is a few hundred bytes (its largest fields, escaped, stay under 16 KiB):
+    # whoever sends more is refused before a byte of it is hashed or parsed.
+    max_body_bytes: int = Field(16_384, ge=1024, le=1_048_576)
 
     @model_validator(mode="after")
     def _previous_needs_current(self) -> Self:
