@@ -154,3 +154,23 @@ async def test_without_a_global_secret_no_request_signed_or_not_gets_a_5xx(
     assert response.status_code < 500, response.text
     if secret in (None, "x"):
         assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"author": "ann\u0000"}, "author"),  # PostgreSQL keeps no NUL in text
+        ({"ci_url": "https://ci.example/\ud800"}, "ci_url"),  # no database encodes it
+        ({"\ud800": "x"}, "\\ud800"),  # was a 500: the answer naming it could not be encoded
+    ],
+)
+async def test_signed_text_no_database_can_store_is_a_422_naming_its_field(
+    client: httpx.AsyncClient, store: MemoryStore, fields: dict[str, str], named: str
+) -> None:
+    body = _fields_of(note("shop", **fields), "/build-complete")
+
+    response = await post(client, "/build-complete", body, "shop-secret")
+
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == named
+    assert store.state.builds == {}

@@ -22,6 +22,8 @@ from pydantic import (
     ValidationError,
 )
 
+from cibot.entrypoints.web.storable import unstorable
+
 # An image reference as the distribution spec defines it: [host[:port]/]path[:tag][@digest].
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
@@ -77,7 +79,17 @@ class InvalidNotification(Exception):
 
 
 def parse_fields(body: bytes, content_type: str) -> dict[str, Any]:
-    """The raw field dict from a JSON or form body; InvalidNotification if it is neither."""
+    """The raw field dict from a JSON or form body; InvalidNotification if it is neither,
+    or if some text in it is none a database could store (a NUL, an unpaired surrogate)."""
+    fields = _parsed(body, content_type)
+    where = unstorable(fields)
+    if where is not None:
+        message = f"field '{where}' holds a NUL character or an unpaired surrogate"
+        raise InvalidNotification(message, where)
+    return fields
+
+
+def _parsed(body: bytes, content_type: str) -> dict[str, Any]:
     if "json" in content_type:
         try:
             data = json.loads(body)

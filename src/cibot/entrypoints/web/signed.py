@@ -149,7 +149,8 @@ def _fields(body: bytes, content_type: str) -> dict[str, Any]:
     try:
         return parse_fields(body, content_type)
     except InvalidNotification as exc:
-        raise Refused(422, str(exc)) from None
+        named = {"field": exc.field} if exc.field else {}
+        raise Refused(422, str(exc), **named) from None
 
 
 def _signers(request: Request, body: bytes, intake: Intake) -> tuple[str, frozenset[str]]:
