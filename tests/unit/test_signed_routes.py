@@ -174,3 +174,27 @@ async def test_signed_text_no_database_can_store_is_a_422_naming_its_field(
     assert response.status_code == 422, response.text
     assert response.json()["field"] == named
     assert store.state.builds == {}
+
+
+async def test_a_content_length_of_unicode_digits_is_not_a_crash() -> None:
+    """`²` is a digit to `str.isdigit` but no number to `int`: Starlette reads headers as
+    Latin-1, so a raw 0xB2 byte arrived as one (HTTP servers refuse it before us today)."""
+    intake = Intake(MemoryStore(), FakeClock(), {SHOP.id: SHOP}, (), 4096)
+    app = create_app(intake, Metrics(), _ready)
+    sent: list[dict[str, object]] = []
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/build-complete", "raw_path": b"/build-complete",
+        "query_string": b"", "root_path": "", "headers": [(b"content-length", b"\xb2")],
+        "client": ("127.0.0.1", 1), "server": ("cibot", 80),
+    }  # fmt: skip
+
+    async def receive() -> dict[str, object]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+
+    assert sent[0]["status"] == 401

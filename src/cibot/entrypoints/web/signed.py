@@ -75,7 +75,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing to read past `limit` bytes whatever Content-Length claims, or
     to wait longer than BODY_TIMEOUT_SECONDS for it."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:  # not `²`
         raise BodyTooLarge
     chunks, size = [], 0
     try:
