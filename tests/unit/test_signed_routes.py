@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -181,7 +182,7 @@ async def test_a_content_length_of_unicode_digits_is_not_a_crash() -> None:
     Latin-1, so a raw 0xB2 byte arrived as one (HTTP servers refuse it before us today)."""
     intake = Intake(MemoryStore(), FakeClock(), {SHOP.id: SHOP}, (), 4096)
     app = create_app(intake, Metrics(), _ready)
-    sent: list[dict[str, object]] = []
+    sent: list[MutableMapping[str, Any]] = []
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": "/build-complete", "raw_path": b"/build-complete",
@@ -189,10 +190,10 @@ async def test_a_content_length_of_unicode_digits_is_not_a_crash() -> None:
         "client": ("127.0.0.1", 1), "server": ("cibot", 80),
     }  # fmt: skip
 
-    async def receive() -> dict[str, object]:
+    async def receive() -> MutableMapping[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, object]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     await app(scope, receive, send)
