@@ -322,6 +322,7 @@ class FakeChat:
     ephemerals: list[tuple[str, str, object]] = field(default_factory=list)
     modals: list[tuple[str, object]] = field(default_factory=list)
     emails: dict[str, str] = field(default_factory=dict)  # email -> user id
+    users: set[str] = field(default_factory=set)  # user ids Slack knows (besides the emails')
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
 
     async def post(self, channel: str, view: object, key: str | None = None) -> MessageRef:
@@ -357,6 +358,9 @@ class FakeChat:
 
     async def user_by_email(self, email: str) -> str | None:
         return self.emails.get(email.lower())
+
+    async def user_exists(self, user_id: str) -> bool:
+        return user_id in self.users or user_id in self.emails.values()
 
     async def group_members(self, group_id: str) -> frozenset[str]:
         if group_id not in self.groups:

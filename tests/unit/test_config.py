@@ -22,6 +22,7 @@ from cibot.config import (
     readiness_problems,
     to_domain,
 )
+from cibot.domain.policy import UnknownAuthor
 from cibot.domain.project import Project, Resources, RouteKind, Workload
 
 FULL = dedent(
@@ -709,6 +710,8 @@ POLICY = MINIMAL + indent(
           allow_override: true
           four_eyes: false
           author_may_deploy: false
+          approver_may_deploy: false
+          unknown_author: block
           expires_after: 3d
           allowed_images: [registry.example.com/shop/*, ghcr.io/acme/web, quay.io]
           freeze_windows:
@@ -732,6 +735,7 @@ def test_policy_and_lifecycle_keys_reach_the_domain() -> None:
     assert (policy.allow_override, policy.four_eyes, policy.author_may_deploy) == (
         True, False, False,
     )  # fmt: skip
+    assert (policy.approver_may_deploy, policy.unknown_author) == (False, UnknownAuthor.BLOCK)
     assert policy.expires_after == timedelta(days=3)
     assert policy.image_allowed("registry.example.com/shop/web:1")
     assert not policy.image_allowed("registry.example.com/blog/web:1")
@@ -746,6 +750,8 @@ def test_the_policy_defaults_are_one_approval_four_eyes_and_a_week_for_previews(
     (project,) = to_domain(parse_config(MINIMAL))
     assert project.policy.approvals_required == 1 and project.policy.four_eyes
     assert not project.policy.allow_override and project.policy.allowed_images == ()
+    assert project.policy.approver_may_deploy
+    assert project.policy.unknown_author is UnknownAuthor.ALLOW
     assert project.lifecycle.preview_ttl == timedelta(days=7)
     assert project.lifecycle.remind_after == timedelta(days=1)
 
@@ -790,6 +796,8 @@ def with_policy(line: str, section: str = "policy") -> str:
             "later than start",
         ),
         ("four_eye: true", "policy.four_eye", "did you mean 'four_eyes'"),
+        ("unknown_author: deny", "policy.unknown_author", "'allow' or 'block'"),
+        ("approver_may_deploy: sometimes", "policy.approver_may_deploy", "valid boolean"),
     ],
 )  # fmt: skip
 def test_a_bad_policy_key_is_named_with_its_line(line: str, key: str, message: str) -> None:

@@ -42,6 +42,8 @@ def _policy(config: PolicyConfig) -> Policy:
         allow_override=config.allow_override,
         four_eyes=config.four_eyes,
         author_may_deploy=config.author_may_deploy,
+        approver_may_deploy=config.approver_may_deploy,
+        unknown_author=config.unknown_author,
         expires_after=config.expires_after,
         allowed_images=tuple(ImageRule.parse(p) for p in config.allowed_images),
         freeze_windows=tuple(_window(w) for w in config.freeze_windows),

@@ -303,6 +303,10 @@ class Chat(Protocol):
         """The Slack user id with this email; None when there is nobody with it."""
         ...
 
+    async def user_exists(self, user_id: str) -> bool:
+        """Whether Slack knows a user with this id (`users.info`)."""
+        ...
+
     async def group_members(self, group_id: str) -> frozenset[str]:
         """The members of a Slack user group (ChatRejected when there is no such group)."""
         ...
