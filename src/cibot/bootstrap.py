@@ -31,6 +31,7 @@ from cibot.adapters.store.sql import SqlStore
 from cibot.config import Settings, to_domain
 from cibot.domain.build import Build
 from cibot.domain.project import Project
+from cibot.entrypoints.periodic import Keeper, Schedule
 from cibot.entrypoints.web.app import create_app
 from cibot.entrypoints.web.metrics import Metrics
 from cibot.entrypoints.web.signed import Intake
@@ -138,6 +139,14 @@ def _slack_routes(
     )
     guard = SlackGuard(secret, settings.server.max_body_bytes, bolt)
     return [("/slack/events", guard), ("/slack-interactions", guard)]
+
+
+def periodic_schedules(
+    settings: Settings, store: SqlStore, clock: Clock, projects: Mapping[str, Project]
+) -> list[tuple[str, float, Schedule]]:
+    """Each periodic job's scheduler and how often every replica calls it (`Keeper`)."""
+    period = settings.slack.group_refresh_seconds
+    return [("refresh_groups", period, partial(groups.schedule, store, clock, projects, period))]
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -268,14 +277,17 @@ def build(
             return False
         return True
 
+    keeper = Keeper(periodic_schedules(settings, store, clock, projects))
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
         if settings.jobs.workers:
-            await groups.schedule(store, clock, projects, settings.slack.group_refresh_seconds)
+            keeper.start()
         runner.start()
         try:
             yield
         finally:
+            await keeper.stop()
             await runner.stop()
 
     intake = Intake(

@@ -15,6 +15,7 @@ from typing import Any
 
 from cibot.domain.build import LIVE, Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
+from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.errors import ChatRejected, ClusterRejected
@@ -44,6 +45,7 @@ class _State:
     verdicts: dict[tuple[str, str], VerdictRecord] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
+    groups_read_at: dict[str, datetime] = field(default_factory=dict)
     freezes: dict[str, Freeze] = field(default_factory=dict)
     slots: dict[str, tuple[str, int]] = field(default_factory=dict)  # project -> build, decision
     releases: list[Release] = field(default_factory=list)
@@ -194,8 +196,16 @@ class MemoryTransaction:
     async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         return {g: self.state.groups[g] for g in group_ids if g in self.state.groups}
 
+    async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
+        return {
+            g: GroupSnapshot(self.state.groups[g], self.state.groups_read_at[g])
+            for g in group_ids
+            if g in self.state.groups
+        }
+
     async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None:
         self.state.groups[group_id] = members
+        self.state.groups_read_at[group_id] = at
 
     async def freeze_of(self, project_id: str) -> Freeze | None:
         return self.state.freezes.get(project_id)

@@ -7,20 +7,28 @@ earlier entry); the CI secrets are resolved so that each `Project` carries the o
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cibot.config.model import ProjectConfig, ResourcesConfig, Settings
 from cibot.config.rules import FreezeWindowConfig, LifecycleConfig, PolicyConfig, parse_weekly
 from cibot.domain.lifecycle import Lifecycle
 from cibot.domain.policy import DateWindow, FreezeWindow, ImageRule, Policy, WeeklyWindow
 from cibot.domain.project import Project, Resources, Workload
 
+# Roles from a user group are trusted for this many refresh periods after its last read.
+GROUP_TRUSTED_PERIODS = 3
+
 
 def to_domain(settings: Settings) -> tuple[Project, ...]:
     """One domain `Project` per configured project, in file order."""
     fallback = settings.webhooks.secrets
-    return tuple(_project(config, fallback) for config in settings.projects)
+    max_age = timedelta(seconds=GROUP_TRUSTED_PERIODS * settings.slack.group_refresh_seconds)
+    return tuple(_project(config, fallback, max_age) for config in settings.projects)
 
 
-def _project(config: ProjectConfig, global_secrets: tuple[str, ...]) -> Project:
+def _project(
+    config: ProjectConfig, global_secrets: tuple[str, ...], group_max_age: timedelta
+) -> Project:
     return Project(
         id=config.id,
         name=config.name,
@@ -33,6 +41,7 @@ def _project(config: ProjectConfig, global_secrets: tuple[str, ...]) -> Project:
         webhook_secrets=config.own_webhook_secrets or global_secrets,
         policy=_policy(config.policy),
         lifecycle=_lifecycle(config.lifecycle),
+        group_max_age=group_max_age,
     )
 
 

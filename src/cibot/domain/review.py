@@ -133,12 +133,19 @@ _VALID_IN = {
 
 def _role_refusal(project: Project, roster: Roster, user: str, action: Action) -> Refusal | None:
     if action in QA_ACTIONS and user not in roster.qa:
-        return Refusal(f"only the QA members of {project.name} may approve or reject", denied=True)
+        words = f"only the QA members of {project.name} may approve or reject"
+        return Refusal(_with_doubts(words, roster.doubts(project.qa)), denied=True)
     if action in OWNER_ACTIONS and user not in roster.owners:
         verbs = {Action.CLOSE: "close builds", Action.ROLLBACK: "roll back production"}
         verb = verbs.get(action, "deploy to production")
-        return Refusal(f"only the owners of {project.name} may {verb}", denied=True)
+        words = f"only the owners of {project.name} may {verb}"
+        return Refusal(_with_doubts(words, roster.doubts(project.owners)), denied=True)
     return None
+
+
+def _with_doubts(words: str, doubts: str) -> str:
+    """A role refusal, with why a group's members may be missing from the role (fail-closed)."""
+    return f"{words} ({doubts})" if doubts else words
 
 
 def authorise(

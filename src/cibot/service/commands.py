@@ -84,7 +84,7 @@ async def run(
         return Notice(parsed)
     now = clock.now()
     async with store.transaction() as tx:
-        refusal = await _refusal(tx, parsed, command.user)
+        refusal = await _refusal(tx, parsed, command.user, now)
         if refusal is not None:
             detail = {"command": parsed.verb.value, "reason": refusal}
             event = AuditEvent(now, "command.denied", parsed.project.id, None, command.user, detail)
@@ -99,8 +99,8 @@ async def run(
                 return await _history(tx, parsed)
 
 
-async def _refusal(tx: Transaction, parsed: _Parsed, user: str) -> str | None:
-    roster = await roster_of(tx, parsed.project)
+async def _refusal(tx: Transaction, parsed: _Parsed, user: str, now: datetime) -> str | None:
+    roster = await roster_of(tx, parsed.project, now)
     name = parsed.project.name
     if parsed.verb in (Verb.FREEZE, Verb.UNFREEZE) and user not in roster.owners:
         return f"only the owners of {name} may {parsed.verb.value} its production deploys"

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
+from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.jobs import Job, JobPayload
@@ -125,6 +126,10 @@ class Transaction(Protocol):
 
     async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         """The last known members of each group that has been read from Slack."""
+        ...
+
+    async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
+        """The last known members of each group read from Slack, with when they were read."""
         ...
 
     async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None: ...
