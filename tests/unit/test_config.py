@@ -820,3 +820,11 @@ def test_a_role_may_name_a_slack_user_group_and_then_any_quorum_is_allowed() -> 
     )
     (project,) = to_domain(parse_config(text))
     assert project.groups == frozenset({"S0QAGROUP"})
+
+
+@pytest.mark.parametrize(("refresh", "trusted"), [(300, 900), (1, 60)])
+def test_group_members_are_trusted_for_three_refresh_periods_and_at_least_a_minute(
+    refresh: int, trusted: int
+) -> None:
+    (project,) = to_domain(parse_config(MINIMAL + f"slack: {{group_refresh_seconds: {refresh}}}\n"))
+    assert project.group_max_age == timedelta(seconds=trusted)

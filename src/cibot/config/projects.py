@@ -15,14 +15,16 @@ from cibot.domain.lifecycle import Lifecycle
 from cibot.domain.policy import DateWindow, FreezeWindow, ImageRule, Policy, WeeklyWindow
 from cibot.domain.project import Project, Resources, Workload
 
-# Roles from a user group are trusted for this many refresh periods after its last read.
-GROUP_TRUSTED_PERIODS = 3
+# Roles from a user group are trusted for this many refresh periods after its last read,
+# and at least a minute (a refresh may wait a little behind other jobs).
+GROUP_TRUSTED_PERIODS, GROUP_TRUSTED_AT_LEAST = 3, timedelta(minutes=1)
 
 
 def to_domain(settings: Settings) -> tuple[Project, ...]:
     """One domain `Project` per configured project, in file order."""
     fallback = settings.webhooks.secrets
-    max_age = timedelta(seconds=GROUP_TRUSTED_PERIODS * settings.slack.group_refresh_seconds)
+    periods = timedelta(seconds=GROUP_TRUSTED_PERIODS * settings.slack.group_refresh_seconds)
+    max_age = max(periods, GROUP_TRUSTED_AT_LEAST)
     return tuple(_project(config, fallback, max_age) for config in settings.projects)
 
 
