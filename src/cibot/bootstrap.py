@@ -48,6 +48,7 @@ from cibot.service import (
     preview,
     production,
     reminders,
+    retention,
 )
 from cibot.service.jobs import (
     AnnounceDecision,
@@ -61,6 +62,7 @@ from cibot.service.jobs import (
     JobPayload,
     NotifyUser,
     PostVerdictReplies,
+    PruneRetention,
     RedrawReview,
     RefreshGroups,
     RemindReviewers,
@@ -146,7 +148,15 @@ def periodic_schedules(
 ) -> list[tuple[str, float, Schedule]]:
     """Each periodic job's scheduler and how often every replica calls it (`Keeper`)."""
     period = settings.slack.group_refresh_seconds
-    return [("refresh_groups", period, partial(groups.schedule, store, clock, projects, period))]
+    return [
+        ("refresh_groups", period, partial(groups.schedule, store, clock, projects, period)),
+        ("prune_retention", 3600.0, partial(retention.schedule, store, clock)),
+    ]
+
+
+def retention_of(settings: Settings) -> retention.Retention:
+    r = settings.retention
+    return retention.Retention(r.deliveries, r.finished_jobs, r.slack_messages)
 
 
 def retry_policy(settings: Settings) -> RetryPolicy:
@@ -173,6 +183,7 @@ def job_handlers(
     clock: Clock,
     projects: Mapping[str, Project],
     group_refresh_seconds: float = 300,
+    keep: retention.Retention | None = None,
 ) -> dict[type[JobPayload], Handler]:
     """Which use case runs each kind of job, with its ports bound."""
     c, p = cluster, projects
@@ -206,6 +217,12 @@ def job_handlers(
             clock=clock,
             projects=p,
             period=group_refresh_seconds,
+        ),
+        PruneRetention: partial(
+            retention.prune_retention,
+            store=store,
+            clock=clock,
+            retention=keep or retention.Retention(),
         ),
         AnnounceFreeze: partial(
             messages.announce_freeze, store=store, clock=clock, chat=chat, projects=p
@@ -258,6 +275,7 @@ def build(
         clock=clock,
         projects=projects,
         group_refresh_seconds=settings.slack.group_refresh_seconds,
+        keep=retention_of(settings),
     )
     metrics = Metrics()
     runner = JobRunner(

@@ -196,6 +196,16 @@ class MemoryTransaction:
     async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         return {g: self.state.groups[g] for g in group_ids if g in self.state.groups}
 
+    # Retention is tested on the real store; the memory one keeps no row times to prune by.
+    async def prune_deliveries(self, before: datetime, limit: int) -> int:
+        return 0
+
+    async def prune_finished_jobs(self, before: datetime, limit: int) -> int:
+        return 0
+
+    async def prune_message_slots(self, before: datetime, limit: int) -> int:
+        return 0
+
     async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
         return {
             g: GroupSnapshot(self.state.groups[g], self.state.groups_read_at[g])

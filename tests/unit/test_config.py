@@ -828,3 +828,30 @@ def test_group_members_are_trusted_for_three_refresh_periods_and_at_least_a_minu
 ) -> None:
     (project,) = to_domain(parse_config(MINIMAL + f"slack: {{group_refresh_seconds: {refresh}}}\n"))
     assert project.group_max_age == timedelta(seconds=trusted)
+
+
+def test_retention_defaults_and_null_for_ever() -> None:
+    default = parse_config("", env={}).retention
+    chosen = parse_config(
+        "retention:\n  deliveries: null\n  slack_messages: 2w\n", env={}
+    ).retention
+
+    assert (default.deliveries, default.finished_jobs, default.slack_messages) == (
+        timedelta(days=30), timedelta(days=14), timedelta(days=90),
+    )  # fmt: skip
+    assert (chosen.deliveries, chosen.slack_messages) == (None, timedelta(weeks=2))
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"),
+    [
+        ("deliveries: 10m", "retention.deliveries", "must be at least 1h"),
+        ("finished_jobs: 12h", "retention.finished_jobs", "must be at least 1d"),
+        ("slack_messages: soon", "retention.slack_messages", "must be a duration"),
+        ("audit: 1y", "retention.audit", "unknown key"),
+    ],
+)
+def test_a_bad_retention_key_is_named_with_its_line(line: str, key: str, message: str) -> None:
+    problem = only_problem(f"database: {{url: 'sqlite:///x.db'}}\nretention:\n  {line}\n")
+    assert (problem.key, problem.line) == (key, 3)
+    assert message in problem.message

@@ -10,10 +10,12 @@ pattern: a `Section` subclass and one field on `Settings`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     Field,
     PrivateAttr,
     ValidationInfo,
@@ -25,6 +27,7 @@ from cibot.config.fields import (
     AppId,
     ChannelId,
     DnsLabel,
+    Duration,
     EnvName,
     EnvValue,
     Gateway,
@@ -180,6 +183,30 @@ class RetrySettings(Section):
         return self
 
 
+def _at_least(minimum: timedelta, words: str) -> AfterValidator:
+    def check(value: timedelta | None) -> timedelta | None:
+        if value is not None and value < minimum:
+            raise ValueError(f"must be at least {words}")
+        return value
+
+    return AfterValidator(check)
+
+
+_KeptHours = Annotated[Duration | None, _at_least(timedelta(hours=1), "1h")]
+_KeptDays = Annotated[Duration | None, _at_least(timedelta(days=1), "1d")]
+
+
+class RetentionSettings(Section):
+    """How long rows that grow with every build are kept (`null`: for ever); pruned daily.
+
+    The audit table is never pruned: it is append-only.
+    """
+
+    deliveries: _KeptHours = timedelta(days=30)  # a retried request comes within minutes
+    finished_jobs: _KeptDays = timedelta(days=14)  # a finished job's dedupe key: keep a day
+    slack_messages: _KeptDays = timedelta(days=90)
+
+
 class LoggingSettings(Section):
     level: LogLevel = "info"
     format: Literal["json", "console"] = "json"
@@ -281,6 +308,7 @@ class Settings(Section):
     jobs: JobSettings = Field(default_factory=JobSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     projects: tuple[ProjectConfig, ...] = ()  # after webhooks: its check reads them
 
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # key path -> file line

@@ -128,6 +128,18 @@ class Transaction(Protocol):
         """The last known members of each group that has been read from Slack."""
         ...
 
+    async def prune_deliveries(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` webhook deliveries recorded before `before`; how many."""
+        ...
+
+    async def prune_finished_jobs(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` done or dead jobs last changed before `before`; how many."""
+        ...
+
+    async def prune_message_slots(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` message slots no job will redraw, older than `before`."""
+        ...
+
     async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
         """The last known members of each group read from Slack, with when they were read."""
         ...

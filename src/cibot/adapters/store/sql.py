@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
+from cibot.adapters.store import retention
 from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Conn, Database
@@ -315,6 +316,15 @@ class SqlTransaction(Transaction):
             return {}
         rows = await self._conn.execute(sa.select(g).where(g.c.group_id.in_(wanted)))
         return {r.group_id: frozenset(r.members) for r in rows}
+
+    async def prune_deliveries(self, before: datetime, limit: int) -> int:
+        return await retention.prune_deliveries(self._conn, before, limit)
+
+    async def prune_finished_jobs(self, before: datetime, limit: int) -> int:
+        return await retention.prune_finished_jobs(self._conn, before, limit)
+
+    async def prune_message_slots(self, before: datetime, limit: int) -> int:
+        return await retention.prune_message_slots(self._conn, before, limit)
 
     async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
         g, wanted = t.slack_groups, sorted(set(group_ids))
