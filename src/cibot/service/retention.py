@@ -8,7 +8,7 @@ One `PruneRetention` job per day (UTC), with a dedupe key, so however many repli
 schedule it, it runs once; like the group refresh, it queues the next day's job before its
 own work, and the periodic keeper schedules the current day's again. Rows go in batches,
 each its own short transaction, so a large prune never holds SQLite's write lock long.
-The counts are written to the audit trail (`retention.pruned`).
+The counts are written to the audit trail (`retention.pruned`) when anything went.
 """
 
 from __future__ import annotations
@@ -84,8 +84,9 @@ async def prune_retention(
         if keep is not None:
             counts[name] = await _prune(store, pruner, now - keep)
     log.info("retention.pruned", **counts)
-    async with store.transaction() as tx:
-        await tx.audit(AuditEvent(now, "retention.pruned", None, None, detail=counts))
+    if any(counts.values()):  # a day with nothing to delete leaves no row
+        async with store.transaction() as tx:
+            await tx.audit(AuditEvent(now, "retention.pruned", None, None, detail=counts))
 
 
 async def _deliveries(tx: Transaction, before: datetime, limit: int) -> int:
