@@ -32,6 +32,7 @@ from cibot.adapters.store.sql import SqlStore
 from cibot.config import Settings, to_domain
 from cibot.domain.build import Build
 from cibot.domain.project import Project
+from cibot.entrypoints.periodic import Keeper, Schedule
 from cibot.entrypoints.web.app import create_app
 from cibot.entrypoints.web.metrics import Metrics
 from cibot.entrypoints.web.signed import Intake
@@ -49,6 +50,7 @@ from cibot.service import (
     production,
     reconcile,
     reminders,
+    retention,
 )
 from cibot.service.jobs import (
     AnnounceDecision,
@@ -62,6 +64,7 @@ from cibot.service.jobs import (
     JobPayload,
     NotifyUser,
     PostVerdictReplies,
+    PruneRetention,
     Reconcile,
     RedrawReview,
     RefreshGroups,
@@ -145,6 +148,24 @@ def _slack_routes(
     return [("/slack/events", guard), ("/slack-interactions", guard)]
 
 
+def periodic_schedules(
+    settings: Settings, store: SqlStore, clock: Clock, projects: Mapping[str, Project]
+) -> list[tuple[str, float, Schedule]]:
+    """Each periodic job's scheduler and how often every replica calls it (`Keeper`)."""
+    period = settings.slack.group_refresh_seconds
+    reconcile_every = settings.jobs.reconcile_seconds
+    return [
+        ("refresh_groups", period, partial(groups.schedule, store, clock, projects, period)),
+        ("prune_retention", 3600.0, partial(retention.schedule, store, clock)),
+        ("reconcile", reconcile_every, partial(reconcile.schedule, store, clock, reconcile_every)),
+    ]
+
+
+def retention_of(settings: Settings) -> retention.Retention:
+    r = settings.retention
+    return retention.Retention(r.deliveries, r.finished_jobs, r.slack_messages)
+
+
 def retry_policy(settings: Settings) -> RetryPolicy:
     r = settings.retry
     return RetryPolicy(attempts=r.attempts, base_seconds=r.base_seconds, max_seconds=r.max_seconds)
@@ -170,6 +191,7 @@ def job_handlers(
     clock: Clock,
     projects: Mapping[str, Project],
     group_refresh_seconds: float = 300,
+    keep: retention.Retention | None = None,
 ) -> dict[type[JobPayload], Handler]:
     """Which use case runs each kind of job, with its ports bound."""
     c, p = cluster, projects
@@ -203,6 +225,12 @@ def job_handlers(
             clock=clock,
             projects=p,
             period=group_refresh_seconds,
+        ),
+        PruneRetention: partial(
+            retention.prune_retention,
+            store=store,
+            clock=clock,
+            retention=keep or retention.Retention(),
         ),
         AnnounceFreeze: partial(
             messages.announce_freeze, store=store, clock=clock, chat=chat, projects=p
@@ -255,6 +283,7 @@ def build(
         clock=clock,
         projects=projects,
         group_refresh_seconds=settings.slack.group_refresh_seconds,
+        keep=retention_of(settings),
     )
     queue = SqlJobQueue(database)
     reconcile_every = settings.jobs.reconcile_seconds
@@ -292,16 +321,18 @@ def build(
         except Exception:  # the periodic sweep tries again; starting must not fail for it
             log.exception("reconcile.failed")
 
+    keeper = Keeper(periodic_schedules(settings, store, clock, projects))
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:
         if settings.jobs.workers:
-            await groups.schedule(store, clock, projects, settings.slack.group_refresh_seconds)
             await reconcile_now()
-            await reconcile.schedule(store, clock, reconcile_every)
+            keeper.start()
         runner.start()
         try:
             yield
         finally:
+            await keeper.stop()
             await runner.stop()
 
     intake = Intake(
@@ -309,7 +340,7 @@ def build(
         clock=clock,
         projects=projects,
         global_secrets=settings.webhooks.secrets,
-        max_body_bytes=settings.server.max_body_bytes,
+        max_body_bytes=settings.webhooks.max_body_bytes,
     )
     secret = slack_signing_secret or settings.slack.signing_secret
     slack_routes = _slack_routes(

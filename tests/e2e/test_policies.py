@@ -183,6 +183,40 @@ async def test_an_author_who_may_not_deploy_their_own_build_is_refused_but_anoth
     assert f"by <@{OWNER2}>" in fake_slack.state.messages(CHANNEL)[1].visible_text
 
 
+async def test_an_author_id_slack_does_not_know_is_not_believed_and_block_keeps_it_back(
+    launch: Launch, fake_slack: FakeSlackServer
+) -> None:
+    """It looks like a Slack id, so it used to be taken as the author: QA1 could then have
+    approved their own build under a made-up id. Now Slack is asked, and says nobody."""
+    cibot = launch(policy={"approvals_required": 1, "unknown_author": "block"})
+    build_id = await ready_build(cibot, fake_slack, EVERYONE, fields={"author": "U0MADEUP"})
+    press(cibot, fake_slack, QA1, "qa_approve", build_id)
+
+    blocked = "its author is unknown to Slack, so four eyes cannot be checked"
+    await until(fake_slack, owner_dm_says(fake_slack, build_id, blocked))
+    assert action_ids(dm(fake_slack, OWNER1)) == ["close_build"]
+    assert (
+        "U0MADEUP (author unknown to Slack)" in fake_slack.state.messages(CHANNEL)[0].visible_text
+    )
+    press(cibot, fake_slack, OWNER1, "deploy_production", build_id)  # forged: no such button
+    await until(fake_slack, told(fake_slack, OWNER1, blocked))
+
+
+async def test_an_owner_who_approved_may_not_deploy_when_the_policy_wants_another(
+    launch: Launch, fake_slack: FakeSlackServer
+) -> None:
+    cibot = launch(qa=[QA1, OWNER1], policy={"approver_may_deploy": False})
+    build_id = await ready_build(cibot, fake_slack, (QA1, *OWNERS))
+    press(cibot, fake_slack, OWNER1, "qa_approve", build_id)
+    await until(fake_slack, lambda s: "deploy_production" in action_ids(dm(fake_slack, OWNER2)))
+
+    press(cibot, fake_slack, OWNER1, "deploy_production", build_id)
+    await until(fake_slack, told(fake_slack, OWNER1, "you approved this build"))
+    press(cibot, fake_slack, OWNER2, "deploy_production", build_id)
+    await until(fake_slack, lambda s: len(s.messages(CHANNEL)) == 2, within=60)
+    assert f"by <@{OWNER2}>" in fake_slack.state.messages(CHANNEL)[1].visible_text
+
+
 async def test_an_image_from_outside_the_allow_list_is_refused_before_anything_is_contacted(
     launch: Launch, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
 ) -> None:

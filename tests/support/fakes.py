@@ -15,6 +15,7 @@ from typing import Any
 
 from cibot.domain.build import LIVE, Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
+from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.errors import ChatRejected, ClusterRejected
@@ -51,6 +52,7 @@ class _State:
     verdicts: dict[tuple[str, str], VerdictRecord] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
+    groups_read_at: dict[str, datetime] = field(default_factory=dict)
     freezes: dict[str, Freeze] = field(default_factory=dict)
     slots: dict[str, tuple[str, int]] = field(default_factory=dict)  # project -> build, decision
     releases: list[Release] = field(default_factory=list)
@@ -211,8 +213,26 @@ class MemoryTransaction:
     async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         return {g: self.state.groups[g] for g in group_ids if g in self.state.groups}
 
+    # Retention is tested on the real store; the memory one keeps no row times to prune by.
+    async def prune_deliveries(self, before: datetime, limit: int) -> int:
+        return 0
+
+    async def prune_finished_jobs(self, before: datetime, limit: int) -> int:
+        return 0
+
+    async def prune_message_slots(self, before: datetime, limit: int) -> int:
+        return 0
+
+    async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
+        return {
+            g: GroupSnapshot(self.state.groups[g], self.state.groups_read_at[g])
+            for g in group_ids
+            if g in self.state.groups
+        }
+
     async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None:
         self.state.groups[group_id] = members
+        self.state.groups_read_at[group_id] = at
 
     async def freeze_of(self, project_id: str) -> Freeze | None:
         return self.state.freezes.get(project_id)
@@ -345,6 +365,7 @@ class FakeChat:
     ephemerals: list[tuple[str, str, object]] = field(default_factory=list)
     modals: list[tuple[str, object]] = field(default_factory=list)
     emails: dict[str, str] = field(default_factory=dict)  # email -> user id
+    users: set[str] = field(default_factory=set)  # user ids Slack knows (besides the emails')
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
 
     async def post(self, channel: str, view: object, key: str | None = None) -> MessageRef:
@@ -380,6 +401,9 @@ class FakeChat:
 
     async def user_by_email(self, email: str) -> str | None:
         return self.emails.get(email.lower())
+
+    async def user_exists(self, user_id: str) -> bool:
+        return user_id in self.users or user_id in self.emails.values()
 
     async def group_members(self, group_id: str) -> frozenset[str]:
         if group_id not in self.groups:

@@ -6,6 +6,10 @@ bytes, odd content types, and Standard Webhooks / Slack headers that look right 
 validly signed. The properties: no answer is a 5xx, and nothing is stored (no build, no
 delivery, no job, no audit row; the API documents none for an unsigned request).
 
+A second server has no global secret, only per-project ones (it needs no cluster): there,
+unsigned, forged and other-project signatures must all be 401s, and a project's own
+signature over any fields must never make a 5xx.
+
 The budget is bounded (`max_examples` per operation kind, one request per example); the
 count of requests sent is printed and checked.
 """
@@ -16,6 +20,8 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,12 +30,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cibot.adapters import webhooks
+from cibot.entrypoints.web.app import BUILD_COMPLETE_SCHEMA
+from cibot.fakeslack import FakeSlackServer
+from tests.support import door
 from tests.support import slack_requests as slack_req
+from tests.support.service import CibotProcess
 from tests.trust.conftest import SECRET, Shared
 
 pytestmark = pytest.mark.kubernetes
 
 EXAMPLES = 150
+_NOTIFICATION_FIELDS: dict[str, Any] = BUILD_COMPLETE_SCHEMA["requestBody"]["content"][  # type: ignore[index]
+    "application/json"
+]["schema"]
 
 
 def from_schema(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
@@ -289,4 +302,70 @@ def test_fuzz_signed_requests_never_get_a_5xx_and_a_2xx_build_always_has_its_row
     with httpx.Client(timeout=30) as client:
         one_request()
     print(f"\nfuzzed {len(served)} signed requests: {sorted(set(served))}")
+    assert len(served) >= EXAMPLES
+
+
+@pytest.fixture
+def per_project_secrets(database_url: str, tmp_path: Path) -> Iterator[CibotProcess]:
+    """A server whose projects each have their own CI secret, with no global one (no
+    Kubernetes needed: nothing here gets as far as a deploy; its jobs are not run)."""
+    with FakeSlackServer() as slack:
+        config = door.door_config(
+            tmp_path,
+            slack.api_url,
+            door.project("shop", webhook_secret="shop-secret"),
+            door.project("own", webhook_secret="own-secret", previous_webhook_secrets=["own-old"]),
+            database={"url": database_url},
+            jobs={"workers": 0},
+        )
+        process = CibotProcess(config, tmp_path)
+        process.upgrade_db()
+        process.start()
+        try:
+            yield process
+        finally:
+            process.stop()
+
+
+def test_fuzz_without_a_global_secret_no_request_signed_or_not_gets_a_5xx(
+    per_project_secrets: CibotProcess,
+) -> None:
+    """Per-project secrets only: an unsigned request naming an unknown project (or junk) was
+    a 500 (no global secret to check it with). Unsigned, wrongly signed or signed for another
+    project: 401; signed by a project's own secret: whatever its fields, never a 5xx."""
+    url = per_project_secrets.url
+    served: list[tuple[str, int]] = []
+
+    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        path=st.sampled_from(["/build-complete", "/branch-deleted"]),
+        signer=st.sampled_from([None, "shop-secret", "own-secret", "own-old", "forged"]),
+        project=st.sampled_from(["shop", "own", "nosuch"]) | st.text(max_size=8) | st.integers(),
+        fields=from_schema(_NOTIFICATION_FIELDS) | junk_json | st.binary(max_size=200),
+        form=st.booleans(),
+        webhook=webhook_headers,
+    )
+    def one_request(  # noqa: PLR0917 - one argument per drawn part of the request
+        path: str, signer: str | None, project: Any, fields: Any, form: bool,
+        webhook: dict[str, str],
+    ) -> None:  # fmt: skip
+        note = {**fields, "project": project} if isinstance(fields, dict) else fields
+        raw = encoded(note, form)
+        content_type = "application/x-www-form-urlencoded" if form else "application/json"
+        headers = {k: v for k, v in webhook.items() if _safe_header(v)}
+        if signer is not None:
+            headers = webhooks.headers(signer, raw)
+        response = client.post(
+            f"{url}{path}", content=raw, headers={**headers, "content-type": content_type}
+        )
+        served.append((signer or "unsigned", response.status_code))
+        assert response.status_code < 500, (signer, note, response.text[:300])
+        named = project if isinstance(note, dict) else None  # the body names this project
+        owner = {"shop": ("shop-secret",), "own": ("own-secret", "own-old")}.get(str(named))
+        if signer in (None, "forged") or (owner is not None and signer not in owner):
+            assert response.status_code == 401, (signer, note, response.text[:300])
+
+    with httpx.Client(timeout=30) as client:
+        one_request()
+    print(f"\nfuzzed {len(served)} requests without a global secret: {sorted(set(served))}")
     assert len(served) >= EXAMPLES

@@ -1,8 +1,9 @@
 """T13: oversized or slow requests are cut off; a flood of forged requests leaves memory bounded.
 
-Defence: a body limit (`server.max_body_bytes`, 1 MiB) enforced while reading, before the
-HMAC; server timeouts. Without the limit, a 10 MiB body would be read whole (and hashed)
-before being refused; a stream without Content-Length would be read to its end.
+Defence: a body limit (`webhooks.max_body_bytes`, 16 KiB, for CI; `server.max_body_bytes`,
+1 MiB, for Slack) enforced while reading, before the HMAC; server timeouts. Without the
+limit, a 10 MiB body would be read whole (and hashed) before being refused; a stream
+without Content-Length would be read to its end.
 """
 
 from __future__ import annotations

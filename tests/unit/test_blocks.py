@@ -20,6 +20,7 @@ from cibot.adapters.slack.actions import (
 )
 from cibot.adapters.slack.blocks import FALLBACK_LIMIT, mention, reject_modal, render
 from cibot.domain.build import Build, BuildState, BuildType
+from cibot.domain.policy import Policy, Quorum, UnknownAuthor
 from cibot.domain.project import Project
 from cibot.domain.review import Action, Decision, Outcome, Tally, Verdict, VerdictRecord
 from cibot.fakeslack import Button, buttons, validate_blocks, validate_view, visible_text
@@ -255,6 +256,38 @@ def test_an_owner_dm_that_cannot_be_acted_on_says_why_and_has_no_buttons(
     text, buttons_ = shown(OwnerDM(PROJECT, a_build(state), TALLY, decision, newer))
     assert line in text
     assert buttons_ == []
+
+
+@pytest.mark.parametrize("view", ["card", "owner"])
+def test_the_card_and_the_owner_dm_say_when_the_author_is_unknown_to_slack(view: str) -> None:
+    unknown = a_build(author="ghost@example.com", author_user="")
+    drawn = BuildCard(PROJECT, unknown) if view == "card" else OwnerDM(PROJECT, unknown, Tally())
+
+    text, _ = shown(drawn)
+
+    assert "by ghost@example.com (author unknown to Slack)" in text
+    assert "unknown to Slack" not in shown(OwnerDM(PROJECT, a_build(author_user="U9"), Tally()))[0]
+
+
+def test_with_unknown_author_block_the_owner_dm_says_why_and_offers_no_deploy() -> None:
+    blocking = replace(PROJECT, policy=Policy(unknown_author=UnknownAuthor.BLOCK))
+    quorum = Quorum(required=1, approvals=(QA_1,))
+
+    text, buttons_ = shown(
+        OwnerDM(blocking, a_build(author="ghost@example.com", author_user=""), TALLY, quorum=quorum)
+    )
+
+    assert "Not ready for production: its author is unknown to Slack, so four eyes" in text
+    assert [b.action_id for b in buttons_] == ["close_build"]
+
+
+def test_an_owner_dm_says_when_an_approver_may_not_deploy() -> None:
+    strict = replace(PROJECT, policy=Policy(approver_may_deploy=False))
+
+    assert (
+        "An owner who did not approve it deploys it" in shown(OwnerDM(strict, a_build(), TALLY))[0]
+    )
+    assert "did not approve" not in shown(OwnerDM(PROJECT, a_build(), TALLY))[0]
 
 
 def test_after_a_failed_production_deploy_the_owner_dm_says_so_and_keeps_its_buttons() -> None:

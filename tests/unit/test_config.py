@@ -22,6 +22,7 @@ from cibot.config import (
     readiness_problems,
     to_domain,
 )
+from cibot.domain.policy import UnknownAuthor
 from cibot.domain.project import Project, Resources, RouteKind, Workload
 
 FULL = dedent(
@@ -150,6 +151,7 @@ def test_an_empty_file_gives_the_documented_defaults() -> None:
     assert not settings.slack.configured
     assert settings.kubernetes.kubeconfig is None
     assert settings.webhooks.secrets == ()
+    assert settings.webhooks.max_body_bytes == 16_384  # CI bodies are a few hundred bytes
     assert settings.jobs.lease_seconds == 60
     assert settings.jobs.max_attempts == 8
     assert settings.retry.max_seconds == 30.0
@@ -708,6 +710,8 @@ POLICY = MINIMAL + indent(
           allow_override: true
           four_eyes: false
           author_may_deploy: false
+          approver_may_deploy: false
+          unknown_author: block
           expires_after: 3d
           allowed_images: [registry.example.com/shop/*, ghcr.io/acme/web, quay.io]
           freeze_windows:
@@ -731,6 +735,7 @@ def test_policy_and_lifecycle_keys_reach_the_domain() -> None:
     assert (policy.allow_override, policy.four_eyes, policy.author_may_deploy) == (
         True, False, False,
     )  # fmt: skip
+    assert (policy.approver_may_deploy, policy.unknown_author) == (False, UnknownAuthor.BLOCK)
     assert policy.expires_after == timedelta(days=3)
     assert policy.image_allowed("registry.example.com/shop/web:1")
     assert not policy.image_allowed("registry.example.com/blog/web:1")
@@ -745,6 +750,8 @@ def test_the_policy_defaults_are_one_approval_four_eyes_and_a_week_for_previews(
     (project,) = to_domain(parse_config(MINIMAL))
     assert project.policy.approvals_required == 1 and project.policy.four_eyes
     assert not project.policy.allow_override and project.policy.allowed_images == ()
+    assert project.policy.approver_may_deploy
+    assert project.policy.unknown_author is UnknownAuthor.ALLOW
     assert project.lifecycle.preview_ttl == timedelta(days=7)
     assert project.lifecycle.remind_after == timedelta(days=1)
 
@@ -789,6 +796,8 @@ def with_policy(line: str, section: str = "policy") -> str:
             "later than start",
         ),
         ("four_eye: true", "policy.four_eye", "did you mean 'four_eyes'"),
+        ("unknown_author: deny", "policy.unknown_author", "'allow' or 'block'"),
+        ("approver_may_deploy: sometimes", "policy.approver_may_deploy", "valid boolean"),
     ],
 )  # fmt: skip
 def test_a_bad_policy_key_is_named_with_its_line(line: str, key: str, message: str) -> None:
@@ -867,3 +876,38 @@ def test_a_name_collision_is_reported_even_when_a_project_is_invalid() -> None:
         (9, "projects[1].id"),
         (11, "projects[1].channel"),
     ]
+
+
+@pytest.mark.parametrize(("refresh", "trusted"), [(300, 900), (1, 60)])
+def test_group_members_are_trusted_for_three_refresh_periods_and_at_least_a_minute(
+    refresh: int, trusted: int
+) -> None:
+    (project,) = to_domain(parse_config(MINIMAL + f"slack: {{group_refresh_seconds: {refresh}}}\n"))
+    assert project.group_max_age == timedelta(seconds=trusted)
+
+
+def test_retention_defaults_and_null_for_ever() -> None:
+    default = parse_config("", env={}).retention
+    chosen = parse_config(
+        "retention:\n  deliveries: null\n  slack_messages: 2w\n", env={}
+    ).retention
+
+    assert (default.deliveries, default.finished_jobs, default.slack_messages) == (
+        timedelta(days=30), timedelta(days=14), timedelta(days=90),
+    )  # fmt: skip
+    assert (chosen.deliveries, chosen.slack_messages) == (None, timedelta(weeks=2))
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"),
+    [
+        ("deliveries: 10m", "retention.deliveries", "must be at least 1h"),
+        ("finished_jobs: 12h", "retention.finished_jobs", "must be at least 1d"),
+        ("slack_messages: soon", "retention.slack_messages", "must be a duration"),
+        ("audit: 1y", "retention.audit", "unknown key"),
+    ],
+)
+def test_a_bad_retention_key_is_named_with_its_line(line: str, key: str, message: str) -> None:
+    problem = only_problem(f"database: {{url: 'sqlite:///x.db'}}\nretention:\n  {line}\n")
+    assert (problem.key, problem.line) == (key, 3)
+    assert message in problem.message

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from cibot.domain.build import Build, BuildState, BuildType
-from cibot.domain.policy import Freeze, Policy
+from cibot.domain.policy import Freeze, Policy, UnknownAuthor
 from cibot.domain.project import Project, Roster
 from cibot.domain.release import Release, ReleaseKind
 from cibot.domain.review import (
@@ -406,3 +406,45 @@ async def test_a_rollback_of_an_unknown_release_is_denied(value: str) -> None:
 
     assert answer.refusal is not None and answer.refusal.denied
     assert [e.action for e in store.state.audit] == ["click.denied"]
+
+
+# --- who wrote it, who approved it: policy.unknown_author, policy.approver_may_deploy -----
+
+
+def test_an_owner_who_approved_may_deploy_unless_the_policy_wants_someone_else() -> None:
+    both = replace(PROJECT, qa=frozenset({"U0OWNER"}), policy=Policy(allow_override=True))
+    strict = replace(both, policy=Policy(approver_may_deploy=False, allow_override=True))
+    approved = (VerdictRecord("b1", "U0OWNER", Verdict.APPROVED, CLOCK.now()),)
+    other = replace(strict, owners=frozenset({"U0OWNER", "U0OWNER2"}))
+
+    assert judged(Action.DEPLOY, "U0OWNER", project=both, verdicts=approved) is None
+    refused = judged(Action.DEPLOY, "U0OWNER", project=strict, verdicts=approved)
+    assert refused == "you approved this build, so an owner who did not must deploy it"
+    assert judged(Action.OVERRIDE, "U0OWNER", project=strict, verdicts=approved) == refused
+    assert judged(Action.DEPLOY, "U0OWNER2", project=other, verdicts=approved) is None
+
+
+@pytest.mark.parametrize(
+    ("author", "author_user", "refusal"),
+    [
+        ("U0DEV", "U0DEV", None),
+        ("dev@example.com", "U0DEV", None),
+        ("dev@example.com", "", "its author is unknown to Slack"),
+        ("Dev Eloper", "", "its author is unknown to Slack"),
+        (None, None, "CI did not say who wrote it"),
+        ("dev@example.com", None, "still looking up who wrote this build"),
+    ],
+)
+def test_with_unknown_author_block_a_build_whose_author_slack_does_not_know_cannot_deploy(
+    author: str | None, author_user: str | None, refusal: str | None
+) -> None:
+    blocking = replace(PROJECT, policy=Policy(unknown_author=UnknownAuthor.BLOCK))
+    build = replace(READY, author=author, author_user=author_user)
+
+    refused = judged(Action.DEPLOY, "U0OWNER", project=blocking, build=build)
+
+    if refusal is None:
+        assert refused is None
+    else:
+        assert refused is not None and refusal in refused, refused
+    assert judged(Action.DEPLOY, "U0OWNER", build=build) is None  # allow: the default

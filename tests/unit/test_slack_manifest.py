@@ -153,6 +153,7 @@ def test_the_scopes_cover_every_web_api_method_ci_bot_calls() -> None:
         "conversations.history": "channels:history",
         "conversations.replies": "im:history",
         "users.lookupByEmail": "users:read.email",
+        "users.info": "users:read",
         "usergroups.users.list": "usergroups:read",
         "views.open": None,
         "auth.test": None,

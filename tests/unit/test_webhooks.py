@@ -194,6 +194,28 @@ def test_a_sender_may_sign_with_both_secrets_at_once() -> None:
     assert verify([SECRET], headers, BODY, now=NOW) == "msg_1"
 
 
+# --- which of several secrets signed (one per project, T19) ----------------------------------
+
+
+def test_signed_by_names_the_secrets_that_signed_among_all_candidates() -> None:
+    headers = signed(secret=OLD_SECRET)
+    headers["webhook-signature"] += " " + sign("third", "msg_1", NOW, BODY)
+
+    found = webhooks.signed_by([SECRET, OLD_SECRET, "third", "fourth"], headers, BODY, now=NOW)
+
+    assert found == ("msg_1", frozenset({OLD_SECRET, "third"}))
+
+
+def test_signed_by_with_no_candidate_refuses_the_request_instead_of_raising() -> None:
+    with pytest.raises(WebhookVerificationError):
+        webhooks.signed_by([], signed(), BODY, now=NOW)
+
+
+def test_signed_by_refuses_a_request_none_of_the_candidates_signed() -> None:
+    with pytest.raises(WebhookVerificationError, match="no matching signature"):
+        webhooks.signed_by(["a", "b", OLD_SECRET], signed(), BODY, now=NOW)
+
+
 # --- forgeries and junk (T1, T2) ------------------------------------------------------------
 
 

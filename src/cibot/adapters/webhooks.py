@@ -42,6 +42,7 @@ __all__ = [
     "decode_secret",
     "headers",
     "sign",
+    "signed_by",
     "verify",
 ]
 
@@ -130,37 +131,54 @@ def verify(
     `WebhookVerificationError`; only a bad configuration (no secret, an undecodable secret)
     raises `ValueError`, before the request is looked at.
     """
-    keys = _keys(secrets)
+    if not _keys(secrets):
+        raise ValueError("no webhook secret configured")
+    return signed_by(secrets, headers, body, now, tolerance)[0]
+
+
+def signed_by(
+    secrets: Sequence[str],
+    headers: Mapping[str, str],
+    body: bytes,
+    now: float,
+    tolerance: int = DEFAULT_TOLERANCE,
+) -> tuple[str, frozenset[str]]:
+    """The `webhook-id` and which of `secrets` signed the request; else the one error.
+
+    For a server that knows several secrets (one per project) and may look at the body only
+    once it is signed: every candidate is tried on the raw bytes. No secret at all signs
+    nothing (`WebhookVerificationError`); an undecodable secret raises `ValueError`.
+    """
+    keyed = dict(zip(secrets, _keys(secrets), strict=True))
     try:
-        return _verify(keys, headers, body, now, tolerance)
+        msg_id, matched = _verify(list(keyed.values()), headers, body, now, tolerance)
     except WebhookVerificationError:
         raise
     except Exception:
         # Belt and braces: whatever the input, the caller sees one error type (-> 401).
         raise WebhookVerificationError("malformed webhook request") from None
+    return msg_id, frozenset(secret for secret, key in keyed.items() if key in matched)
 
 
 def _keys(secrets: Sequence[str]) -> list[bytes]:
     if isinstance(secrets, str):
         raise TypeError("secrets must be a sequence of secrets, not one string")
-    keys = [decode_secret(secret) for secret in secrets]
-    if not keys:
-        raise ValueError("no webhook secret configured")
-    return keys
+    return [decode_secret(secret) for secret in secrets]
 
 
 def _verify(
     keys: list[bytes], headers: Mapping[str, str], body: bytes, now: float, tolerance: int
-) -> str:
+) -> tuple[str, set[bytes]]:
     found = _find_headers(headers)
     msg_id = _checked(found, ID_HEADER, _MSG_ID)
     timestamp = _checked(found, TIMESTAMP_HEADER, _TIMESTAMP)
     if abs(int(timestamp) - now) > tolerance:
         raise WebhookVerificationError("timestamp outside the allowed window")
     offered = _offered_signatures(_required(found, SIGNATURE_HEADER))
-    if not _any_matches(keys, offered, msg_id, timestamp, body):
+    matched = _matching(keys, offered, msg_id, timestamp, body)
+    if not matched:
         raise WebhookVerificationError("no matching signature")
-    return msg_id
+    return msg_id, matched
 
 
 def _find_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -217,14 +235,17 @@ def _decode_signature(encoded: str) -> bytes | None:
         return None
 
 
-def _any_matches(
+def _matching(
     keys: list[bytes], offered: list[bytes], msg_id: str, timestamp: str, body: bytes
-) -> bool:
-    matched = False
-    for key in keys:
+) -> set[bytes]:
+    """The keys that made one of the offered signatures (each compared in constant time)."""
+    matched: set[bytes] = set()
+    if not offered:
+        return matched  # nothing to compare: no HMAC is worth computing
+    for key in set(keys):
         expected = _mac(key, msg_id, timestamp, body)
-        for candidate in offered:
-            matched |= hmac.compare_digest(expected, candidate)
+        if any(hmac.compare_digest(expected, candidate) for candidate in offered):
+            matched.add(key)
     return matched
 
 

@@ -10,10 +10,12 @@ pattern: a `Section` subclass and one field on `Settings`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     Field,
     PrivateAttr,
     ValidationInfo,
@@ -25,6 +27,7 @@ from cibot.config.fields import (
     AppId,
     ChannelId,
     DnsLabel,
+    Duration,
     EnvName,
     EnvValue,
     Gateway,
@@ -53,7 +56,7 @@ class ServerSettings(Section):
     host: NonEmpty = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65535)
     public_url: HttpUrl | None = None
-    max_body_bytes: int = Field(1_048_576, ge=1)
+    max_body_bytes: int = Field(1_048_576, ge=1)  # Slack requests; CI's: webhooks.max_body_bytes
 
 
 _DRIVERS: dict[str, tuple[Literal["sqlite", "postgresql"], str]] = {
@@ -133,6 +136,9 @@ class KubernetesSettings(Section):
 class WebhookSettings(Section):
     secret: NonEmpty | None = Field(None, repr=False)
     previous_secrets: tuple[NonEmpty, ...] = Field((), repr=False)  # still accepted: rotation
+    # A CI request is a few hundred bytes (its largest fields, escaped, stay under 16 KiB):
+    # whoever sends more is refused before a byte of it is hashed or parsed.
+    max_body_bytes: int = Field(16_384, ge=1024, le=1_048_576)
 
     @model_validator(mode="after")
     def _previous_needs_current(self) -> Self:
@@ -181,6 +187,30 @@ class RetrySettings(Section):
     def _backoff_is_ordered(self) -> Self:
         _check_backoff(self.base_seconds, self.max_seconds, "max_seconds")
         return self
+
+
+def _at_least(minimum: timedelta, words: str) -> AfterValidator:
+    def check(value: timedelta | None) -> timedelta | None:
+        if value is not None and value < minimum:
+            raise ValueError(f"must be at least {words}")
+        return value
+
+    return AfterValidator(check)
+
+
+_KeptHours = Annotated[Duration | None, _at_least(timedelta(hours=1), "1h")]
+_KeptDays = Annotated[Duration | None, _at_least(timedelta(days=1), "1d")]
+
+
+class RetentionSettings(Section):
+    """How long rows that grow with every build are kept (`null`: for ever); pruned daily.
+
+    The audit table is never pruned: it is append-only.
+    """
+
+    deliveries: _KeptHours = timedelta(days=30)  # a retried request comes within minutes
+    finished_jobs: _KeptDays = timedelta(days=14)  # a finished job's dedupe key: keep a day
+    slack_messages: _KeptDays = timedelta(days=90)
 
 
 class LoggingSettings(Section):
@@ -284,6 +314,7 @@ class Settings(Section):
     jobs: JobSettings = Field(default_factory=JobSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     projects: tuple[ProjectConfig, ...] = ()  # after webhooks: its check reads them
 
     _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # key path -> file line

@@ -7,20 +7,30 @@ earlier entry); the CI secrets are resolved so that each `Project` carries the o
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from cibot.config.model import ProjectConfig, ResourcesConfig, Settings
 from cibot.config.rules import FreezeWindowConfig, LifecycleConfig, PolicyConfig, parse_weekly
 from cibot.domain.lifecycle import Lifecycle
 from cibot.domain.policy import DateWindow, FreezeWindow, ImageRule, Policy, WeeklyWindow
 from cibot.domain.project import Project, Resources, Workload
 
+# Roles from a user group are trusted for this many refresh periods after its last read,
+# and at least a minute (a refresh may wait a little behind other jobs).
+GROUP_TRUSTED_PERIODS, GROUP_TRUSTED_AT_LEAST = 3, timedelta(minutes=1)
+
 
 def to_domain(settings: Settings) -> tuple[Project, ...]:
     """One domain `Project` per configured project, in file order."""
     fallback = settings.webhooks.secrets
-    return tuple(_project(config, fallback) for config in settings.projects)
+    periods = timedelta(seconds=GROUP_TRUSTED_PERIODS * settings.slack.group_refresh_seconds)
+    max_age = max(periods, GROUP_TRUSTED_AT_LEAST)
+    return tuple(_project(config, fallback, max_age) for config in settings.projects)
 
 
-def _project(config: ProjectConfig, global_secrets: tuple[str, ...]) -> Project:
+def _project(
+    config: ProjectConfig, global_secrets: tuple[str, ...], group_max_age: timedelta
+) -> Project:
     return Project(
         id=config.id,
         name=config.name,
@@ -33,6 +43,7 @@ def _project(config: ProjectConfig, global_secrets: tuple[str, ...]) -> Project:
         webhook_secrets=config.own_webhook_secrets or global_secrets,
         policy=_policy(config.policy),
         lifecycle=_lifecycle(config.lifecycle),
+        group_max_age=group_max_age,
     )
 
 
@@ -42,6 +53,8 @@ def _policy(config: PolicyConfig) -> Policy:
         allow_override=config.allow_override,
         four_eyes=config.four_eyes,
         author_may_deploy=config.author_may_deploy,
+        approver_may_deploy=config.approver_may_deploy,
+        unknown_author=config.unknown_author,
         expires_after=config.expires_after,
         allowed_images=tuple(ImageRule.parse(p) for p in config.allowed_images),
         freeze_windows=tuple(_window(w) for w in config.freeze_windows),

@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, Field, field_validator, model_validator
 
 from cibot.config.fields import Duration, ImagePattern, NonEmpty, WarningTime
 from cibot.config.section import Section, refuse
-from cibot.domain.policy import WEEKDAYS
+from cibot.domain.policy import WEEKDAYS, UnknownAuthor
 
 _WEEKLY = re.compile(
     r"\s*(?P<d1>[a-z]{3})\s+(?P<t1>\d{1,2}:\d{2})\s*-\s*(?P<d2>[a-z]{3})\s+(?P<t2>\d{1,2}:\d{2})\s*"
@@ -90,6 +90,8 @@ class PolicyConfig(Section):
     allow_override: bool = False
     four_eyes: bool = True
     author_may_deploy: bool = True
+    approver_may_deploy: bool = True
+    unknown_author: UnknownAuthor = UnknownAuthor.ALLOW
     expires_after: Duration | None = None
     allowed_images: tuple[ImagePattern, ...] = ()
     freeze_windows: tuple[FreezeWindowConfig, ...] = ()

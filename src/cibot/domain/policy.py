@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from cibot.domain.verdicts import Verdict, VerdictRecord
@@ -129,6 +130,14 @@ def split_image(image: str) -> tuple[str, str]:
     return "docker.io", repository
 
 
+class UnknownAuthor(StrEnum):
+    """What to do with a build whose author ci-bot cannot name in Slack (four eyes rests on
+    knowing who wrote it): CI gave no author, or an email or id Slack does not know."""
+
+    ALLOW = "allow"  # reviewed like any other build; the messages say the author is unknown
+    BLOCK = "block"  # it cannot go to production
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """How a project's builds earn their way to production. Defaults: one QA approval."""
@@ -137,6 +146,8 @@ class Policy:
     allow_override: bool = False  # owners may deploy without the quorum, giving a reason
     four_eyes: bool = True  # the author's own approval does not count
     author_may_deploy: bool = True
+    approver_may_deploy: bool = True  # False: whoever approved a build may not deploy it
+    unknown_author: UnknownAuthor = UnknownAuthor.ALLOW
     expires_after: timedelta | None = None  # a ready build undecided this long expires
     allowed_images: tuple[ImageRule, ...] = ()  # empty: any image
     freeze_windows: tuple[FreezeWindow, ...] = field(default=())

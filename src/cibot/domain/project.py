@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cibot.domain.lifecycle import Lifecycle
@@ -63,6 +64,9 @@ class Project:
     webhook_secrets: tuple[str, ...] = ()  # the project's own CI secrets; empty: the global ones
     policy: Policy = field(default_factory=Policy)
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    # Roles from a user group read longer ago than this are not trusted (a few refresh
+    # periods: ci-bot re-reads the groups every `slack.group_refresh_seconds`).
+    group_max_age: timedelta = timedelta(minutes=15)
 
     @property
     def groups(self) -> frozenset[str]:
@@ -86,15 +90,25 @@ def is_group(entry: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupSnapshot:
+    """A user group's members as last read from Slack, and when."""
+
+    members: frozenset[str]
+    read_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Roster:
     """The people in a project's roles right now: its user ids plus its groups' members.
 
-    A group whose members ci-bot has not yet learnt from Slack contributes nobody: the
-    roles fail closed.
+    A group whose members ci-bot has not yet learnt from Slack, or last learnt longer ago
+    than the project trusts (`Project.group_max_age`), contributes nobody: the roles fail
+    closed, and `untrusted` says why, for the refusal.
     """
 
     qa: frozenset[str] = frozenset()
     owners: frozenset[str] = frozenset()
+    untrusted: tuple[tuple[str, str], ...] = ()  # (group, why its members are not trusted)
 
     @classmethod
     def of(cls, project: Project, members: Mapping[str, frozenset[str]]) -> Roster:
@@ -106,6 +120,33 @@ class Roster:
 
         return cls(qa=resolve(project.qa), owners=resolve(project.owners))
 
+    @classmethod
+    def fresh(
+        cls, project: Project, snapshots: Mapping[str, GroupSnapshot], now: datetime
+    ) -> Roster:
+        """The roster from the groups' snapshots, each trusted only while recent enough."""
+        trusted: dict[str, frozenset[str]] = {}
+        untrusted: list[tuple[str, str]] = []
+        for group in sorted(project.groups):
+            snapshot = snapshots.get(group)
+            if snapshot is None:
+                untrusted.append((group, "not read from Slack yet"))
+            elif now - snapshot.read_at > project.group_max_age:
+                since = snapshot.read_at.strftime("%Y-%m-%d %H:%M UTC")
+                untrusted.append((group, f"last read from Slack at {since}, too long ago"))
+            else:
+                trusted[group] = snapshot.members
+        roster = cls.of(project, trusted)
+        return cls(roster.qa, roster.owners, tuple(untrusted))
+
     @property
     def everyone(self) -> frozenset[str]:
         return self.qa | self.owners
+
+    def doubts(self, entries: frozenset[str]) -> str:
+        """Why members of these role entries' groups may be missing, in words ("" if not)."""
+        return "; ".join(
+            f"the members of {group} are not trusted: {why}"
+            for group, why in self.untrusted
+            if group in entries
+        )

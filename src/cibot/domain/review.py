@@ -15,7 +15,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from cibot.domain.build import Build, BuildState
-from cibot.domain.policy import Freeze, Quorum, quorum
+from cibot.domain.policy import Freeze, Quorum, UnknownAuthor, quorum
 from cibot.domain.project import Project, Roster
 from cibot.domain.release import Release
 from cibot.domain.verdicts import Verdict, VerdictRecord
@@ -29,8 +29,10 @@ __all__ = [
     "Tally",
     "Verdict",
     "VerdictRecord",
+    "author_unknown",
     "authorise",
     "authorise_rollback",
+    "unknown_author_refusal",
 ]
 
 
@@ -131,12 +133,19 @@ _VALID_IN = {
 
 def _role_refusal(project: Project, roster: Roster, user: str, action: Action) -> Refusal | None:
     if action in QA_ACTIONS and user not in roster.qa:
-        return Refusal(f"only the QA members of {project.name} may approve or reject", denied=True)
+        words = f"only the QA members of {project.name} may approve or reject"
+        return Refusal(_with_doubts(words, roster.doubts(project.qa)), denied=True)
     if action in OWNER_ACTIONS and user not in roster.owners:
         verbs = {Action.CLOSE: "close builds", Action.ROLLBACK: "roll back production"}
         verb = verbs.get(action, "deploy to production")
-        return Refusal(f"only the owners of {project.name} may {verb}", denied=True)
+        words = f"only the owners of {project.name} may {verb}"
+        return Refusal(_with_doubts(words, roster.doubts(project.owners)), denied=True)
     return None
+
+
+def _with_doubts(words: str, doubts: str) -> str:
+    """A role refusal, with why a group's members may be missing from the role (fail-closed)."""
+    return f"{words} ({doubts})" if doubts else words
 
 
 def authorise(
@@ -154,7 +163,14 @@ def authorise(
     if action in QA_ACTIONS:
         rules += (_first_verdict, _four_eyes)
     if action in PRODUCTION_ACTIONS:
-        rules += (_author_may_deploy, _not_frozen, _production_free, _quorum_rule)
+        rules += (
+            _author_may_deploy,
+            _approver_may_deploy,
+            _known_author,
+            _not_frozen,
+            _production_free,
+            _quorum_rule,
+        )
     ask = _Ask(project, build, user, action, situation)
     return next((r for rule in rules if (r := rule(ask)) is not None), None)
 
@@ -222,6 +238,40 @@ def _author_may_deploy(ask: _Ask) -> Refusal | None:
     if ask.build.author_id == ask.user:
         return Refusal("you wrote this build, so someone else must deploy it", denied=True)
     return None
+
+
+def _approver_may_deploy(ask: _Ask) -> Refusal | None:
+    if ask.project.policy.approver_may_deploy:
+        return None
+    if any(v.user == ask.user and v.verdict is Verdict.APPROVED for v in ask.situation.verdicts):
+        return Refusal("you approved this build, so an owner who did not must deploy it", True)
+    return None
+
+
+def author_unknown(build: Build) -> str | None:
+    """Why ci-bot cannot tell who wrote `build` in Slack; None when it can (or still looks)."""
+    if build.author is None:
+        return "CI did not say who wrote it"
+    if build.author_user == "":
+        return "its author is unknown to Slack"
+    return None
+
+
+def unknown_author_refusal(project: Project, build: Build) -> Refusal | None:
+    """`policy.unknown_author: block`: no production for a build whose author is unknown."""
+    if project.policy.unknown_author is not UnknownAuthor.BLOCK:
+        return None
+    if build.author_pending:
+        return _LOOKING_UP
+    why = author_unknown(build)
+    if why is None:
+        return None
+    words = f"this build cannot go to production: {why}, so four eyes cannot be checked"
+    return Refusal(words, denied=False)
+
+
+def _known_author(ask: _Ask) -> Refusal | None:
+    return unknown_author_refusal(ask.project, ask.build)
 
 
 def _not_frozen(ask: _Ask) -> Refusal | None:

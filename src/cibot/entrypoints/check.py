@@ -2,14 +2,16 @@
 
 Checks, in order: the config itself (already loaded: syntax and values), what is legal but
 surely unmeant (a project nobody may approve or deploy), Slack authentication and the
-user groups named in roles (when a token is configured), and whether ci-bot's Kubernetes
-identity may do what it needs in each project's namespace (SelfSubjectAccessReview, so
-nothing is created to find out).
+user groups named in roles (when a token is configured), who holds both roles of a project
+(a warning, not a failure: one person could approve a build and deploy it alone), and
+whether ci-bot's Kubernetes identity may do what it needs in each project's namespace
+(SelfSubjectAccessReview, so nothing is created to find out).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx2
@@ -51,6 +53,10 @@ class Report:
     def note(self, line: str) -> None:
         typer.echo(f"  note  {line}")
 
+    def warn(self, line: str) -> None:
+        """Worth a look, but no failure: the exit code stays 0."""
+        typer.echo(f"  warn  {line}")
+
     def fail(self, line: str) -> None:
         self.failures += 1
         typer.echo(f"  FAIL  {line}")
@@ -65,35 +71,74 @@ def _config(settings: Settings, report: Report) -> None:
         report.note(line) if problem.severity == "info" else report.fail(line)
 
 
-async def _slack(settings: Settings, report: Report) -> None:
+async def _slack(settings: Settings, report: Report) -> dict[str, frozenset[str]]:
+    """Slack's answers, and the members of the user groups named in roles (those read)."""
     typer.echo("slack")
     if not settings.slack.configured or settings.slack.bot_token is None:
         report.note("no Slack token: `cibot serve` will use a local fake Slack")
-        return
+        return {}
     client = web_client(settings.slack.bot_token, settings.slack.api_url, NO_RETRY, timeout=5)
     try:
         auth = await client.auth_test()
         report.ok(f"auth.test: bot {auth.get('user_id')} in team {auth.get('team_id')}")
-        await _groups(settings, client, report)
+        return await _groups(settings, client, report)
     except SlackApiError as exc:
         report.fail(f"auth.test refused: {exc.response.get('error')}")
     except Exception as exc:
         report.fail(f"Slack unreachable at {settings.slack.api_url}: {type(exc).__name__}")
+    return {}
 
 
-async def _groups(settings: Settings, client: AsyncWebClient, report: Report) -> None:
-    """Every user group named in a role can be read, and has members."""
+async def _groups(
+    settings: Settings, client: AsyncWebClient, report: Report
+) -> dict[str, frozenset[str]]:
+    """Every user group named in a role can be read, and has members; those members."""
     named = sorted({m for p in settings.projects for m in (*p.qa, *p.owners) if is_group(m)})
+    found: dict[str, frozenset[str]] = {}
     for group in named:
         try:
             members = (await client.usergroups_users_list(usergroup=group)).get("users") or []
         except SlackApiError as exc:
             report.fail(f"user group {group}: {exc.response.get('error')}")
             continue
+        found[group] = frozenset(str(m) for m in members)
         if members:
             report.ok(f"user group {group}: {len(members)} member(s)")
         else:
             report.fail(f"user group {group} has no members: nobody holds that role through it")
+    return found
+
+
+def _both_roles(settings: Settings, members: Mapping[str, frozenset[str]], report: Report) -> None:
+    """Who is both QA and owner of a project (through groups too, as far as they were read).
+
+    Such a person can approve a build and then deploy it: one pair of eyes on the release.
+    Legal, so a warning; `policy.approver_may_deploy: false` makes another owner deploy it.
+    """
+    typer.echo("roles")
+    warned = False
+    for project in settings.projects:
+        if not project.policy.approver_may_deploy:
+            continue
+        qa, owners = _people(project.qa, members), _people(project.owners, members)
+        for who in sorted(qa & owners):
+            warned = True
+            report.warn(
+                f"{who} is both QA and owner of {project.id}: they can approve a build and "
+                f"deploy it alone (set policy.approver_may_deploy: false to require another "
+                f"owner)"
+            )
+    if not warned:
+        report.ok("in no project can one person both approve a build and deploy it")
+
+
+def _people(entries: tuple[str, ...], members: Mapping[str, frozenset[str]]) -> set[str]:
+    """A role's user ids, its groups (by id, so a group in both roles shows too), and the
+    members read of those groups."""
+    people = set(entries)
+    for entry in entries:
+        people |= members.get(entry, frozenset())
+    return people
 
 
 async def _allowed(
@@ -140,7 +185,8 @@ async def _kubernetes(settings: Settings, report: Report) -> None:
 async def _run(settings: Settings) -> int:
     report = Report()
     _config(settings, report)
-    await _slack(settings, report)
+    members = await _slack(settings, report)
+    _both_roles(settings, members, report)
     await _kubernetes(settings, report)
     typer.echo("all well" if not report.failures else f"{report.failures} problem(s)")
     return 0 if not report.failures else 1

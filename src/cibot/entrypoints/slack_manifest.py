@@ -19,7 +19,7 @@ SLACK_PATH = "/slack/events"  # Slack's one Request URL: interactivity and the s
 BOT_SCOPES: tuple[tuple[str, str], ...] = (
     ("chat:write", "chat.postMessage, chat.update, chat.postEphemeral: cards, DMs, replies"),
     ("im:write", "conversations.open: the DM channel of each QA member and owner"),
-    ("users:read", "users.lookupByEmail needs it beside users:read.email"),
+    ("users:read", "users.info (is an author a member?) and users.lookupByEmail need it"),
     ("users:read.email", "users.lookupByEmail: the build's author, when CI sends an email"),
     ("usergroups:read", "usergroups.users.list: roles given to a user group"),
     ("commands", "the /cibot slash command"),

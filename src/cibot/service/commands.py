@@ -12,6 +12,7 @@ gets its answer; the answer is shown only to the person who typed it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -83,7 +84,7 @@ async def run(
         return Notice(parsed)
     now = clock.now()
     async with store.transaction() as tx:
-        refusal = await _refusal(tx, parsed, command.user)
+        refusal = await _refusal(tx, parsed, command.user, now)
         if refusal is not None:
             detail = {"command": parsed.verb.value, "reason": refusal}
             event = AuditEvent(now, "command.denied", parsed.project.id, None, command.user, detail)
@@ -98,8 +99,8 @@ async def run(
                 return await _history(tx, parsed)
 
 
-async def _refusal(tx: Transaction, parsed: _Parsed, user: str) -> str | None:
-    roster = await roster_of(tx, parsed.project)
+async def _refusal(tx: Transaction, parsed: _Parsed, user: str, now: datetime) -> str | None:
+    roster = await roster_of(tx, parsed.project, now)
     name = parsed.project.name
     if parsed.verb in (Verb.FREEZE, Verb.UNFREEZE) and user not in roster.owners:
         return f"only the owners of {name} may {parsed.verb.value} its production deploys"
@@ -141,9 +142,24 @@ async def _unfreeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) 
     return Notice(f"Production deploys of {project.name} may go ahead again")
 
 
-async def _history(tx: Transaction, parsed: _Parsed) -> History:
-    words = parsed.rest.split()
-    count = int(words[0]) if words and words[0].isdigit() else HISTORY_DEFAULT
-    count = max(1, min(count, HISTORY_MAX))
+def history_count(rest: str) -> int | None:
+    """The count of `/cibot history [project] [count]`: a plain number, capped at
+    HISTORY_MAX; HISTORY_DEFAULT when none is given; None for anything else (`²`, `1e3`,
+    `-5`: `str.isdigit` takes `²`, which `int` then refuses)."""
+    words = rest.split()
+    if not words:
+        return HISTORY_DEFAULT
+    if len(words) > 1 or not re.fullmatch(r"[0-9]{1,6}", words[0]):
+        return None
+    return max(1, min(int(words[0]), HISTORY_MAX))
+
+
+async def _history(tx: Transaction, parsed: _Parsed) -> History | Notice:
+    count = history_count(parsed.rest)
+    if count is None:
+        return Notice(
+            f"The count is a whole number from 1 to {HISTORY_MAX}: "
+            "`/cibot history [project] [count]`"
+        )
     events = await tx.audit_events(parsed.project.id, limit=count)
     return History(parsed.project, tuple(events))

@@ -12,9 +12,10 @@ from cibot.domain.review import Situation
 from cibot.service.ports import Transaction
 
 
-async def roster_of(tx: Transaction, project: Project) -> Roster:
-    """The project's people: its user ids, plus the last known members of its groups."""
-    return Roster.of(project, await tx.group_members(project.groups))
+async def roster_of(tx: Transaction, project: Project, now: datetime) -> Roster:
+    """The project's people: its user ids, plus its groups' members as last read from Slack,
+    if that was recently enough to trust (fail closed: else the group holds nobody)."""
+    return Roster.fresh(project, await tx.group_snapshots(project.groups), now)
 
 
 async def situation_of(
@@ -22,7 +23,7 @@ async def situation_of(
 ) -> Situation:
     verdicts = tuple(await tx.verdicts_of(build_id)) if build_id else ()
     return Situation(
-        roster=await roster_of(tx, project),
+        roster=await roster_of(tx, project, now),
         now=now,
         verdicts=verdicts,
         freeze=project.policy.freeze(await tx.freeze_of(project.id), now),

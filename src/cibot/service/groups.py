@@ -3,8 +3,16 @@
 Clicks are judged on the stored members (no Slack call inside Slack's 3 seconds), so a
 `RefreshGroups` job re-reads them every `period` seconds. Each period's job has a dedupe
 key, so however many replicas schedule it, it runs once. A group that cannot be read keeps
-its last known members; one never read has none (the roles fail closed). When members
-change, the DMs of builds in review are redrawn, which also sends DMs to newcomers.
+its last known members, but only for a few periods (`Project.group_max_age`): then, like
+a group never read, it holds nobody and the refusal says why (the roles fail closed).
+When members change, the DMs of builds in review are redrawn, which also sends DMs to
+newcomers.
+
+The chain of refreshes must not end with one job: each job queues its successor before it
+does anything else, so a job that dies (its attempts spent) still leaves the next; and
+every replica schedules the current period's job again each period (`schedule`, from the
+service's periodic keeper), which mends a chain broken anyway (a database down for longer
+than a job's attempts).
 """
 
 from __future__ import annotations
@@ -51,6 +59,13 @@ async def refresh_groups(
     projects: Mapping[str, Project],
     period: float,
 ) -> None:
+    following = job.slot + 1
+    async with store.transaction() as tx:  # first: whatever happens below, the chain goes on
+        await tx.enqueue(
+            RefreshGroups(following),
+            _slot_start(following, period),
+            dedupe_key=f"refresh_groups:{following}",
+        )
     groups = sorted({g for p in projects.values() for g in p.groups})
     async with store.transaction() as tx:
         known = await tx.group_members(groups)
@@ -70,9 +85,3 @@ async def refresh_groups(
             if project.groups & changed:
                 for build in await tx.builds_of_project(project.id, (BuildState.READY,)):
                     await tx.enqueue(SyncReviewDMs(build.id))
-        following = job.slot + 1
-        await tx.enqueue(
-            RefreshGroups(following),
-            _slot_start(following, period),
-            dedupe_key=f"refresh_groups:{following}",
-        )

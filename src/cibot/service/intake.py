@@ -60,11 +60,16 @@ _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
 def author_user(author: str | None) -> str | None:
-    """The author's Slack id when CI gave one; "" for a name Slack cannot look up; None for
-    an email (looked up later) or no author at all."""
-    if author is None or "@" in author:
+    """The author's Slack id as far as intake can tell: None while it must be looked up (an
+    email, or what looks like a Slack id: believed only once Slack knows it) or when CI
+    named nobody; "" for a name Slack cannot look up (the author is unknown to Slack)."""
+    if author is None or "@" in author or is_slack_user_id(author):
         return None
-    return author if _SLACK_USER.fullmatch(author) else ""
+    return ""
+
+
+def is_slack_user_id(author: str) -> bool:
+    return _SLACK_USER.fullmatch(author) is not None
 
 
 async def record_build(

@@ -174,6 +174,17 @@ class RefreshGroups(JobPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class PruneRetention(JobPayload):
+    """Once a day: delete deliveries, finished jobs and message slots past their retention.
+
+    `day` numbers the day (UTC), so each day has one job however many replicas schedule it.
+    """
+
+    kind: ClassVar[str] = "prune_retention"
+    day: int
+
+
+@dataclass(frozen=True, slots=True)
 class AnnounceFreeze(JobPayload):
     """Tell a project's channel that an owner froze (or unfroze) production deploys."""
 
@@ -270,6 +281,7 @@ PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
         DeletePreview,
         ResolveAuthor,
         RefreshGroups,
+        PruneRetention,
         AnnounceFreeze,
         NotifyUser,
         ExpireReview,

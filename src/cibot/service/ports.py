@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from cibot.domain import naming
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
+from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.jobs import Job, JobPayload, JobRecord
@@ -128,6 +129,22 @@ class Transaction(Protocol):
 
     async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         """The last known members of each group that has been read from Slack."""
+        ...
+
+    async def prune_deliveries(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` webhook deliveries recorded before `before`; how many."""
+        ...
+
+    async def prune_finished_jobs(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` done or dead jobs last changed before `before`; how many."""
+        ...
+
+    async def prune_message_slots(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` message slots no job will redraw, older than `before`."""
+        ...
+
+    async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
+        """The last known members of each group read from Slack, with when they were read."""
         ...
 
     async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None: ...
@@ -344,6 +361,10 @@ class Chat(Protocol):
 
     async def user_by_email(self, email: str) -> str | None:
         """The Slack user id with this email; None when there is nobody with it."""
+        ...
+
+    async def user_exists(self, user_id: str) -> bool:
+        """Whether Slack knows a user with this id (`users.info`)."""
         ...
 
     async def group_members(self, group_id: str) -> frozenset[str]:

@@ -8,6 +8,7 @@ job in one transaction, like every other click.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -27,11 +28,20 @@ class RollbackClick:
     channel: str | None = None
 
 
+def release_id_of(value: str) -> int:
+    """The release id a **Roll back** button carries; 0 (no release) for anything else.
+
+    Plain ASCII digits only (`str.isdigit` takes `²`, which `int` refuses), and at most 18
+    of them: a larger number fits no database's integer column.
+    """
+    return int(value) if re.fullmatch(r"[0-9]{1,18}", value) else 0
+
+
 async def rollback(
     store: Store, clock: Clock, projects: Mapping[str, Project], click: RollbackClick
 ) -> Answer:
     now = clock.now()
-    release_id = int(click.release_id) if click.release_id.isdigit() else 0
+    release_id = release_id_of(click.release_id)
     project_id: str | None = None
     try:
         async with store.transaction() as tx:

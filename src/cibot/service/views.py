@@ -13,7 +13,7 @@ from cibot.domain.build import Build, BuildState
 from cibot.domain.policy import Freeze, Quorum
 from cibot.domain.project import Project
 from cibot.domain.release import Release
-from cibot.domain.review import Decision, Tally, VerdictRecord
+from cibot.domain.review import Decision, Refusal, Tally, VerdictRecord, unknown_author_refusal
 from cibot.service.ports import AuditEvent
 
 
@@ -33,10 +33,11 @@ class BuildCard:
 class OwnerDM:
     """An owner's DM about a ready preview: link, who does QA, the quorum, Deploy / Close.
 
-    The Deploy button is there only when the quorum is met and production is not frozen;
-    otherwise the DM says what is missing (and offers the override, where the policy allows
-    it). A production deploy of another build running meanwhile does not hide it: that
-    passes, and a click meanwhile is told to wait.
+    The Deploy button is there only when the quorum is met, production is not frozen and
+    the policy does not hold the build back for its unknown author; otherwise the DM says
+    what is missing (and offers the override, where the policy allows it). A production
+    deploy of another build running meanwhile does not hide it: that passes, and a click
+    meanwhile is told to wait.
     """
 
     project: Project
@@ -56,13 +57,19 @@ class OwnerDM:
         return self.build.state is BuildState.READY and not self.former
 
     @property
+    def author_block(self) -> Refusal | None:
+        """`policy.unknown_author: block` holding this build back, as the gate would."""
+        return unknown_author_refusal(self.project, self.build)
+
+    @property
     def deployable(self) -> bool:
-        return self.actionable and self.quorum.met and self.freeze is None
+        free = self.freeze is None and self.author_block is None
+        return self.actionable and self.quorum.met and free
 
     @property
     def overridable(self) -> bool:
         allowed = self.project.policy.allow_override and not self.quorum.met
-        return self.actionable and allowed and self.freeze is None
+        return self.actionable and allowed and self.freeze is None and self.author_block is None
 
 
 @dataclass(frozen=True, slots=True)

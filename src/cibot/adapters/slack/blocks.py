@@ -28,7 +28,15 @@ from cibot.adapters.slack.text import code, escape, link, truncate
 from cibot.domain.build import Build, BuildState
 from cibot.domain.policy import Freeze, Quorum
 from cibot.domain.release import Release, pinned
-from cibot.domain.review import Action, Decision, Outcome, Tally, Verdict, VerdictRecord
+from cibot.domain.review import (
+    Action,
+    Decision,
+    Outcome,
+    Tally,
+    Verdict,
+    VerdictRecord,
+    author_unknown,
+)
 from cibot.service.ports import AuditEvent
 from cibot.service.views import (
     BuildCard,
@@ -120,7 +128,8 @@ def build_facts(build: Build) -> list[str]:
     if build.build_number is not None:
         facts.append(f"build #{build.build_number}")
     if build.author:
-        facts.append(f"by {truncate(escape(build.author), 100)}")
+        unknown = " (author unknown to Slack)" if build.author_user == "" else ""
+        facts.append(f"by {truncate(escape(build.author), 100)}{unknown}")
     if build.ci_url:
         facts.append(link(build.ci_url, "CI run"))
     return [" · ".join(facts), f"ci-bot build id {code(build.id)}"]
@@ -334,8 +343,11 @@ def _why_not_deployable(view: OwnerDM) -> str:
         return ""
     if view.freeze is not None:
         return freeze_line(view.freeze)
-    missing = escape(view.quorum.missing())
-    return f":lock: Not ready for production: {missing}"
+    missing = [escape(view.quorum.missing())] if not view.quorum.met else []
+    if view.author_block is not None:
+        why = author_unknown(view.build) or "ci-bot is still looking up who wrote it"
+        missing.insert(0, f"{why}, so four eyes cannot be checked")
+    return f":lock: Not ready for production: {'; '.join(missing)}"
 
 
 def _owner_buttons(view: OwnerDM) -> dict[str, Any]:
@@ -373,6 +385,8 @@ def _(view: OwnerDM) -> tuple[str, Blocks]:
         blocks.append(_context(tally_line(view.tally) or "No QA verdicts yet"))
         if view.quorum.required:
             blocks.append(_context(quorum_line(view.quorum)))
+        if not view.project.policy.approver_may_deploy:
+            blocks.append(_context("An owner who did not approve it deploys it"))
     if view.actionable and view.expires_at is not None:
         blocks.append(_context(f":hourglass: Expires {_when(view.expires_at)} if undecided"))
     if status := _owner_status(view):

@@ -188,6 +188,15 @@ class SlackChat:
         user = data.get("user") or {}
         return str(user["id"]) if user.get("id") else None
 
+    async def user_exists(self, user_id: str) -> bool:
+        try:
+            data = await self._call("users.info", user=user_id)
+        except ChatRejected as exc:
+            if "user_not_found" in str(exc):
+                return False
+            raise
+        return bool((data.get("user") or {}).get("id"))
+
     async def group_members(self, group_id: str) -> frozenset[str]:
         data = await self._call("usergroups.users.list", usergroup=group_id)
         return frozenset(str(u) for u in data.get("users") or ())

@@ -16,12 +16,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
+from cibot.adapters.store import retention
 from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Conn, Database
 from cibot.adapters.store.rows import build_from_row, build_to_row
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
+from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release, ReleaseKind
 from cibot.domain.review import Action, Decision, Outcome, Verdict, VerdictRecord
 from cibot.service import jobs
@@ -325,6 +327,22 @@ class SqlTransaction(Transaction):
             return {}
         rows = await self._conn.execute(sa.select(g).where(g.c.group_id.in_(wanted)))
         return {r.group_id: frozenset(r.members) for r in rows}
+
+    async def prune_deliveries(self, before: datetime, limit: int) -> int:
+        return await retention.prune_deliveries(self._conn, before, limit)
+
+    async def prune_finished_jobs(self, before: datetime, limit: int) -> int:
+        return await retention.prune_finished_jobs(self._conn, before, limit)
+
+    async def prune_message_slots(self, before: datetime, limit: int) -> int:
+        return await retention.prune_message_slots(self._conn, before, limit)
+
+    async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
+        g, wanted = t.slack_groups, sorted(set(group_ids))
+        if not wanted:
+            return {}
+        rows = await self._conn.execute(sa.select(g).where(g.c.group_id.in_(wanted)))
+        return {r.group_id: GroupSnapshot(frozenset(r.members), r.refreshed_at) for r in rows}
 
     async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None:
         statement = self._insert()(t.slack_groups).values(

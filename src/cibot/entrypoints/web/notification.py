@@ -22,6 +22,8 @@ from pydantic import (
     ValidationError,
 )
 
+from cibot.entrypoints.web.storable import is_storable, unstorable
+
 # An image reference as the distribution spec defines it: [host[:port]/]path[:tag][@digest].
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
@@ -29,8 +31,12 @@ _HOST = rf"(?:{_LABEL}(?:\.{_LABEL})*(?::[0-9]{{1,5}})?/)"
 IMAGE = re.compile(
     rf"^{_HOST}?{_COMPONENT}(?:/{_COMPONENT})*(?::[\w][\w.-]{{0,127}})?(?:@sha256:[a-f0-9]{{64}})?$"
 )
-# A git ref name (branch or tag) by `git check-ref-format`'s rules, printable ASCII only.
+# A git ref name (branch or tag) by `git check-ref-format --branch`'s rules (what git calls
+# `refs/heads/<name>`): none of the control characters, space, DEL, `~ ^ : ? * [ \`; no
+# `..`, `@{`, `//`; no component starting with `.` or ending with `.lock`; bytes past ASCII
+# are git's to take, so UTF-8 names are names.
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(?:/|$)")
+TARGET_MAX = 255  # the column's width; git's files backend and the forges stop near it too
 
 
 def _check_image(value: str) -> str:
@@ -39,10 +45,18 @@ def _check_image(value: str) -> str:
     return value
 
 
+def is_git_branch_name(value: str) -> bool:
+    """What `git check-ref-format --branch` accepts (outside a repository, where `@` is a
+    name, not the current branch)."""
+    if not is_storable(value) or _REF_FORBIDDEN.search(value):
+        return False
+    if value.startswith(("-", "/", ".")) or value.endswith(("/", ".")):
+        return False
+    return value != "HEAD"  # `refs/heads/HEAD` is refused by name
+
+
 def _check_target(value: str) -> str:
-    if not value.isascii() or _REF_FORBIDDEN.search(value):
-        raise ValueError("not a valid git branch or tag name")
-    if value.startswith(("-", "/", ".")) or value.endswith(("/", ".")) or value == "@":
+    if not is_git_branch_name(value):
         raise ValueError("not a valid git branch or tag name")
     return value
 
@@ -51,7 +65,7 @@ Image = Annotated[
     str, StringConstraints(min_length=1, max_length=512), AfterValidator(_check_image)
 ]
 Target = Annotated[
-    str, StringConstraints(min_length=1, max_length=200), AfterValidator(_check_target)
+    str, StringConstraints(min_length=1, max_length=TARGET_MAX), AfterValidator(_check_target)
 ]
 
 
@@ -77,7 +91,17 @@ class InvalidNotification(Exception):
 
 
 def parse_fields(body: bytes, content_type: str) -> dict[str, Any]:
-    """The raw field dict from a JSON or form body; InvalidNotification if it is neither."""
+    """The raw field dict from a JSON or form body; InvalidNotification if it is neither,
+    or if some text in it is none a database could store (a NUL, an unpaired surrogate)."""
+    fields = _parsed(body, content_type)
+    where = unstorable(fields)
+    if where is not None:
+        message = f"field '{where}' holds a NUL character or an unpaired surrogate"
+        raise InvalidNotification(message, where)
+    return fields
+
+
+def _parsed(body: bytes, content_type: str) -> dict[str, Any]:
     if "json" in content_type:
         try:
             data = json.loads(body)

@@ -1,12 +1,15 @@
 """What every signed CI request shares (`/build-complete`, `/branch-deleted`): verified first.
 
-Order matters: size limit (413) and time limit (408) → find the secrets (the project's
-own, else the global ones) → Standard Webhooks signature over the raw bytes (401) →
-unreadable body (422) → unknown project (404). The project named in an unverified body is
-used only to pick which secret to check; for a project we do not know, the global secret
-decides whether the caller learns that it is unknown. Each route then checks its own
-fields and commits. A refusal after the signature checked out is audited; one before it
-never is.
+Order matters: size limit (413) and time limit (408) → Standard Webhooks signature over the
+raw bytes, tried with every secret the config knows (401) → unreadable body (422) → the
+project it names (404 unknown, 401 when the secret that signed it is not that project's).
+Nothing of an unsigned body is parsed: parsing is what costs memory and time (a 1 MiB form
+of empty fields is tens of MB and a blocked event loop for hundreds of milliseconds), so
+only a body that one of the known secrets signed gets that far (T19). The secrets are few
+and known from the config: each project's own (or the global ones it falls back to) and
+the global ones. For a project we do not know, only a global secret's signature lets the
+caller learn that it is unknown. Each route then checks its own fields and commits. A
+refusal after the signature checked out is audited; one before it never is.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from cibot.adapters.webhooks import WebhookVerificationError, verify
+from cibot.adapters.webhooks import WebhookVerificationError, signed_by
 from cibot.domain.project import Project
 from cibot.entrypoints.web.notification import InvalidNotification, parse_fields, validate
 from cibot.service.errors import ReplayMismatch, StoreConflict, StoreUnavailable
@@ -44,6 +47,15 @@ class Intake:
     global_secrets: Sequence[str]
     max_body_bytes: int
 
+    def secrets_of(self, project: Project) -> frozenset[str]:
+        """The secrets that sign for `project`: its own, else the global ones."""
+        return frozenset(project.webhook_secrets or self.global_secrets)
+
+    def candidate_secrets(self) -> tuple[str, ...]:
+        """Every secret that may sign a CI request: the projects' and the global ones."""
+        found = [s for p in self.projects.values() for s in p.webhook_secrets]
+        return tuple(dict.fromkeys([*found, *self.global_secrets]))
+
 
 class BodyTooLarge(Exception):
     pass
@@ -63,7 +75,7 @@ async def read_body(request: Request, limit: int) -> bytes:
     """The raw body, refusing to read past `limit` bytes whatever Content-Length claims, or
     to wait longer than BODY_TIMEOUT_SECONDS for it."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:  # not `²`
         raise BodyTooLarge
     chunks, size = [], 0
     try:
@@ -132,40 +144,48 @@ class Signed:
     body_sha256: str  # what a repeat of `webhook_id` must match
 
 
-def _fields(body: bytes, content_type: str) -> tuple[dict[str, Any] | None, str | None]:
-    """The parsed fields, or None and why they could not be parsed (told only once signed)."""
+def _fields(body: bytes, content_type: str) -> dict[str, Any]:
+    """The parsed fields of a signed body, or a 422 saying why they cannot be read."""
     try:
-        return parse_fields(body, content_type), None
+        return parse_fields(body, content_type)
     except InvalidNotification as exc:
-        return None, str(exc)
+        named = {"field": exc.field} if exc.field else {}
+        raise Refused(422, str(exc), **named) from None
 
 
-def _verified(request: Request, body: bytes, secrets: Sequence[str]) -> str:
+def _signers(request: Request, body: bytes, intake: Intake) -> tuple[str, frozenset[str]]:
+    """(webhook id, the secrets that signed the raw body), or a 401 before any parsing."""
     try:
-        return verify(secrets, request.headers, body, now=time.time())
+        return signed_by(intake.candidate_secrets(), request.headers, body, now=time.time())
     except WebhookVerificationError:
-        raise Refused(401, "invalid or missing webhook signature") from None
+        raise _unsigned() from None
+
+
+def _unsigned() -> Refused:
+    return Refused(401, "invalid or missing webhook signature")
 
 
 async def signed_request(request: Request, intake: Intake) -> Signed:
-    """The verified request, or Refused with the answer (413, 401, 422, 404)."""
+    """The verified request, or Refused with the answer (413, 408, 401, 422, 404)."""
     try:
         body = await read_body(request, intake.max_body_bytes)
     except BodyTooLarge:
         raise Refused(413, f"body larger than {intake.max_body_bytes} bytes") from None
     except BodyTooSlow:
         raise Refused(408, "the request body did not arrive in time") from None
-    fields, unparsable = _fields(body, request.headers.get("content-type", ""))
-    name = fields.get("project") if fields else None
-    project = intake.projects.get(name) if isinstance(name, str) else None
-    own = project.webhook_secrets if project else ()
-    webhook_id = _verified(request, body, own or intake.global_secrets)
-    with signed_refusals(project.id if project else None, webhook_id):
-        if fields is None:
-            raise Refused(422, unparsable or "unreadable body")
+    webhook_id, signers = _signers(request, body, intake)
+    with signed_refusals(None, webhook_id):
+        fields = _fields(body, request.headers.get("content-type", ""))
+        name = fields.get("project")
         if not isinstance(name, str):
             raise Refused(422, "field 'project' is required", field="project")
-        if project is None:
+    project = intake.projects.get(name)
+    if project is not None and not signers & intake.secrets_of(project):
+        raise _unsigned()  # signed, but with another project's secret
+    if project is None and not signers & set(intake.global_secrets):
+        raise _unsigned()  # only a global secret may learn which projects do not exist
+    if project is None:
+        with signed_refusals(None, webhook_id):
             raise Refused(404, "unknown project", project=name[:64])
     return Signed(project, fields, webhook_id, hashlib.sha256(body).hexdigest())
 

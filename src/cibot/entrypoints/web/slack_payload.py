@@ -5,15 +5,22 @@ do our listeners; a signed body of another shape (a number where Slack puts an o
 list of non-objects, bytes that are not UTF-8) raised inside them and became a 500. Slack
 never sends such bodies, but "never a 5xx" holds for whoever holds the signing secret: here
 every field that Bolt or ci-bot reads is given the type Slack documents, and a body that
-does not fit is a 400 naming the field. Fields nobody reads are left as they come.
+does not fit is a 400 naming the field. Fields nobody reads are left as they come. Ids
+are Slack's (a few characters; longer ones never fit a column), and no text anywhere may
+hold what a database cannot store (`storable`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
 from slack_bolt.request.internals import parse_body
+
+from cibot.entrypoints.web.storable import unstorable
+
+# A Slack id (U0123ABCD, C0123ABCD, T…, E…, A…): a dozen characters; the store keeps 32.
+SlackId = Annotated[str, StringConstraints(max_length=32)]
 
 
 class _Part(BaseModel):
@@ -21,26 +28,26 @@ class _Part(BaseModel):
 
 
 class _Team(_Part):  # a workspace, or an enterprise grid
-    id: str | None = None
-    enterprise_id: str | None = None
+    id: SlackId | None = None
+    enterprise_id: SlackId | None = None
 
 
 class _User(_Part):
-    id: str | None = None
-    team_id: str | None = None
+    id: SlackId | None = None
+    team_id: SlackId | None = None
 
 
 class _Channel(_Part):
-    id: str | None = None
+    id: SlackId | None = None
 
 
 class _Container(_Part):
-    channel_id: str | None = None
+    channel_id: SlackId | None = None
 
 
 class _Authorization(_Part):
-    enterprise_id: str | None = None
-    team_id: str | None = None
+    enterprise_id: SlackId | None = None
+    team_id: SlackId | None = None
     is_enterprise_install: bool | None = None
 
 
@@ -77,17 +84,17 @@ class SlackPayload(_Part):
     """An interaction payload or a slash command's form, as far as anyone reads it."""
 
     type: str | None = None
-    api_app_id: str | None = None
-    team: _Team | str | None = None
-    team_id: str | None = None
-    enterprise: _Team | str | None = None
-    enterprise_id: str | None = None
+    api_app_id: SlackId | None = None
+    team: _Team | SlackId | None = None
+    team_id: SlackId | None = None
+    enterprise: _Team | SlackId | None = None
+    enterprise_id: SlackId | None = None
     is_enterprise_install: bool | str | None = None
     authorizations: list[_Authorization] | None = None
-    user: _User | str | None = None
-    user_id: str | None = None
-    channel: _Channel | str | None = None
-    channel_id: str | None = None
+    user: _User | SlackId | None = None
+    user_id: SlackId | None = None
+    channel: _Channel | SlackId | None = None
+    channel_id: SlackId | None = None
     container: _Container | None = None
     thread_ts: str | None = None
     message: dict[str, Any] | None = None
@@ -152,6 +159,10 @@ class SlackPayload(_Part):
         return build_id, channel, (typed.strip() if isinstance(typed, str) else "") or None
 
 
+# How pydantic names the member of a union it tried (`user._User.id`): not a field of the body.
+_UNION_TAGS = frozenset({"_Team", "_User", "_Channel", "str", "bool", "constrained-str"})
+
+
 class MalformedPayload(ValueError):
     """A signed Slack body ci-bot cannot read; the message names what is wrong."""
 
@@ -175,11 +186,15 @@ def of(body: object) -> SlackPayload:
     """A parsed body, checked; MalformedPayload naming the first field that does not fit."""
     if not isinstance(body, dict):
         raise MalformedPayload("the payload is not a JSON object")
+    where = unstorable(body)
+    if where is not None:
+        raise MalformedPayload(f"{where}: text with a NUL character or an unpaired surrogate")
     try:
         return SlackPayload.model_validate(body)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "payload"
+        where = ".".join(str(part) for part in first["loc"] if part not in _UNION_TAGS)
+        where = where or "payload"
         raise MalformedPayload(f"{where}: {first['msg']}") from None
     except RecursionError:
         raise MalformedPayload("the payload is nested too deeply") from None
