@@ -38,10 +38,10 @@ def server() -> Iterator[FakeSlackServer]:
 
 
 @pytest.fixture
-def slack(server: FakeSlackServer) -> Iterator[FakeSlackServer]:
+def slack(server: FakeSlackServer) -> FakeSlackServer:
     server.state.reset()
     server.faults.clear()
-    yield server
+    return server
 
 
 @pytest.fixture
@@ -179,7 +179,8 @@ def test_history_honours_oldest_latest_inclusive_limit_and_cursor(
     posted = [client.chat_postMessage(channel=DEPLOYS.id, text=str(n))["ts"] for n in range(6)]
 
     def texts(**args: Any) -> list[str]:
-        return [m["text"] for m in client.conversations_history(channel=DEPLOYS.id, **args)["messages"]]
+        found = client.conversations_history(channel=DEPLOYS.id, **args)["messages"]
+        return [m["text"] for m in found]
 
     pages, cursor = [], None
     while True:
@@ -255,12 +256,11 @@ def test_any_method_can_be_made_to_refuse_with_slacks_wording(
     slack: FakeSlackServer, client: WebClient, method: str, error: str
 ) -> None:
     slack.state.refusals.refuse(method, error)
-    call = {
-        "chat.postMessage": lambda: client.chat_postMessage(channel=DEPLOYS.id, text="x"),
-        "users.lookupByEmail": lambda: client.users_lookupByEmail(email=str(ANN.email)),
-    }[method]
+    args = {"channel": DEPLOYS.id, "text": "x"} if method == "chat.postMessage" else {}
+    args = args or {"email": str(ANN.email)}
+    http_verb = "POST" if method == "chat.postMessage" else "GET"
     with pytest.raises(SlackApiError) as excinfo:
-        call()
+        client.api_call(method, http_verb=http_verb, params=args)
 
     assert excinfo.value.response["error"] == error
     if error == "invalid_blocks":

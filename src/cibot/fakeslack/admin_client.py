@@ -115,6 +115,20 @@ class FakeSlackAdmin:
     def set_latency(self, seconds: float) -> None:
         self._send("PUT", "latency", {"seconds": seconds})
 
+    def switch_on(self, condition: str) -> None:
+        """A workspace condition: `messages_tab_disabled`, `free_plan`, `edit_window_closed`."""
+        self._send("POST", "refusals", {"condition": condition})
+
+    def refuse(self, method: str, error: str) -> None:
+        self._send("POST", "refusals", {"method": method, "error": error})
+
+    def clear_refusals(self) -> None:
+        self._send("DELETE", "refusals")
+
+    def relax_rate_limits(self, factor: float | None = None) -> None:
+        """Multiply Slack's limits by `factor` (None: no limits). Tests say why they do."""
+        self._send("PUT", "limits", {"factor": factor})
+
     def add_user(self, user: User) -> None:
         self._send("POST", "users", user.to_json())
 

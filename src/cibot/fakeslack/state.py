@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cibot.fakeslack.config import WorkspaceConfig
+from cibot.fakeslack.limits import RateLimits
 from cibot.fakeslack.records import (
     ApiCall,
     Channel,
@@ -28,6 +29,7 @@ from cibot.fakeslack.records import (
     User,
     ViewRecord,
 )
+from cibot.fakeslack.refusals import Refusals
 from cibot.fakeslack.shapes import view_payload
 
 
@@ -49,6 +51,7 @@ class _Stored:
     views: dict[str, ViewRecord] = field(default_factory=dict)
     home: dict[str, ViewRecord] = field(default_factory=dict)
     triggers: dict[str, tuple[str, float]] = field(default_factory=dict)
+    used_triggers: set[str] = field(default_factory=set)
     calls: list[ApiCall] = field(default_factory=list)
 
 
@@ -73,6 +76,8 @@ class Workspace:
         self._groups: dict[str, tuple[str, ...]] = {}  # user group id (S…) -> member ids
         self._stored = _Stored()
         self._last_micros = 0
+        self.limits = RateLimits()  # Slack's tiers by default; `limits.relax()` to lift them
+        self.refusals = Refusals()  # what this workspace's settings and plan make Slack refuse
         for user in users:
             self.add_user(user)
         for channel in channels:
@@ -108,9 +113,12 @@ class Workspace:
         return found
 
     def reset(self) -> None:
-        """Forgets messages, ephemerals, views and calls; keeps users, channels and DM ids."""
+        """Forgets messages, ephemerals, views, calls, refusals and spent rate limits; keeps
+        users, channels, DM ids and a relaxed rate."""
         with self._lock:
             self._stored = _Stored()
+            self.limits.reset()
+            self.refusals.clear()
             self._changed.notify_all()
 
     # -- lookups -------------------------------------------------------------------------------
@@ -172,6 +180,21 @@ class Workspace:
                 if candidate.name == name:
                     return candidate.id
         raise SlackError("channel_not_found")
+
+    def conversation_key(self, channel: str) -> str:
+        """The conversation a post to `channel` lands in, for per-channel limits: a user id
+        means the bot's DM with them (opened or not)."""
+        with self._lock:
+            if channel in self._users and channel not in self._channels:
+                return self._dm_id(channel)
+        return channel
+
+    def is_dm(self, channel: str) -> bool:
+        """Whether a post to `channel` goes into a DM (a user id or a DM's D… id)."""
+        with self._lock:
+            if channel in self._dms:
+                return True
+            return channel in self._users and channel not in self._channels
 
     def is_member(self, channel_id: str, user_id: str) -> bool:
         with self._lock:
@@ -463,14 +486,20 @@ class Workspace:
         return target.thread_ts if target.is_reply and target.thread_ts else target.ts
 
     def _use_trigger(self, trigger_id: str) -> str | None:
+        """A trigger opens one view (`exchanged_trigger_id` after), within 3 s of the click
+        (`expired_trigger_id`): https://docs.slack.dev/reference/methods/views.open, errors."""
+        if trigger_id in self._stored.used_triggers:
+            raise SlackError("exchanged_trigger_id")
         issued = self._stored.triggers.get(trigger_id)
         if issued is None:
             if self.config.strict_trigger_ids:
                 raise SlackError("invalid_trigger_id")
+            self._stored.used_triggers.add(trigger_id)
             return None
         user, at = issued
         if time.monotonic() - at > self.config.trigger_id_ttl:
             raise SlackError("expired_trigger_id")
+        self._stored.used_triggers.add(trigger_id)
         return user
 
     def _find_view(self, view_id: str | None, external_id: str | None) -> ViewRecord:
