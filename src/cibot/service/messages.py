@@ -2,9 +2,10 @@
 
 Like the channel card, every message is drawn from the current state and posted once
 (`posting.post_once`, even across a crash); its channel and `ts` are stored, and later
-changes are `chat.update`s. DMs to many people go out concurrently (bounded, within
-Slack's limits); one person's failure does not stop the others, and the job is retried for
-just the ones still missing.
+changes are `chat.update`s. DMs to many people go out concurrently (bounded; the Slack
+adapter paces them within Slack's rate-limit tiers); one person's failure does not stop the
+others, the sends that failed are tried again within the job, and only if some still fail
+is the job retried.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import timedelta
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.domain.review import Decision, Situation, Tally, VerdictRecord
-from cibot.service.errors import ChatRejected, ChatUnavailable, ServiceError
+from cibot.service.errors import ChatRejected, ChatUnavailable
 from cibot.service.gate import situation_of
 from cibot.service.jobs import (
     AnnounceDecision,
@@ -40,6 +41,8 @@ from cibot.service.views import (
 
 OWNER_DM, QA_DM = "owner_dm", "qa_dm"
 DM_CONCURRENCY = 16
+SEND_ROUNDS = 3  # tries of the sends that failed for a passing reason, within one job run
+ROUND_PAUSE = 1.0  # seconds between those rounds when Slack named no Retry-After
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,28 +201,52 @@ def _dm(
     return send
 
 
-async def all_or_retry(sends: list[Callable[[], Awaitable[None]]]) -> None:
-    """Run every send (bounded concurrency); if any failed, fail the job so it is retried."""
-    gate = asyncio.Semaphore(DM_CONCURRENCY)
-    failures: list[ServiceError] = []
+async def all_or_retry(
+    sends: list[Callable[[], Awaitable[None]]], *, rounds: int = SEND_ROUNDS
+) -> None:
+    """Run every send (bounded concurrency); those that failed for a passing reason are run
+    again (only they, after the longest `Retry-After` they were told), up to `rounds` times
+    in all; if some still fail, fail the job so it is retried. A refusal is not run again."""
+    pending = list(sends)
+    for round_ in range(1, rounds + 1):
+        transient, refused = await _send_all(pending)
+        if not transient or round_ == rounds:
+            break
+        pending = [send for send, _ in transient]
+        await asyncio.sleep(_longest_wait(transient) or ROUND_PAUSE)
+    if transient:
+        errors = [exc for _, exc in transient]
+        message = f"{len(errors)} of {len(sends)} messages failed: {errors[0]}"
+        raise ChatUnavailable(message, retry_after=_longest_wait(transient))
+    if refused:
+        raise ChatRejected(f"{len(refused)} of {len(sends)} messages refused: {refused[0]}")
 
-    async def run(send: Callable[[], Awaitable[None]]) -> None:
+
+Send = Callable[[], Awaitable[None]]
+
+
+async def _send_all(
+    sends: list[Send],
+) -> tuple[list[tuple[Send, ChatUnavailable]], list[ChatRejected]]:
+    gate = asyncio.Semaphore(DM_CONCURRENCY)
+    transient: list[tuple[Send, ChatUnavailable]] = []
+    refused: list[ChatRejected] = []
+
+    async def run(send: Send) -> None:
         async with gate:
             try:
                 await send()
             except ChatRejected as exc:  # e.g. a deactivated user: retrying will not help
-                failures.append(exc)
+                refused.append(exc)
             except ChatUnavailable as exc:
-                failures.append(exc)
+                transient.append((send, exc))
 
     await asyncio.gather(*(run(s) for s in sends))
-    transient = [f for f in failures if isinstance(f, ChatUnavailable)]
-    if transient:
-        wait = max((f.retry_after or 0.0 for f in transient), default=0.0) or None
-        message = f"{len(transient)} of {len(sends)} messages failed: {transient[0]}"
-        raise ChatUnavailable(message, retry_after=wait)
-    if failures:
-        raise ChatRejected(f"{len(failures)} of {len(sends)} messages refused: {failures[0]}")
+    return transient, refused
+
+
+def _longest_wait(failures: list[tuple[Send, ChatUnavailable]]) -> float | None:
+    return max((exc.retry_after or 0.0 for _, exc in failures), default=0.0) or None
 
 
 def reply_role(qa_user: str) -> str:
