@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from cibot.adapters.kubernetes.client import kube_config
 from cibot.adapters.retry import NO_RETRY
-from cibot.adapters.slack.chat import web_client
+from cibot.adapters.slack.chat import WORKSPACE_REFUSALS, web_client
 from cibot.config import Settings, readiness_problems
 from cibot.domain.project import is_group
 
@@ -83,7 +83,9 @@ async def _groups(settings: Settings, client: AsyncWebClient, report: Report) ->
         try:
             members = (await client.usergroups_users_list(usergroup=group)).get("users") or []
         except SlackApiError as exc:
-            report.fail(f"user group {group}: {exc.response.get('error')}")
+            error = str(exc.response.get("error"))
+            hint = WORKSPACE_REFUSALS.get(error)
+            report.fail(f"user group {group}: {error}" + (f" ({hint})" if hint else ""))
             continue
         if members:
             report.ok(f"user group {group}: {len(members)} member(s)")
