@@ -147,6 +147,19 @@ def test_a_trigger_id_opens_one_view_and_expires(slack: FakeSlackServer, client:
     assert len(slack.state.views(ANN.id)) == 1
 
 
+def test_a_trigger_id_slack_never_issued_opens_nothing(
+    slack: FakeSlackServer, client: WebClient
+) -> None:
+    made_up = "12345.67890.abcdef"
+    refused = error_of(lambda: client.views_open(trigger_id=made_up, view=MODAL))
+    with FakeSlackAdmin(slack.admin_url) as admin:
+        issued = admin.new_trigger_id(BOB.id)  # as a click would carry it, over the admin API
+    client.views_open(trigger_id=issued, view=MODAL)
+
+    assert refused[1] == "invalid_trigger_id"
+    assert [v.user for v in slack.state.views()] == [BOB.id], "the view opens for the clicker"
+
+
 # -- encodings ----------------------------------------------------------------------------------
 
 
