@@ -237,6 +237,47 @@ def test_a_workspace_with_the_messages_tab_off_refuses_dms_only(
     assert slack.state.dm_messages(ANN.id) == []
 
 
+CONFIG_TOKEN = "xoxe.xoxp-1-fake-config"
+
+
+def test_the_apps_manifest_shows_its_messages_tab_and_settings_to_a_configuration_token(
+    slack: FakeSlackServer,
+) -> None:
+    config = WebClient(token=CONFIG_TOKEN, base_url=slack.api_url, retry_handlers=[])
+    app_id = slack.state.config.app_id
+    before = config.apps_manifest_export(app_id=app_id)["manifest"]
+    slack.state.refusals.switch_on("messages_tab_disabled")
+    with FakeSlackAdmin(slack.url) as admin:
+        admin.set_app_settings(socket_mode_enabled=True, request_url="https://x.example/slack")
+    after = config.apps_manifest_export(app_id=app_id)["manifest"]
+
+    assert before["features"]["app_home"]["messages_tab_enabled"] is True
+    assert before["settings"]["socket_mode_enabled"] is False
+    assert before["settings"]["interactivity"] == {"is_enabled": True}
+    assert after["features"]["app_home"]["messages_tab_enabled"] is False
+    assert after["settings"]["socket_mode_enabled"] is True
+    assert after["settings"]["interactivity"] == {
+        "is_enabled": True,
+        "request_url": "https://x.example/slack",
+    }
+
+
+def test_the_manifest_export_refuses_as_slack_does(slack: FakeSlackServer) -> None:
+    slack.state.expire_token("xoxe.xoxp-1-old")
+    app_id = slack.state.config.app_id
+
+    def export(token: str | None, app: str = app_id) -> str:
+        web = WebClient(token=token, base_url=slack.api_url, retry_handlers=[])
+        return error_of(lambda: web.apps_manifest_export(app_id=app))[1]
+
+    assert export(TOKEN) == "not_allowed_token_type", "a bot token cannot read it"
+    assert export(None) == "not_authed"
+    assert export("xoxe.xoxp-1-nobody") == "invalid_auth"
+    assert export("xoxe.xoxp-1-old") == "token_expired"
+    assert export(CONFIG_TOKEN, "not an app") == "invalid_app_id"
+    assert export(CONFIG_TOKEN, "A0SOMEOTHER") == "app_not_found"
+
+
 def test_a_free_plan_refuses_user_groups_and_a_closed_edit_window_refuses_updates(
     slack: FakeSlackServer, client: WebClient
 ) -> None:

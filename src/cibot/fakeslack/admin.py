@@ -196,7 +196,8 @@ def admin_app(workspace: Workspace, faults: FaultPlan) -> Starlette:
 
 
 def _rule_routes(ws: Workspace, guarded: Callable[[Endpoint], Endpoint]) -> list[Route]:
-    """Slack's rules this workspace applies: its refusals and its rate limits."""
+    """Slack's rules this workspace applies: its refusals, its rate limits, the app's settings
+    (its manifest) and its tokens."""
 
     async def refusals(request: Request) -> Response:
         if request.method == "DELETE":
@@ -222,7 +223,24 @@ def _rule_routes(ws: Workspace, guarded: Callable[[Endpoint], Endpoint]) -> list
         level = None if method is None else ws.limits.level(method)
         return JSONResponse({**ws.limits.to_json(), "level": level})
 
+    async def app(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                ws.set_app_settings(**await _body(request))
+            except (TypeError, ValueError) as exc:
+                raise _Invalid(str(exc)) from exc
+        return JSONResponse(ws.manifest())
+
+    async def expire_token(request: Request) -> Response:
+        token = (await _body(request)).get("token")
+        if not isinstance(token, str) or not token:
+            raise _Invalid('expected {"token": "…"}')
+        ws.expire_token(token)
+        return JSONResponse({"expired": True}, status_code=201)
+
     return [
         Route("/_fake/refusals", guarded(refusals), methods=["GET", "POST", "DELETE"]),
         Route("/_fake/limits", guarded(limits), methods=["GET", "PUT"]),
+        Route("/_fake/app", guarded(app), methods=["GET", "PUT"]),
+        Route("/_fake/expired_tokens", guarded(expire_token), methods=["POST"]),
     ]

@@ -129,6 +129,15 @@ class FakeSlackAdmin:
         """Multiply Slack's limits by `factor` (None: no limits). Tests say why they do."""
         self._send("PUT", "limits", {"factor": factor})
 
+    def set_app_settings(self, **changes: Any) -> JsonDict:
+        """`socket_mode_enabled`, `interactivity_enabled`, `request_url`; the manifest after."""
+        manifest: JsonDict = self._send("PUT", "app", changes)
+        return manifest
+
+    def expire_token(self, token: str) -> None:
+        """Slack answers `token_expired` to `token` from now on."""
+        self._send("POST", "expired_tokens", {"token": token})
+
     def add_user(self, user: User) -> None:
         self._send("POST", "users", user.to_json())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -303,6 +304,20 @@ def usergroups_users_list(ws: Workspace, args: Args) -> JsonDict:
     return {"users": list(members)}
 
 
+_APP_ID = re.compile(r"^A[A-Z0-9]{2,}$")
+
+
+def apps_manifest_export(ws: Workspace, args: Args) -> JsonDict:
+    """The app's manifest (https://docs.slack.dev/reference/methods/apps.manifest.export):
+    `invalid_app_id` for an id that is none, `app_not_found` for another app."""
+    app_id = args.text("app_id") or ""
+    if not _APP_ID.match(app_id):
+        raise SlackError("invalid_app_id")
+    if app_id != ws.config.app_id:
+        raise SlackError("app_not_found")
+    return {"manifest": ws.manifest()}
+
+
 def views_open(ws: Workspace, args: Args) -> JsonDict:
     trigger_id = args.required("trigger_id", "invalid_trigger_id")
     record = ws.open_view(trigger_id, _view(args, _MODAL))
@@ -339,8 +354,14 @@ JSON_METHODS = frozenset(
         "views.open",
         "views.update",
         "views.publish",
+        "apps.manifest.export",
     }
 )
+
+# Methods an app configuration token calls, and only it; every other method takes a bot token.
+# Either token sent to the other's methods is answered `not_allowed_token_type` ("The token
+# type used in this request is not allowed", on each method's page of errors).
+CONFIG_TOKEN_METHODS = frozenset({"apps.manifest.export"})
 
 METHODS: dict[str, Handler] = {
     "auth.test": auth_test,
@@ -358,7 +379,21 @@ METHODS: dict[str, Handler] = {
     "views.open": views_open,
     "views.update": views_update,
     "views.publish": views_publish,
+    "apps.manifest.export": apps_manifest_export,
 }
+
+
+def _authenticate(ws: Workspace, method: str, token: str | None) -> None:
+    """Slack's answers for a missing, unknown, expired or wrong kind of token."""
+    if not token:
+        raise SlackError("not_authed")
+    kind = ws.token_kind(token)
+    if kind is None:
+        raise SlackError("invalid_auth")
+    if kind == "expired":
+        raise SlackError("token_expired")
+    if (kind == "config") != (method in CONFIG_TOKEN_METHODS):
+        raise SlackError("not_allowed_token_type")
 
 
 def call(ws: Workspace, method: str, values: Mapping[str, Any], token: str | None) -> JsonDict:
@@ -367,10 +402,7 @@ def call(ws: Workspace, method: str, values: Mapping[str, Any], token: str | Non
         handler = METHODS.get(method)
         if handler is None:
             raise SlackError("unknown_method")
-        if not token:
-            raise SlackError("not_authed")
-        if not ws.is_valid_token(token):
-            raise SlackError("invalid_auth")
+        _authenticate(ws, method, token)
         channel = values.get("channel") or values.get("users")
         into_dm = isinstance(channel, str) and ws.is_dm(channel)
         refusal = ws.refusals.find(method, into_dm=into_dm)

@@ -46,6 +46,7 @@ PER_CHANNEL_POST = Limit(60, 3)  # chat.postMessage, in each channel: 1 per seco
 
 # The tier of each method the fake serves (https://docs.slack.dev/reference/methods/<method>).
 TIERS: dict[str, Limit] = {
+    "apps.manifest.export": TIER_3,
     "auth.test": SPECIAL_600,
     "chat.getPermalink": SPECIAL_600,
     "chat.postEphemeral": TIER_4,

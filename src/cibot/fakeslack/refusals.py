@@ -85,6 +85,10 @@ class Refusals:
             self._on.clear()
             self._conditions.clear()
 
+    def is_on(self, condition: str) -> bool:
+        with self._lock:
+            return condition in self._conditions
+
     def find(self, method: str, *, into_dm: bool) -> Refusal | None:
         with self._lock:
             for refusal in self._on:

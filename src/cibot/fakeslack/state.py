@@ -19,6 +19,7 @@ from typing import Any
 
 from cibot.fakeslack.config import WorkspaceConfig
 from cibot.fakeslack.limits import RateLimits
+from cibot.fakeslack.manifest import App
 from cibot.fakeslack.records import (
     ApiCall,
     Channel,
@@ -78,6 +79,8 @@ class Workspace:
         self._last_micros = 0
         self.limits = RateLimits()  # Slack's tiers by default; `limits.relax()` to lift them
         self.refusals = Refusals()  # what this workspace's settings and plan make Slack refuse
+        self.app = App()  # the app's settings, as its manifest shows them
+        self._expired: set[str] = set()  # tokens Slack answers `token_expired`
         for user in users:
             self.add_user(user)
         for channel in channels:
@@ -119,12 +122,39 @@ class Workspace:
             self._stored = _Stored()
             self.limits.reset()
             self.refusals.clear()
+            self.app.reset()
             self._changed.notify_all()
 
     # -- lookups -------------------------------------------------------------------------------
 
     def is_valid_token(self, token: str) -> bool:
-        return token in self.config.tokens
+        """A bot token this workspace accepts."""
+        return token in self.config.tokens and token not in self._expired
+
+    def token_kind(self, token: str) -> str | None:
+        """`bot`, `config` (an app configuration token), `expired`, or None (unknown)."""
+        if token in self._expired:
+            return "expired"
+        if token in self.config.tokens:
+            return "bot"
+        if token in self.config.config_tokens:
+            return "config"
+        return None
+
+    def expire_token(self, token: str) -> None:
+        """From now on Slack answers `token_expired` to `token` (an app configuration token
+        lasts 12 hours: https://docs.slack.dev/app-manifests/configuring-apps-with-app-manifests)."""
+        with self._lock:
+            self._expired.add(token)
+
+    def set_app_settings(self, **changes: Any) -> None:
+        """Change the app's settings its manifest shows (`socket_mode_enabled`, …)."""
+        self.app.change(**changes)
+
+    def manifest(self) -> JsonDict:
+        """The app's manifest, as `apps.manifest.export` returns it."""
+        tab = not self.refusals.is_on("messages_tab_disabled")
+        return self.app.manifest(self.config, messages_tab=tab)
 
     def user(self, user_id: str) -> User:
         with self._lock:
