@@ -91,14 +91,18 @@ def _aware(value: Any) -> datetime:
 
 @asynccontextmanager
 async def running_bot(
-    url: str, slack: FakeSlackServer, projects: Mapping[str, Project], workers: int = 4
+    url: str,
+    slack: FakeSlackServer,
+    projects: Mapping[str, Project],
+    workers: int = 4,
+    pacer: Pacer | None = None,
 ) -> AsyncIterator[Bot]:
     clock = SystemClock()
     policy = RetryPolicy(attempts=5, base_seconds=0.2, max_seconds=2.0)
     async with migrated_store(url, clock) as store:
         session = aiohttp.ClientSession()
         client = web_client("xoxb-fake", slack.api_url, policy, session=session)
-        chat = SlackChat(client, pacer=Pacer(), policy=policy)
+        chat = SlackChat(client, pacer=pacer or Pacer(), policy=policy)
         cluster = cast(KubeCluster, FakeCluster())  # duck-typed at the Cluster port
         handlers = job_handlers(
             store=store, cluster=cluster, chat=chat, clock=clock, projects=projects

@@ -16,11 +16,14 @@ import asyncio
 import time
 
 from cibot.adapters.clock import SystemClock
+from cibot.adapters.slack.pacing import TIERS, Pacer, Tier
+from cibot.domain.policy import Policy
 from cibot.domain.project import Project
 from cibot.domain.review import Action
 from cibot.fakeslack import Channel, FakeSlackServer, User, Workspace
-from cibot.fakeslack.limits import PER_CHANNEL_POST, TIER_3
+from cibot.fakeslack.limits import PER_CHANNEL_POST, TIER_3, Limit
 from cibot.service import review
+from cibot.service.messages import DM_CONCURRENCY
 from tests.support.inprocess import running_bot
 
 CHANNEL = "C0F18DEPLOY"
@@ -45,9 +48,9 @@ def least_seconds(calls: int, level: float, per_minute: float) -> float:
     return max(0.0, calls - level) * 60.0 / per_minute
 
 
-def workspace() -> FakeSlackServer:
-    users = [User(u, u.lower()) for u in EVERYONE]
-    return FakeSlackServer(users=users, channels=[Channel(CHANNEL, "deploys", frozenset(EVERYONE))])
+def workspace(everyone: tuple[str, ...] = EVERYONE) -> FakeSlackServer:
+    users = [User(u, u.lower()) for u in everyone]
+    return FakeSlackServer(users=users, channels=[Channel(CHANNEL, "deploys", frozenset(everyone))])
 
 
 def replies_of(ws: Workspace, owner: str) -> int:
@@ -120,3 +123,62 @@ async def test_F18_approvals_and_a_deploy_by_a_team_are_paced_within_slacks_tier
 
 def _dm(ws: Workspace, user: str) -> str:
     return "\n".join(m.visible_text for m in ws.dm_messages(user))
+
+
+BIG_QA = tuple(f"U0F18BIG{i:02d}" for i in range(30))
+BIG_TEAM = (*BIG_QA, *OWNERS)
+NO_QUORUM = Project(
+    id="shop",
+    name="Shop",
+    url="https://shop.example.com",
+    channel=CHANNEL,
+    qa=frozenset(BIG_QA),
+    owners=frozenset(OWNERS),
+    namespace="shop",
+    policy=Policy(approvals_required=0),
+)
+# chat.update at Tier 3's arithmetic, ten times as fast (600 a minute, a burst of 5), on the
+# fake and in the bot's pacer alike: the test is about which redraws are sent, not Slack's pace.
+QUICK_UPDATE = 600, 5
+
+
+async def test_F18_a_redraw_overtaken_by_a_newer_state_leaves_the_rest_to_the_newer_one(
+    sqlite_url: str,
+) -> None:
+    with workspace(BIG_TEAM) as slack:
+        slack.state.limits.set_limit("chat.update", Limit(*QUICK_UPDATE))
+        pacer = Pacer(tiers={**TIERS, "chat.update": Tier(*QUICK_UPDATE)})
+        async with running_bot(sqlite_url, slack, {NO_QUORUM.id: NO_QUORUM}, pacer=pacer) as bot:
+            build_id = await bot.report(NO_QUORUM, "f18-overtaken")
+            await slack.state.wait_for_async(
+                lambda s: all(len(s.dm_messages(u)) == 1 for u in BIG_TEAM), within=30
+            )
+            await bot.idle()
+            deploy_at = time.time()
+            # The click queues a redraw of every DM ("being deployed"); the deploy, instant here,
+            # moves the build on before or while it goes out, and queues a redraw of its own.
+            await review.click(
+                bot.store, CLOCK, bot.projects, review.Click(build_id, OWNERS[0], Action.DEPLOY)
+            )
+            await slack.state.wait_for_async(
+                lambda s: all(_deployed(s, u) for u in BIG_TEAM), within=60
+            )
+            await bot.idle()
+            dms = {slack.state.dm_channel(u) for u in BIG_TEAM}
+            redraws = [
+                c
+                for c in slack.state.calls("chat.update")
+                if c.ok and c.time >= deploy_at and c.args.get("channel") in dms
+            ]
+            dead = await bot.jobs("dead")
+
+    assert all(_deployed(slack.state, u) for u in BIG_TEAM), "every DM ends right"
+    assert dead == []
+    # Each DM is drawn once in the newer state; of the overtaken redraw, only the sends under
+    # way when the build moved on (the job's concurrency, and the burst that went at once).
+    assert len(redraws) <= len(BIG_TEAM) + DM_CONCURRENCY + QUICK_UPDATE[1], len(redraws)
+
+
+def _deployed(ws: Workspace, user: str) -> bool:
+    text = _dm(ws, user)
+    return "Deployed to production by" in text or "Already deployed to production" in text

@@ -93,10 +93,11 @@ class RateLimits:
         self._lock = threading.Lock()
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._factor = 1.0  # relax(): every rate and burst multiplied by this
+        self._set: dict[str, Limit] = {}  # set_limit(): one method's own limit, for a test
         self.error = "ratelimited"  # Slack also answers `rate_limited` on some paths
 
     def limit_of(self, method: str) -> Limit | None:
-        found = PER_CHANNEL.get(method) or TIERS.get(method)
+        found = self._set.get(method) or PER_CHANNEL.get(method) or TIERS.get(method)
         if found is None or math.isinf(self._factor):
             return None
         return Limit(found.per_minute * self._factor, found.burst * self._factor)
@@ -136,8 +137,15 @@ class RateLimits:
             self._factor = factor
             self._buckets.clear()
 
+    def set_limit(self, method: str, limit: Limit) -> None:
+        """`method` gets `limit` instead of its tier: for a test that needs a tier's arithmetic
+        at another speed (saying why; the bot's pacer must be given the same)."""
+        with self._lock:
+            self._set[method] = limit
+            self._buckets.clear()
+
     def reset(self) -> None:
-        """Full buckets and Slack's usual error code (a relaxed factor stays)."""
+        """Full buckets and Slack's usual error code (a relaxed factor and set limits stay)."""
         with self._lock:
             self._buckets.clear()
             self.error = "ratelimited"

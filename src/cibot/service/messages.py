@@ -6,6 +6,13 @@ changes are `chat.update`s. DMs to many people go out concurrently (bounded; the
 adapter paces them within Slack's rate-limit tiers); one person's failure does not stop the
 others, the sends that failed are tried again within the job, and only if some still fail
 is the job retried.
+
+A redraw of everyone can be overtaken: the build moves on (a deploy finishes) while its
+updates wait for their turn within Slack's limits, and the move queues another redraw of
+everyone. Redraws of one build run one at a time, in order, each reading the state when it
+starts; so a redraw that finds another one waiting leaves the DMs it has not yet begun to it
+(every one, if it has not begun), rather than spend Slack's budget drawing a state already
+gone, or the same state twice.
 """
 
 from __future__ import annotations
@@ -132,6 +139,9 @@ async def sync_review_dms(
     everyone_qa = roster.qa | review.qa_refs.keys()
     qa = sorted(u for u in everyone_qa if job.user in (None, u))
     owner_view = review.owner_view()
+    overtaken = _redrawn_later(store, job) if job.user is None else None
+    if overtaken is not None and await overtaken():
+        return  # the waiting redraw reads a newer state and draws every DM
     sends = [
         _dm(
             store,
@@ -142,6 +152,7 @@ async def sync_review_dms(
             user=u,
             refs=review.owner_refs,
             view=owner_view if u in roster.owners else replace(owner_view, former=True),
+            overtaken=overtaken,
         )
         for u in owners
     ]
@@ -155,11 +166,27 @@ async def sync_review_dms(
             user=u,
             refs=review.qa_refs,
             view=review.qa_view(u),
+            overtaken=overtaken,
         )
         for u in qa
     ]
     await all_or_retry(sends)
     await _redraw_when_the_window_ends(store, review)
+
+
+def _redrawn_later(store: Store, job: SyncReviewDMs) -> Callable[[], Awaitable[bool]]:
+    """Whether another redraw of everyone is waiting (it runs after this one, in the build's
+    queue); once one is, every later answer is yes without asking the store again."""
+    waiting = False
+
+    async def check() -> bool:
+        nonlocal waiting
+        if not waiting:
+            async with store.transaction() as tx:
+                waiting = await tx.job_waiting(job)
+        return waiting
+
+    return check
 
 
 async def _redraw_when_the_window_ends(store: Store, review: Review) -> None:
@@ -189,10 +216,13 @@ def _dm(
     user: str,
     refs: dict[str, MessageRef],
     view: object,
+    overtaken: Callable[[], Awaitable[bool]] | None = None,
 ) -> Callable[[], Awaitable[None]]:
     async def send() -> None:
         ref = refs.get(user)
         if ref is not None:
+            if overtaken is not None and await overtaken():
+                return  # the redraw waiting after this one draws this DM
             await chat.update(ref, view)
         elif review.build.state is BuildState.READY:  # a build no longer in review gets no new DMs
             slot = Slot(review.build.id, role, user)

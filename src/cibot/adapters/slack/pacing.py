@@ -17,6 +17,11 @@ java-slack-sdk tabulates them (`MethodsRateLimits`).
 A bucket is kept as its theoretical arrival time (the "virtual scheduling" form of a token
 bucket): a call may go when `tat - now <= (burst - 1) * interval`, and each call moves `tat`
 one interval on. Reserving is done without awaiting, so concurrent callers queue in order.
+
+One call of each bucket's burst is kept in hand (`HEADROOM`): calls granted at the very edge
+of the budget reach Slack a few milliseconds off the spacing they left with (another delay,
+another order), and at the edge that is a 429, which holds the method for a second or more for
+every worker. Keeping one call in hand absorbs that jitter for the price of one interval.
 """
 
 from __future__ import annotations
@@ -60,6 +65,8 @@ TIERS: dict[str, Tier] = {
     "views.publish": TIER_4,
 }
 PER_CHANNEL: dict[str, Tier] = {"chat.postMessage": PER_CHANNEL_POST}
+HEADROOM = 1.0  # calls of each burst kept in hand against jitter (module docstring)
+_EPSILON = 1e-6  # seconds: a slot computed in floating point is not missed by a rounding
 
 
 class Pacer:
@@ -72,7 +79,9 @@ class Pacer:
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        headroom: float = HEADROOM,
     ) -> None:
+        self._headroom = headroom
         self._tiers = TIERS if tiers is None else tiers
         self._per_channel = PER_CHANNEL if per_channel is None else per_channel
         self._clock = clock
@@ -82,10 +91,14 @@ class Pacer:
         self.waited = 0.0  # seconds callers spent waiting for a slot, all told (for figures)
 
     def _key(self, method: str, channel: str | None) -> tuple[tuple[str, str], Tier] | None:
+        """The bucket of a call, and its tier less the headroom."""
         if method in self._per_channel:
-            return (method, channel or ""), self._per_channel[method]
-        tier = self._tiers.get(method)
-        return None if tier is None else ((method, ""), tier)
+            key, tier = (method, channel or ""), self._per_channel[method]
+        elif method in self._tiers:
+            key, tier = (method, ""), self._tiers[method]
+        else:
+            return None
+        return key, Tier(tier.per_minute, max(1.0, tier.burst - self._headroom))
 
     def _reserve(self, method: str, channel: str | None, *, only_now: bool) -> float | None:
         """Seconds until this call's slot (reserving it); None when `only_now` and not now."""
@@ -95,7 +108,7 @@ class Pacer:
         key, tier = found
         now = self._clock()
         tat = max(self._tat.get(key, now), now)
-        start = max(now, tat - (tier.burst - 1) * tier.interval)
+        start = max(now, tat - (tier.burst - 1) * tier.interval, self._held.get(key, 0.0))
         if only_now and start > now:
             return None
         self._tat[key] = tat + tier.interval
@@ -110,7 +123,7 @@ class Pacer:
             if delay > 0:
                 self.waited += delay
                 await self._sleep(delay)
-            if found is None or self._clock() >= self._held.get(found[0], 0.0):
+            if found is None or self._clock() >= self._held.get(found[0], 0.0) - _EPSILON:
                 return
 
     def take_now(self, method: str, channel: str | None = None) -> bool:
