@@ -23,7 +23,7 @@ from cibot.domain.review import Action
 from cibot.fakeslack import Channel, FakeSlackServer, User, Workspace
 from cibot.fakeslack.limits import PER_CHANNEL_POST, TIER_3, Limit
 from cibot.service import review
-from cibot.service.messages import DM_CONCURRENCY
+from cibot.service.messages import UPDATE_CONCURRENCY
 from tests.support.inprocess import running_bot
 
 CHANNEL = "C0F18DEPLOY"
@@ -175,8 +175,8 @@ async def test_F18_a_redraw_overtaken_by_a_newer_state_leaves_the_rest_to_the_ne
     assert all(_deployed(slack.state, u) for u in BIG_TEAM), "every DM ends right"
     assert dead == []
     # Each DM is drawn once in the newer state; of the overtaken redraw, only the sends under
-    # way when the build moved on (the job's concurrency, and the burst that went at once).
-    assert len(redraws) <= len(BIG_TEAM) + DM_CONCURRENCY + QUICK_UPDATE[1], len(redraws)
+    # way when the build moved on (the job's updates at once, and the burst that went at once).
+    assert len(redraws) <= len(BIG_TEAM) + UPDATE_CONCURRENCY + QUICK_UPDATE[1], len(redraws)
 
 
 def _deployed(ws: Workspace, user: str) -> bool:

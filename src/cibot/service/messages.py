@@ -18,6 +18,7 @@ gone, or the same state twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -47,7 +48,10 @@ from cibot.service.views import (
 )
 
 OWNER_DM, QA_DM = "owner_dm", "qa_dm"
-DM_CONCURRENCY = 16
+DM_CONCURRENCY = 64  # sends at once: new DMs go to as many conversations, each its own budget
+# Updates at once: they share one budget (chat.update's tier), so past its burst more at once
+# only wait in the pacer, and would all still go out if a newer redraw came to wait.
+UPDATE_CONCURRENCY = 16
 SEND_ROUNDS = 3  # tries of the sends that failed for a passing reason, within one job run
 ROUND_PAUSE = 1.0  # seconds between those rounds when Slack named no Retry-After
 
@@ -142,6 +146,7 @@ async def sync_review_dms(
     overtaken = _redrawn_later(store, job) if job.user is None else None
     if overtaken is not None and await overtaken():
         return  # the waiting redraw reads a newer state and draws every DM
+    updates = asyncio.Semaphore(UPDATE_CONCURRENCY)
     sends = [
         _dm(
             store,
@@ -153,6 +158,7 @@ async def sync_review_dms(
             refs=review.owner_refs,
             view=owner_view if u in roster.owners else replace(owner_view, former=True),
             overtaken=overtaken,
+            updates=updates,
         )
         for u in owners
     ]
@@ -167,6 +173,7 @@ async def sync_review_dms(
             refs=review.qa_refs,
             view=review.qa_view(u),
             overtaken=overtaken,
+            updates=updates,
         )
         for u in qa
     ]
@@ -217,13 +224,15 @@ def _dm(
     refs: dict[str, MessageRef],
     view: object,
     overtaken: Callable[[], Awaitable[bool]] | None = None,
+    updates: asyncio.Semaphore | None = None,
 ) -> Callable[[], Awaitable[None]]:
     async def send() -> None:
         ref = refs.get(user)
         if ref is not None:
-            if overtaken is not None and await overtaken():
-                return  # the redraw waiting after this one draws this DM
-            await chat.update(ref, view)
+            async with updates or contextlib.nullcontext():
+                if overtaken is not None and await overtaken():
+                    return  # the redraw waiting after this one draws this DM
+                await chat.update(ref, view)
         elif review.build.state is BuildState.READY:  # a build no longer in review gets no new DMs
             slot = Slot(review.build.id, role, user)
             await post_or_update(store, chat, clock, slot, to=To(dm=user), view=view)
