@@ -121,6 +121,21 @@ def test_check_reads_the_user_groups_named_in_roles_and_fails_an_unknown_one(
     assert "FAIL  user group S0GONE: no_such_subteam" in done.stdout
 
 
+def test_check_says_that_user_groups_need_a_paid_plan_when_slack_refuses_them(
+    cibot_config: dict[str, Any], tmp_path: Path, fake_slack: FakeSlackServer
+) -> None:
+    fake_slack.state.set_group("S0QAGROUP", ["U0QA1"])
+    fake_slack.state.refusals.switch_on("free_plan")
+    cibot_config["projects"][0]["qa"] = ["S0QAGROUP"]
+
+    done = run_cli("check", "--config", str(write(tmp_path, cibot_config)))
+
+    assert done.returncode == 1, done.stdout
+    assert "FAIL  user group S0QAGROUP: plan_upgrade_required (user groups need a paid" in (
+        done.stdout
+    )
+
+
 def test_check_reports_a_slack_token_that_slack_refuses(
     cibot_config: dict[str, Any], tmp_path: Path
 ) -> None:
