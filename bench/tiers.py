@@ -5,7 +5,7 @@
 The fake Slack keeps Slack's default tiers (cibot/fakeslack/limits.py: nothing relaxed) and
 adds 50 ms to every call. A real `cibot serve` runs against it and the local cluster.
 
-1. A build is reported; from the channel card's "ready" update to the last DM delivered.
+1. A build is reported; from the channel card saying "ready" to the last DM delivered.
 2. One QA member approves (the quorum), the service settles; then an owner clicks
    "Deploy to production": from the click to the last DM redrawn.
 
@@ -13,8 +13,11 @@ Each is printed beside the least time Slack's tiers allow for the same calls, an
 That least time is what the calls cost if every one went the moment its method's bucket
 allowed (each bucket read from the fake just before; chat.postMessage per channel), all at
 once, plus one call's latency; waiting on Kubernetes (the production rollout) is not Slack's
-and is printed apart. Also printed: the 429s Slack answered, the jobs dead, and each
-person's DMs (lost: none, doubled: more than one) and the owners' thread replies.
+and is printed apart. The deploy's figure is also set beside the least time for one redraw of
+each DM: the click redraws everyone ("being deployed"), and so does the deploy's outcome;
+the first leaves what it has not begun to the second, but what it drew before counts. Also
+printed: the 429s Slack answered, the jobs dead, and each person's DMs (lost: none, doubled:
+more than one) and the owners' thread replies.
 """
 
 from __future__ import annotations
@@ -136,9 +139,9 @@ async def run(args: argparse.Namespace) -> None:
             await ws.wait_for_async(
                 lambda s: all(len(s.dm_messages(u)) == 1 for u in everyone), within=600
             )
-            ready_at = min(
+            ready_at = min(  # the card's first post may say ready already, or an update does
                 c.time
-                for c in ws.calls("chat.update")
+                for c in ws.calls()
                 if c.ok and c.args.get("channel") == CHANNEL and "ready" in str(c.args.get("text"))
             )
             posts = dm_calls(ws, "chat.postMessage", everyone, ready_at)
@@ -162,28 +165,38 @@ async def run(args: argparse.Namespace) -> None:
             deployed = _deployed_at(ws, clicked)
             least = least_seconds(ws, redraws, levels)
             report("deploy click to the last DM redrawn", last_redraw - clicked, least)
+            once = list({c.args.get("channel"): c for c in redraws}.values())  # one per DM
             print(
                 f"  {len(redraws)} chat.update calls into {len(everyone)} DMs since the click; "
                 f"the first DM said deployed {deployed - clicked:.2f} s after the click"
             )
-
-            limited = [c for c in ws.calls() if c.status == 429]
-            dead = rows.all("SELECT kind, last_error FROM jobs WHERE state = 'dead'")
-            counts = Counter(len(ws.dm_messages(u)) for u in everyone)
-            replies = Counter(sum(len(m.replies) for m in ws.dm_messages(o)) for o in owners)
-            stale = [u for u in everyone if not _deployed(ws, u)]
-            by_method = Counter(c.method for c in limited)
-            print(f"429s received: {len(limited)} {dict(by_method) or ''}")
-            print(f"jobs dead: {len(dead)} {[d['kind'] for d in dead] or ''}")
-            doubled = sum(n for k, n in counts.items() if k > 1)
             print(
-                f"DMs lost: {counts.get(0, 0)}, doubled: {doubled}; "
-                f"owner replies per DM: {dict(replies)} (1 expected); "
-                f"DMs not redrawn: {len(stale)}"
+                f"  least for one redraw of each DM: {least_seconds(ws, once, levels):.2f} s "
+                f"(ratio {(last_redraw - clicked) / least_seconds(ws, once, levels):.2f})"
             )
-            methods = Counter(c.method for c in ws.calls())
-            print(f"Slack calls in all: {len(ws.calls())} {dict(methods)}")
+
+            tally(ws, rows, everyone, owners)
         rows.engine.dispose()
+
+
+def tally(ws: Workspace, rows: Rows, everyone: list[str], owners: list[str]) -> None:
+    """429s, dead jobs, and each person's messages: none lost, none doubled."""
+    limited = [c for c in ws.calls() if c.status == 429]
+    dead = rows.all("SELECT kind, last_error FROM jobs WHERE state = 'dead'")
+    counts = Counter(len(ws.dm_messages(u)) for u in everyone)
+    replies = Counter(sum(len(m.replies) for m in ws.dm_messages(o)) for o in owners)
+    stale = [u for u in everyone if not _deployed(ws, u)]
+    by_method = Counter(c.method for c in limited)
+    print(f"429s received: {len(limited)} {dict(by_method) or ''}")
+    print(f"jobs dead: {len(dead)} {[d['kind'] for d in dead] or ''}")
+    doubled = sum(n for k, n in counts.items() if k > 1)
+    print(
+        f"DMs lost: {counts.get(0, 0)}, doubled: {doubled}; "
+        f"owner replies per DM: {dict(replies)} (1 expected); "
+        f"DMs not redrawn: {len(stale)}"
+    )
+    methods = Counter(c.method for c in ws.calls())
+    print(f"Slack calls in all: {len(ws.calls())} {dict(methods)}")
 
 
 DEPLOYED = ("Deployed to production by", "Already deployed to production")
