@@ -75,7 +75,10 @@ async def clicks(
 
         async def one(user: str) -> float:
             channel = slack.state.dm_channel(user) or ""
-            payload = slack_req.block_actions(user, action, build_id, channel)
+            trigger_id = slack_req.issued(slack, user)
+            payload = slack_req.block_actions(
+                user, action, build_id, channel, trigger_id=trigger_id
+            )
             started = time.perf_counter()
             response = await slack_req.post_async(client, url, payload)
             assert response.status_code == 200, response.text

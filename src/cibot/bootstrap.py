@@ -26,6 +26,7 @@ from cibot.adapters.kubernetes.client import kube_config
 from cibot.adapters.kubernetes.cluster import FIELD_MANAGER, KubeCluster
 from cibot.adapters.retry import RetryPolicy
 from cibot.adapters.slack.chat import SlackChat, web_client
+from cibot.adapters.slack.pacing import Pacer
 from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.sql import SqlStore
@@ -274,7 +275,7 @@ def build(
     # One session for every Slack call: connections are kept alive (closed in `aclose`).
     session = aiohttp.ClientSession()
     slack = web_client(token, slack_api_url or settings.slack.api_url, policy, session=session)
-    chat = SlackChat(slack)
+    chat = SlackChat(slack, pacer=Pacer(), policy=policy)  # one pacer for every worker
 
     handlers = job_handlers(
         store=store,

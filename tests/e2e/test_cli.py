@@ -121,6 +121,21 @@ def test_check_reads_the_user_groups_named_in_roles_and_fails_an_unknown_one(
     assert "FAIL  user group S0GONE: no_such_subteam" in done.stdout
 
 
+def test_check_says_that_user_groups_need_a_paid_plan_when_slack_refuses_them(
+    cibot_config: dict[str, Any], tmp_path: Path, fake_slack: FakeSlackServer
+) -> None:
+    fake_slack.state.set_group("S0QAGROUP", ["U0QA1"])
+    fake_slack.state.refusals.switch_on("free_plan")
+    cibot_config["projects"][0]["qa"] = ["S0QAGROUP"]
+
+    done = run_cli("check", "--config", str(write(tmp_path, cibot_config)))
+
+    assert done.returncode == 1, done.stdout
+    assert "FAIL  user group S0QAGROUP: plan_upgrade_required (user groups need a paid" in (
+        done.stdout
+    )
+
+
 def test_check_reports_a_slack_token_that_slack_refuses(
     cibot_config: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -187,3 +202,70 @@ async def test_audit_prints_what_happened_as_a_table_or_json_filtered_by_project
     assert [r["id"] for r in rows] == sorted((r["id"] for r in rows), reverse=True)
     assert yaml.safe_load(other.stdout) == []
     assert bad.returncode == 2 and "--since takes a date or time" in bad.stderr
+
+
+CONFIG_TOKEN = "xoxe.xoxp-1-fake-config"  # an app configuration token the fake Slack accepts
+
+
+def with_app_config_token(config: dict[str, Any], token: str = CONFIG_TOKEN) -> dict[str, Any]:
+    config.setdefault("server", {})["public_url"] = "https://cibot.example.com"
+    config["slack"].update(app_id="A00000CIBOT", app_config_token=token)
+    return config
+
+
+def test_check_reads_the_apps_manifest_and_fails_a_messages_tab_off_or_clicks_sent_elsewhere(
+    cibot_config: dict[str, Any], tmp_path: Path, fake_slack: FakeSlackServer
+) -> None:
+    path = write(tmp_path, with_app_config_token(cibot_config))
+    fake_slack.state.set_app_settings(request_url="https://cibot.example.com/slack/events")
+    sound = run_cli("check", "--config", str(path))
+    fake_slack.state.refusals.switch_on("messages_tab_disabled")
+    fake_slack.state.set_app_settings(
+        socket_mode_enabled=True, request_url="https://old.example.com/slack/events"
+    )
+    broken = run_cli("check", "--config", str(path))
+
+    assert sound.returncode == 0, sound.stdout + sound.stderr
+    assert "ok    App Home: the Messages tab is on" in sound.stdout
+    assert "ok    interactivity: https://cibot.example.com/slack/events" in sound.stdout
+    assert broken.returncode == 1, broken.stdout
+    assert "FAIL  App Home: the Messages tab is off" in broken.stdout
+    assert "messages_tab_disabled" in broken.stdout, "it says what Slack would answer"
+    assert "FAIL  Socket Mode is on" in broken.stdout
+    assert "FAIL  interactivity: clicks go to https://old.example.com/slack/events" in broken.stdout
+    assert CONFIG_TOKEN not in broken.stdout + broken.stderr
+
+
+def test_check_warns_that_the_messages_tab_is_unverified_without_an_app_config_token(
+    cibot_config: dict[str, Any], tmp_path: Path, fake_slack: FakeSlackServer
+) -> None:
+    fake_slack.state.refusals.switch_on("messages_tab_disabled")  # unseen with a bot token
+
+    done = run_cli("check", "--config", str(write(tmp_path, cibot_config)))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "WARN  App Home: the Messages tab could not be verified" in done.stdout
+    assert "slack.app_config_token" in done.stdout, "it says how to have it verified"
+    assert "all well, 1 warning" in done.stdout
+
+
+REFUSED_EXPORTS = {
+    "xoxb-fake": ("not_allowed_token_type", "an app configuration token"),
+    "xoxe.xoxp-1-expired": ("token_expired", "12 hours"),
+    "xoxe.xoxp-1-unknown": ("invalid_auth", "not a valid app configuration token"),
+}
+
+
+def test_check_says_why_slack_refused_to_export_the_manifest(
+    cibot_config: dict[str, Any], tmp_path: Path, fake_slack: FakeSlackServer
+) -> None:
+    fake_slack.state.expire_token("xoxe.xoxp-1-expired")  # a configuration token's 12 h are over
+
+    for token, (error, hint) in REFUSED_EXPORTS.items():
+        path = write(tmp_path, with_app_config_token(cibot_config, token))
+        done = run_cli("check", "--config", str(path))
+
+        assert done.returncode == 1, done.stdout
+        assert f"FAIL  apps.manifest.export refused: {error}" in done.stdout
+        assert hint in done.stdout
+        assert token not in done.stdout + done.stderr

@@ -88,7 +88,9 @@ async def reviewed(slack: FakeSlackServer, build_id: str) -> None:
 
 def press(cibot: CibotProcess, slack: FakeSlackServer, user: str, action: str, build: str) -> None:
     channel = slack.state.dm_channel(user) or "D0NOTADM"
-    response = slack_req.post(cibot.url, slack_req.block_actions(user, action, build, channel))
+    trigger_id = slack_req.issued(slack, user)
+    payload = slack_req.block_actions(user, action, build, channel, trigger_id=trigger_id)
+    response = slack_req.post(cibot.url, payload)
     assert response.status_code == 200, response.text
 
 

@@ -16,7 +16,7 @@ from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.service.errors import StoreConflict
-from cibot.service.jobs import DeployPreview, Job, SyncBuildCard
+from cibot.service.jobs import DeployPreview, Job, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import Delivery, MessageRef
 from tests.support.fakes import FakeClock
 
@@ -119,6 +119,29 @@ async def test_jobs_of_one_queue_run_one_at_a_time_in_order(engine: Database) ->
     assert await queue.complete(first)
     after = await queue.claim("w3", clock.now(), 30)
     assert after is not None and after.payload == DeployPreview("b2", "shop/env")
+
+
+async def test_a_job_waits_while_pending_and_due_with_the_very_same_payload(
+    engine: Database,
+) -> None:
+    clock = FakeClock()
+    store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
+    async with store.transaction() as tx:
+        await tx.enqueue(SyncReviewDMs("b1"))
+        await tx.enqueue(SyncReviewDMs("b2"), run_at=clock.now() + timedelta(minutes=1))
+
+    async def waiting(payload: SyncReviewDMs) -> bool:
+        async with store.transaction() as tx:
+            return await tx.job_waiting(payload)
+
+    before = [await waiting(SyncReviewDMs("b1")), await waiting(SyncReviewDMs("b1", "U1"))]
+    later = await waiting(SyncReviewDMs("b2"))
+    running = await queue.claim("w", clock.now(), 30)
+
+    assert before == [True, False], "the same payload only, not another user's redraw"
+    assert not later, "not yet due"
+    assert running is not None and running.payload == SyncReviewDMs("b1")
+    assert not await waiting(SyncReviewDMs("b1")), "running is no longer waiting"
 
 
 async def test_an_expired_lease_is_taken_over_and_the_old_worker_cannot_settle_it(

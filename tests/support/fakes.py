@@ -153,6 +153,10 @@ class MemoryTransaction:
             self.state.dedupe_keys.add(dedupe_key)
         self.state.jobs.append((payload, run_at))
 
+    async def job_waiting(self, payload: JobPayload) -> bool:
+        """Every enqueued job waits here (none is run): one due now with this payload."""
+        return any(job == payload and at is None for job, at in self.state.jobs)
+
     async def audit(self, event: AuditEvent) -> None:
         self.state.audit.append(event)
 

@@ -86,7 +86,9 @@ def press(
 ) -> httpx.Response:
     """Click a button as `user`, from their DM (or `channel`)."""
     where = channel or slack.state.dm_channel(user) or "D0NOTADM"
-    response = slack_req.post(cibot.url, slack_req.block_actions(user, action_id, value, where))
+    trigger_id = slack_req.issued(slack, user)
+    payload = slack_req.block_actions(user, action_id, value, where, trigger_id=trigger_id)
+    response = slack_req.post(cibot.url, payload)
     assert response.status_code == 200, response.text
     return response
 

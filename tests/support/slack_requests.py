@@ -1,4 +1,10 @@
-"""Signed Slack interaction payloads (`block_actions`, `view_submission`), sent as Slack does."""
+"""Signed Slack interaction payloads (`block_actions`, `view_submission`), sent as Slack does.
+
+A click carries a trigger id that Slack issued at that moment, and Slack's `views.open` takes
+no other (the fake Slack refuses one it never issued, as Slack does). A test that sends a
+click to a bot wired to a fake Slack passes `trigger_id=issued(slack, user)`; without one, the
+payload carries a made-up id, fine where nothing opens a modal (unit tests, refused requests).
+"""
 
 from __future__ import annotations
 
@@ -12,9 +18,23 @@ from urllib.parse import urlencode
 
 import httpx
 
+from cibot.fakeslack import FakeSlackAdmin, FakeSlackServer
+
 SIGNING_SECRET = "e2e-signing-secret"
 TEAM = "T00000FAKE"
 APP = "A00000CIBOT"
+
+
+def issued(slack: FakeSlackServer | FakeSlackAdmin, user: str) -> str:
+    """A trigger id as Slack issues it to `user`'s click: valid for 3 s, for one view."""
+    if isinstance(slack, FakeSlackServer):
+        return slack.state.new_trigger_id(user)
+    return slack.new_trigger_id(user)
+
+
+def made_up_trigger_id() -> str:
+    """A trigger id Slack never issued: `views.open` refuses it (`invalid_trigger_id`)."""
+    return f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}"
 
 
 def signed_headers(
@@ -32,7 +52,13 @@ def signed_headers(
 
 
 def block_actions(
-    user: str, action_id: str, value: str, channel: str, *, team: str = TEAM
+    user: str,
+    action_id: str,
+    value: str,
+    channel: str,
+    *,
+    team: str = TEAM,
+    trigger_id: str | None = None,
 ) -> dict[str, Any]:
     return {
         "type": "block_actions",
@@ -40,7 +66,7 @@ def block_actions(
         "user": {"id": user, "username": user.lower(), "team_id": team},
         "api_app_id": APP,
         "token": "legacy-unused",
-        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
+        "trigger_id": trigger_id or made_up_trigger_id(),
         "container": {"type": "message", "channel_id": channel, "message_ts": "1.1"},
         "channel": {"id": channel, "name": "directmessage"},
         "actions": [
@@ -56,14 +82,19 @@ def block_actions(
 
 
 def view_submission(
-    user: str, callback_id: str, private_metadata: str, values: dict[str, Any]
+    user: str,
+    callback_id: str,
+    private_metadata: str,
+    values: dict[str, Any],
+    *,
+    trigger_id: str | None = None,
 ) -> dict[str, Any]:
     return {
         "type": "view_submission",
         "team": {"id": TEAM, "domain": "fake"},
         "user": {"id": user, "team_id": TEAM},
         "api_app_id": APP,
-        "trigger_id": f"{uuid.uuid4().int % 10**12}.x",
+        "trigger_id": trigger_id or made_up_trigger_id(),
         "view": {
             "id": "V0FAKE",
             "type": "modal",
@@ -74,7 +105,14 @@ def view_submission(
     }
 
 
-def slash_command(user: str, text: str, channel: str, command: str = "/cibot") -> dict[str, str]:
+def slash_command(
+    user: str,
+    text: str,
+    channel: str,
+    command: str = "/cibot",
+    *,
+    trigger_id: str | None = None,
+) -> dict[str, str]:
     """The form fields Slack posts for a slash command."""
     return {
         "token": "legacy-unused",
@@ -88,7 +126,7 @@ def slash_command(user: str, text: str, channel: str, command: str = "/cibot") -
         "text": text,
         "api_app_id": APP,
         "response_url": "https://hooks.slack.invalid/commands/1",
-        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:8]}",
+        "trigger_id": trigger_id or made_up_trigger_id(),
     }
 
 

@@ -101,8 +101,8 @@ def press(
     url: str, slack: FakeSlackServer, user: str, action_id: str, value: str, **kwargs: Any
 ) -> httpx.Response:
     channel = slack.state.dm_channel(user) or "D0NOTADM"
-    response = slack_req.post(
-        url, slack_req.block_actions(user, action_id, value, channel), **kwargs
-    )
+    trigger_id = slack_req.issued(slack, user)
+    payload = slack_req.block_actions(user, action_id, value, channel, trigger_id=trigger_id)
+    response = slack_req.post(url, payload, **kwargs)
     assert response.status_code == 200, response.text
     return response

@@ -33,7 +33,11 @@ async def test_T4_the_same_approval_payload_twice_is_one_verdict_and_one_reply_p
         project="shop", image=IMAGE, type="branch", target=unique("t4"),
     )  # fmt: skip
     payload = slack_req.block_actions(
-        QA[0], "qa_approve", build_id, dm_of(slack, QA[0], build_id).channel
+        QA[0],
+        "qa_approve",
+        build_id,
+        dm_of(slack, QA[0], build_id).channel,
+        trigger_id=slack_req.issued(slack, QA[0]),
     )
     told = len(slack.state.ephemerals(QA[0]))  # the shared workspace keeps earlier tests' too
 
@@ -68,6 +72,7 @@ async def test_T4_twenty_concurrent_deploys_make_one_production_deploy(
             slack_req.post_async(client, cibot.url, slack_req.block_actions(
                 OWNERS[i % 2], "deploy_production", build_id,
                 dm_of(fake_slack, OWNERS[i % 2], build_id).channel,
+                trigger_id=slack_req.issued(fake_slack, OWNERS[i % 2]),
             ))
             for i in range(20)
         ))  # fmt: skip

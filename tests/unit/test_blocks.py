@@ -213,7 +213,7 @@ def test_both_owner_buttons_ask_for_confirmation_first() -> None:
     _, blocks = valid(render(OwnerDM(PROJECT, a_build(), Tally())))
     deploy_button, close_button = next(b for b in blocks if b["type"] == "actions")["elements"]
     assert (
-        "`registry.example.com:5000/shop:abc123` to production?"
+        "Deploy registry.example.com:5000/shop:abc123 to production?"
         in (deploy_button["confirm"]["text"]["text"])
     )
     assert "will be deleted" in close_button["confirm"]["text"]["text"]

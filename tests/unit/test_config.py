@@ -490,6 +490,18 @@ def test_a_slack_token_without_a_signing_secret_is_refused() -> None:
     assert (problem.line, problem.key) == (1, "slack.signing_secret")
 
 
+def test_an_app_config_token_is_read_from_the_environment_and_needs_the_app_id() -> None:
+    text = "slack:\n  app_config_token: ${SLACK_APP_CONFIG_TOKEN}\n"
+    env = {"SLACK_APP_CONFIG_TOKEN": "xoxe.xoxp-1-secret"}
+    named = parse_config(text + "  app_id: A0APP1\n", env=env).slack
+    problem = only_problem(text, env)
+
+    assert (named.app_config_token, named.app_id) == ("xoxe.xoxp-1-secret", "A0APP1")
+    assert "xoxe.xoxp-1-secret" not in repr(named), "a secret stays out of reprs"
+    assert (problem.line, problem.key) == (1, "slack.app_id")
+    assert "app_config_token needs app_id" in problem.message
+
+
 def test_a_backoff_maximum_below_its_base_is_refused() -> None:
     problem = only_problem("retry:\n  base_seconds: 5\n  max_seconds: 1\n")
 

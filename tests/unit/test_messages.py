@@ -119,3 +119,18 @@ async def test_dms_drawn_in_a_freeze_window_are_redrawn_once_when_it_ends() -> N
     assert [(job, at) for job, at in store.state.jobs if isinstance(job, RedrawReview)] == [
         (RedrawReview("b1"), ends + timedelta(seconds=1))
     ]
+
+
+async def test_a_redraw_of_everyone_that_finds_another_waiting_leaves_the_dms_to_it() -> None:
+    store, chat = await ready_store(), FakeChat()
+    await messages.sync_review_dms(
+        SyncReviewDMs("b1"), store=store, clock=CLOCK, chat=chat, projects=PROJECTS
+    )
+    async with store.transaction() as tx:
+        await tx.enqueue(SyncReviewDMs("b1"))  # the build moved on: a newer redraw waits
+
+    for job in (SyncReviewDMs("b1"), SyncReviewDMs("b1", "U0QA3")):
+        await messages.sync_review_dms(job, store=store, clock=CLOCK, chat=chat, projects=PROJECTS)
+
+    redrawn = sorted(ref.channel for ref, _ in chat.updates)
+    assert redrawn == ["DU0OW1", "DU0QA3"], "only the verdict's redraw, which is not waiting"

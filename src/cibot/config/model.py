@@ -114,12 +114,21 @@ class SlackSettings(Section):
     team_id: TeamId | None = None  # when set, requests from other workspaces are refused
     app_id: AppId | None = None  # when set, requests for other apps are refused
     group_refresh_seconds: int = Field(300, ge=1)  # how often user groups' members are re-read
+    # An app configuration token (xoxe.xoxp-…): only `cibot check` uses it, to read the app's
+    # settings (the Messages tab, Socket Mode, interactivity) that a bot token cannot see.
+    app_config_token: NonEmpty | None = Field(None, repr=False)
 
     @model_validator(mode="after")
     def _token_and_secret_together(self) -> Self:
         if (self.bot_token is None) != (self.signing_secret is None):
             missing = "signing_secret" if self.signing_secret is None else "bot_token"
             raise refuse(((missing,), "set bot_token and signing_secret together, or neither"))
+        return self
+
+    @model_validator(mode="after")
+    def _config_token_names_its_app(self) -> Self:
+        if self.app_config_token is not None and self.app_id is None:
+            raise refuse((("app_id",), "app_config_token needs app_id: the app to read"))
         return self
 
     @property

@@ -2,9 +2,11 @@
 
 Checks, in order: the config itself (already loaded: syntax and values), what is legal but
 surely unmeant (a project nobody may approve or deploy), Slack authentication and the
-user groups named in roles (when a token is configured), who holds both roles of a project
-(a warning, not a failure: one person could approve a build and deploy it alone), and
-whether ci-bot's Kubernetes identity may do what it needs in each project's namespace
+user groups named in roles (when a token is configured), the app's own settings that a bot
+token cannot see (the Messages tab, Socket Mode, interactivity: read from the app's manifest
+with `slack.app_config_token`, else a warning that they are unverified), who holds both roles
+of a project (a warning, not a failure: one person could approve a build and deploy it alone),
+and whether ci-bot's Kubernetes identity may do what it needs in each project's namespace
 (SelfSubjectAccessReview, so nothing is created to find out).
 """
 
@@ -24,7 +26,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from cibot.adapters.kubernetes.client import kube_config
 from cibot.adapters.retry import NO_RETRY
-from cibot.adapters.slack.chat import web_client
+from cibot.adapters.slack.app_settings import EXPORT_REFUSALS, findings
+from cibot.adapters.slack.chat import WORKSPACE_REFUSALS, web_client
 from cibot.config import Settings, readiness_problems
 from cibot.domain.project import is_group
 
@@ -46,6 +49,7 @@ NEEDED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 @dataclass
 class Report:
     failures: int = 0
+    warnings: int = 0
 
     def ok(self, line: str) -> None:
         typer.echo(f"  ok    {line}")
@@ -55,7 +59,8 @@ class Report:
 
     def warn(self, line: str) -> None:
         """Worth a look, but no failure: the exit code stays 0."""
-        typer.echo(f"  warn  {line}")
+        self.warnings += 1
+        typer.echo(f"  WARN  {line}")
 
     def fail(self, line: str) -> None:
         self.failures += 1
@@ -81,12 +86,43 @@ async def _slack(settings: Settings, report: Report) -> dict[str, frozenset[str]
     try:
         auth = await client.auth_test()
         report.ok(f"auth.test: bot {auth.get('user_id')} in team {auth.get('team_id')}")
-        return await _groups(settings, client, report)
+        members = await _groups(settings, client, report)
     except SlackApiError as exc:
         report.fail(f"auth.test refused: {exc.response.get('error')}")
+        return {}
     except Exception as exc:
         report.fail(f"Slack unreachable at {settings.slack.api_url}: {type(exc).__name__}")
-    return {}
+        return {}
+    await _app_settings(settings, report)
+    return members
+
+
+async def _app_settings(settings: Settings, report: Report) -> None:
+    """The Messages tab, Socket Mode and interactivity, from the app's manifest."""
+    slack = settings.slack
+    if slack.app_config_token is None or slack.app_id is None:
+        report.warn(
+            "App Home: the Messages tab could not be verified (a bot token cannot read it; "
+            "when it is off, every DM fails with messages_tab_disabled). Check App Home > Show "
+            "Tabs > Messages Tab, or set slack.app_config_token (an app configuration token) "
+            "and slack.app_id to have cibot check read it"
+        )
+        return
+    client = web_client(slack.app_config_token, slack.api_url, NO_RETRY, timeout=5)
+    try:
+        exported = await client.apps_manifest_export(app_id=slack.app_id)
+    except SlackApiError as exc:
+        error = str(exc.response.get("error"))
+        hint = EXPORT_REFUSALS.get(error)
+        report.fail(f"apps.manifest.export refused: {error}" + (f" ({hint})" if hint else ""))
+        return
+    except Exception as exc:
+        report.fail(f"apps.manifest.export: Slack unreachable: {type(exc).__name__}")
+        return
+    manifest = exported.get("manifest") or {}
+    public_url = str(settings.server.public_url) if settings.server.public_url else None
+    for finding in findings(manifest, public_url):
+        report.ok(finding.text) if finding.ok else report.fail(finding.text)
 
 
 async def _groups(
@@ -99,7 +135,9 @@ async def _groups(
         try:
             members = (await client.usergroups_users_list(usergroup=group)).get("users") or []
         except SlackApiError as exc:
-            report.fail(f"user group {group}: {exc.response.get('error')}")
+            error = str(exc.response.get("error"))
+            hint = WORKSPACE_REFUSALS.get(error)
+            report.fail(f"user group {group}: {error}" + (f" ({hint})" if hint else ""))
             continue
         found[group] = frozenset(str(m) for m in members)
         if members:
@@ -188,7 +226,12 @@ async def _run(settings: Settings) -> int:
     members = await _slack(settings, report)
     _both_roles(settings, members, report)
     await _kubernetes(settings, report)
-    typer.echo("all well" if not report.failures else f"{report.failures} problem(s)")
+    if report.failures:
+        typer.echo(f"{report.failures} problem(s)")
+    elif report.warnings:
+        typer.echo(f"all well, {report.warnings} warning{'s' if report.warnings > 1 else ''}")
+    else:
+        typer.echo("all well")
     return 0 if not report.failures else 1
 
 

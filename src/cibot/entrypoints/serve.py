@@ -30,7 +30,9 @@ log = structlog.get_logger(__name__)
 
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret value in the settings, for the log redactor."""
-    values = [settings.slack.bot_token, settings.slack.signing_secret, *settings.webhooks.secrets]
+    slack = settings.slack
+    values = [slack.bot_token, slack.signing_secret, slack.app_config_token]
+    values += settings.webhooks.secrets
     for project in settings.projects:
         values.extend(project.own_webhook_secrets)
     from sqlalchemy.engine import make_url

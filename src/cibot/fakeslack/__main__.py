@@ -30,7 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--token", action="append", help="accepted bot token (repeatable)")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds added to each call")
-    parser.add_argument("--strict-trigger-ids", action="store_true")
+    parser.add_argument(
+        "--lenient-trigger-ids",
+        action="store_true",
+        help="accept trigger ids the fake never issued (Slack refuses them)",
+    )
     return parser
 
 
@@ -41,8 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = seed.config
     if args.token:
         config = dataclasses.replace(config, tokens=frozenset(args.token))
-    if args.strict_trigger_ids:
-        config = dataclasses.replace(config, strict_trigger_ids=True)
+    if args.lenient_trigger_ids:
+        config = dataclasses.replace(config, strict_trigger_ids=False)
     server = FakeSlackServer(
         users=seed.users, channels=seed.channels, config=config, host=args.host, port=args.port
     )

@@ -65,6 +65,8 @@ def _snapshot(ws: Workspace) -> JsonDict:
         "views": [v.to_json() for v in ws.views()],
         "home": {u.id: h.to_json() for u in ws.users() if (h := ws.home_view(u.id)) is not None},
         "calls": len(ws.calls()),
+        "refusals": ws.refusals.to_json(),
+        "limits": ws.limits.to_json(),
     }
 
 
@@ -190,4 +192,55 @@ def admin_app(workspace: Workspace, faults: FaultPlan) -> Starlette:
         Route("/_fake/channels", guarded(add_channel), methods=["POST"]),
         Route("/_fake/trigger_ids", guarded(trigger_id), methods=["POST"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=[*routes, *_rule_routes(ws, guarded)])
+
+
+def _rule_routes(ws: Workspace, guarded: Callable[[Endpoint], Endpoint]) -> list[Route]:
+    """Slack's rules this workspace applies: its refusals, its rate limits, the app's settings
+    (its manifest) and its tokens."""
+
+    async def refusals(request: Request) -> Response:
+        if request.method == "DELETE":
+            ws.refusals.clear()
+        elif request.method == "POST":
+            try:
+                ws.refusals.apply_json(await _body(request))
+            except ValueError as exc:
+                raise _Invalid(str(exc)) from exc
+        return JSONResponse(ws.refusals.to_json())
+
+    async def limits(request: Request) -> Response:
+        if request.method != "GET":
+            data = await _body(request)
+            if "factor" in data:
+                factor = data["factor"]
+                ws.limits.relax(float("inf") if factor is None else float(factor))
+            if "error" in data:
+                if data["error"] not in ("ratelimited", "rate_limited"):
+                    raise _Invalid("error must be ratelimited or rate_limited")
+                ws.limits.error = str(data["error"])
+        method = request.query_params.get("method")
+        level = None if method is None else ws.limits.level(method)
+        return JSONResponse({**ws.limits.to_json(), "level": level})
+
+    async def app(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                ws.set_app_settings(**await _body(request))
+            except (TypeError, ValueError) as exc:
+                raise _Invalid(str(exc)) from exc
+        return JSONResponse(ws.manifest())
+
+    async def expire_token(request: Request) -> Response:
+        token = (await _body(request)).get("token")
+        if not isinstance(token, str) or not token:
+            raise _Invalid('expected {"token": "…"}')
+        ws.expire_token(token)
+        return JSONResponse({"expired": True}, status_code=201)
+
+    return [
+        Route("/_fake/refusals", guarded(refusals), methods=["GET", "POST", "DELETE"]),
+        Route("/_fake/limits", guarded(limits), methods=["GET", "PUT"]),
+        Route("/_fake/app", guarded(app), methods=["GET", "PUT"]),
+        Route("/_fake/expired_tokens", guarded(expire_token), methods=["POST"]),
+    ]

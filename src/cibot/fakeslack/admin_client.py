@@ -115,6 +115,29 @@ class FakeSlackAdmin:
     def set_latency(self, seconds: float) -> None:
         self._send("PUT", "latency", {"seconds": seconds})
 
+    def switch_on(self, condition: str) -> None:
+        """A workspace condition: `messages_tab_disabled`, `free_plan`, `edit_window_closed`."""
+        self._send("POST", "refusals", {"condition": condition})
+
+    def refuse(self, method: str, error: str) -> None:
+        self._send("POST", "refusals", {"method": method, "error": error})
+
+    def clear_refusals(self) -> None:
+        self._send("DELETE", "refusals")
+
+    def relax_rate_limits(self, factor: float | None = None) -> None:
+        """Multiply Slack's limits by `factor` (None: no limits). Tests say why they do."""
+        self._send("PUT", "limits", {"factor": factor})
+
+    def set_app_settings(self, **changes: Any) -> JsonDict:
+        """`socket_mode_enabled`, `interactivity_enabled`, `request_url`; the manifest after."""
+        manifest: JsonDict = self._send("PUT", "app", changes)
+        return manifest
+
+    def expire_token(self, token: str) -> None:
+        """Slack answers `token_expired` to `token` from now on."""
+        self._send("POST", "expired_tokens", {"token": token})
+
     def add_user(self, user: User) -> None:
         self._send("POST", "users", user.to_json())
 

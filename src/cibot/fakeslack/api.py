@@ -6,7 +6,10 @@ values) into calls on the `Workspace`. Nothing here knows about HTTP; `app` does
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -104,6 +107,16 @@ def _metadata(args: Args) -> JsonDict | None:
         raise SlackError("invalid_metadata_format") from exc
 
 
+def _missing_is_invalid(args: Args, name: str) -> str:
+    """A required argument, or Slack's answer when it is missing (as when a JSON body was
+    sent to a method that reads only query or form arguments)."""
+    value = args.text(name)
+    if not value:
+        message = f"[ERROR] missing required field: {name}"
+        raise SlackError("invalid_arguments", response_metadata={"messages": [message]})
+    return value
+
+
 def auth_test(ws: Workspace, args: Args) -> JsonDict:
     config = ws.config
     return {
@@ -181,39 +194,99 @@ def conversations_info(ws: Workspace, args: Args) -> JsonDict:
     return {"channel": channel_object(channel)}
 
 
-def _listed(ws: Workspace, messages: list[Message], args: Args) -> JsonDict:
-    """Messages as the history methods list them; metadata only when asked for, as Slack."""
-    text_limit = args.text("limit") or "100"
-    limit = int(text_limit) if text_limit.isdigit() else 100
+_MAX_LIMIT = 999  # conversations.history: "maximum of 999"; fewer are returned past it
+
+
+def _limit(args: Args) -> int:
+    text = args.text("limit") or "100"
+    try:
+        wanted = int(text)
+    except ValueError:
+        raise SlackError("invalid_limit") from None
+    return min(max(wanted, 1), _MAX_LIMIT) if wanted > 0 else 100
+
+
+def _ts_arg(args: Args, name: str, default: float) -> float:
+    text = args.text(name)
+    if not text:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise SlackError(f"invalid_ts_{name}") from None
+
+
+def _cursor_ts(args: Args) -> str | None:
+    """The `ts` a page starts at, from Slack's opaque cursor (base64 of `next_ts:<ts>`)."""
+    cursor = args.text("cursor")
+    if not cursor:
+        return None
+    try:
+        decoded = base64.b64decode(cursor, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise SlackError("invalid_cursor") from None
+    if not decoded.startswith("next_ts:"):
+        raise SlackError("invalid_cursor")
+    return decoded.removeprefix("next_ts:")
+
+
+def _cursor(ts: str) -> str:
+    return base64.b64encode(f"next_ts:{ts}".encode()).decode()
+
+
+def _in_range(messages: list[Message], args: Args) -> list[Message]:
+    """`oldest` and `latest` bound the messages, each exclusive unless `inclusive` is true
+    (https://docs.slack.dev/reference/methods/conversations.history, arguments)."""
+    oldest = _ts_arg(args, "oldest", 0.0)
+    latest = _ts_arg(args, "latest", float("inf"))
+    inclusive = (args.text("inclusive") or "").lower() in ("true", "1")
+
+    def within(ts: float) -> bool:
+        if inclusive:
+            return oldest <= ts <= latest
+        return oldest < ts < latest
+
+    return [m for m in messages if within(float(m.ts))]
+
+
+def _page(ws: Workspace, messages: list[Message], args: Args) -> JsonDict:
+    """One page of messages as the history methods list them, with Slack's cursor; metadata
+    only with `include_all_metadata`, as on Slack."""
+    limit = _limit(args)
+    start_ts = _cursor_ts(args)
+    start = 0
+    if start_ts is not None:
+        start = next((i for i, m in enumerate(messages) if m.ts == start_ts), -1)
+        if start < 0:
+            raise SlackError("invalid_cursor")
+    page, rest = messages[start : start + limit], messages[start + limit :]
     with_metadata = (args.text("include_all_metadata") or "").lower() in ("true", "1")
     listed = []
-    for message in messages[:limit]:
+    for message in page:
         shown = bot_message_object(message, ws.config)
         if not with_metadata:
             shown.pop("metadata", None)
         listed.append(shown)
-    return {"messages": listed, "has_more": len(messages) > limit}
+    body: JsonDict = {"messages": listed, "has_more": bool(rest)}
+    body["response_metadata"] = {"next_cursor": _cursor(rest[0].ts) if rest else ""}
+    return body
 
 
 def conversations_history(ws: Workspace, args: Args) -> JsonDict:
-    """Top-level messages, newest first, from `oldest` on (as Slack, replies are not listed)."""
+    """Top-level messages, newest first (as Slack, replies are not listed)."""
     channel = ws.resolve_channel(args.required("channel", "channel_not_found"), loose=False)
-    try:
-        oldest = float(args.text("oldest") or 0)
-    except ValueError:
-        raise SlackError("invalid_ts_oldest") from None
-    found = [m for m in reversed(ws.messages(channel)) if float(m.ts) >= oldest]
-    return _listed(ws, found, args)
+    found = _in_range(list(reversed(ws.messages(channel))), args)
+    return _page(ws, found, args)
 
 
 def conversations_replies(ws: Workspace, args: Args) -> JsonDict:
-    """A thread: its parent, then the replies, oldest first."""
+    """A thread: its parent, then the replies (bounded by `oldest`/`latest`), oldest first."""
     channel = ws.resolve_channel(args.required("channel", "channel_not_found"), loose=False)
     ts = args.required("ts", "thread_not_found")
     parent = ws.message(channel, ts)
     if parent is None:
         raise SlackError("thread_not_found")
-    return _listed(ws, [parent, *ws.thread(channel, ts)], args)
+    return _page(ws, [parent, *_in_range(ws.thread(channel, ts), args)], args)
 
 
 def users_info(ws: Workspace, args: Args) -> JsonDict:
@@ -222,13 +295,27 @@ def users_info(ws: Workspace, args: Args) -> JsonDict:
 
 
 def users_lookup_by_email(ws: Workspace, args: Args) -> JsonDict:
-    user = ws.user_by_email(args.required("email", "users_not_found"))
+    user = ws.user_by_email(_missing_is_invalid(args, "email"))
     return {"user": user_object(user, ws.config)}
 
 
 def usergroups_users_list(ws: Workspace, args: Args) -> JsonDict:
-    members = ws.group_members(args.required("usergroup", "no_such_subteam"))
+    members = ws.group_members(_missing_is_invalid(args, "usergroup"))
     return {"users": list(members)}
+
+
+_APP_ID = re.compile(r"^A[A-Z0-9]{2,}$")
+
+
+def apps_manifest_export(ws: Workspace, args: Args) -> JsonDict:
+    """The app's manifest (https://docs.slack.dev/reference/methods/apps.manifest.export):
+    `invalid_app_id` for an id that is none, `app_not_found` for another app."""
+    app_id = args.text("app_id") or ""
+    if not _APP_ID.match(app_id):
+        raise SlackError("invalid_app_id")
+    if app_id != ws.config.app_id:
+        raise SlackError("app_not_found")
+    return {"manifest": ws.manifest()}
 
 
 def views_open(ws: Workspace, args: Args) -> JsonDict:
@@ -252,6 +339,30 @@ def views_publish(ws: Workspace, args: Args) -> JsonDict:
     return {"view": record.payload}
 
 
+# Methods that read a JSON body. Slack's Web API overview: "Most write methods allow arguments
+# with application/json attributes" (https://docs.slack.dev/apis/web-api/#posting_json); the
+# read methods take query-string or form arguments only, and slack_sdk calls them so (GET with
+# params: conversations_history, conversations_replies, users_lookupByEmail,
+# usergroups_users_list, users_info, conversations_info, chat_getPermalink). A JSON body sent
+# to any other method is not read: its arguments are missing.
+JSON_METHODS = frozenset(
+    {
+        "chat.postMessage",
+        "chat.update",
+        "chat.postEphemeral",
+        "conversations.open",
+        "views.open",
+        "views.update",
+        "views.publish",
+        "apps.manifest.export",
+    }
+)
+
+# Methods an app configuration token calls, and only it; every other method takes a bot token.
+# Either token sent to the other's methods is answered `not_allowed_token_type` ("The token
+# type used in this request is not allowed", on each method's page of errors).
+CONFIG_TOKEN_METHODS = frozenset({"apps.manifest.export"})
+
 METHODS: dict[str, Handler] = {
     "auth.test": auth_test,
     "chat.postMessage": chat_post_message,
@@ -268,7 +379,21 @@ METHODS: dict[str, Handler] = {
     "views.open": views_open,
     "views.update": views_update,
     "views.publish": views_publish,
+    "apps.manifest.export": apps_manifest_export,
 }
+
+
+def _authenticate(ws: Workspace, method: str, token: str | None) -> None:
+    """Slack's answers for a missing, unknown, expired or wrong kind of token."""
+    if not token:
+        raise SlackError("not_authed")
+    kind = ws.token_kind(token)
+    if kind is None:
+        raise SlackError("invalid_auth")
+    if kind == "expired":
+        raise SlackError("token_expired")
+    if (kind == "config") != (method in CONFIG_TOKEN_METHODS):
+        raise SlackError("not_allowed_token_type")
 
 
 def call(ws: Workspace, method: str, values: Mapping[str, Any], token: str | None) -> JsonDict:
@@ -277,10 +402,12 @@ def call(ws: Workspace, method: str, values: Mapping[str, Any], token: str | Non
         handler = METHODS.get(method)
         if handler is None:
             raise SlackError("unknown_method")
-        if not token:
-            raise SlackError("not_authed")
-        if not ws.is_valid_token(token):
-            raise SlackError("invalid_auth")
+        _authenticate(ws, method, token)
+        channel = values.get("channel") or values.get("users")
+        into_dm = isinstance(channel, str) and ws.is_dm(channel)
+        refusal = ws.refusals.find(method, into_dm=into_dm)
+        if refusal is not None:
+            return refusal.body()
         return {"ok": True, **handler(ws, Args(values))}
     except SlackError as exc:
         return {"ok": False, "error": exc.code, **exc.extra}

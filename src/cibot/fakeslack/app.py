@@ -2,7 +2,13 @@
 
 `/api/<method>` is served by hand rather than through Starlette routing, because dropping a
 connection needs the server's own `send` (Starlette wraps it). Everything else (the admin API
-under `/_fake/`) is an ordinary Starlette app.
+under `/_fake/`) is an ordinary Starlette app; a WebSocket endpoint (Socket Mode) belongs in
+`__call__`'s dispatch beside them.
+
+Before a method runs, the call passes Slack's gates in Slack's order: armed faults, the
+token, the method's rate limit (`limits`: 429, `Retry-After`), the workspace's refusals
+(`refusals`). Arguments are read as Slack reads them: the query string, a form body, and a
+JSON body only for the methods that take one (`api.JSON_METHODS`).
 """
 
 from __future__ import annotations
@@ -59,14 +65,14 @@ class FakeSlackApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
             await self._api(scope, receive, send)
-        else:
-            await self._admin(scope, receive, send)
+            return
+        await self._admin(scope, receive, send)
 
     async def _api(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         incoming = _Incoming(scope["path"][len(API_PREFIX) :], time.time())
         try:
-            incoming.values, incoming.token = await _read_args(request)
+            incoming.values, incoming.token = await _read_args(request, incoming.method)
         except _BadRequest as exc:
             incoming.parse_error = exc.code
         if self.faults.latency:
@@ -92,8 +98,27 @@ class FakeSlackApp:
             return fault.status, {"ok": False, "error": "fatal_error"}, {}
         if incoming.parse_error is not None:
             return 200, {"ok": False, "error": incoming.parse_error}, {}
+        limited = self._rate_limited(incoming)
+        if limited is not None:
+            headers = {"Retry-After": str(limited)}
+            return 429, {"ok": False, "error": self.workspace.limits.error}, headers
         body = api.call(self.workspace, incoming.method, incoming.values, incoming.token)
         return 200, body, {}
+
+    def _rate_limited(self, incoming: _Incoming) -> int | None:
+        """`Retry-After` seconds when this call is past its method's limit, else None.
+
+        Limits count the calls of an authenticated app, per method (chat.postMessage per
+        channel too); a call refused for its token or an unknown method spends nothing.
+        """
+        ws = self.workspace
+        if incoming.method not in api.METHODS or not incoming.token:
+            return None
+        if ws.token_kind(incoming.token) not in ("bot", "config"):
+            return None
+        channel = incoming.values.get("channel")
+        key = ws.conversation_key(channel) if isinstance(channel, str) else None
+        return ws.limits.check(incoming.method, key)
 
     def _log(
         self, incoming: _Incoming, status: int, body: JsonDict | None, fault: Fault | None
@@ -125,12 +150,15 @@ def _decoded(values: JsonDict) -> JsonDict:
     return out
 
 
-async def _read_args(request: Request) -> tuple[JsonDict, str | None]:
-    """The call's arguments (query string + form or JSON body) and its token."""
+async def _read_args(request: Request, method: str) -> tuple[JsonDict, str | None]:
+    """The call's arguments (query string + form, or JSON body where the method takes one)
+    and its token."""
     values: dict[str, Any] = dict(request.query_params)
     body = await request.body()
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if body and content_type == "application/json":
+    if body and content_type == "application/json" and method not in api.JSON_METHODS:
+        pass  # not read: as on Slack, the arguments it carries are simply missing
+    elif body and content_type == "application/json":
         try:
             parsed = json.loads(body)
         except ValueError as exc:

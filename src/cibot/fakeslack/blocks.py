@@ -190,8 +190,9 @@ def _plain_text_errors(node: Any, pointer: str) -> Iterator[str]:
     plain_only = set(_PLAIN_TEXT_ONLY)
     if node.get("type") in ("header", "button"):
         plain_only.add("text")
-    if "deny" in node:  # a confirmation dialog: its `confirm` is button text
-        plain_only.add("confirm")
+    if "deny" in node:  # a confirmation dialog: every text in it is plain_text
+        # https://docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object
+        plain_only.update(("confirm", "text"))
     for key, value in node.items():
         where = f"{pointer}/{key}"
         if key in plain_only and _is_text_object(value) and value.get("type") != "plain_text":

@@ -21,7 +21,14 @@ class WorkspaceConfig:
     app_id: str = "A00000CIBOT"
     bot_name: str = "cibot"
     tokens: frozenset[str] = frozenset({"xoxb-fake"})
-    strict_trigger_ids: bool = False  # only accept trigger ids from `new_trigger_id`
+    # App configuration tokens (`apps.manifest.*`): they read the app's settings, a bot token
+    # cannot (https://docs.slack.dev/app-manifests/configuring-apps-with-app-manifests).
+    config_tokens: frozenset[str] = frozenset({"xoxe.xoxp-1-fake-config"})
+    # Slack knows only the trigger ids it issued (views.open: `invalid_trigger_id`,
+    # https://docs.slack.dev/reference/methods/views.open, errors): a test obtains one as a
+    # click carries it (`Workspace.new_trigger_id`, `POST /_fake/trigger_ids`). False accepts
+    # made-up ids, for a test that cannot get one, saying why.
+    strict_trigger_ids: bool = True
     trigger_id_ttl: float = 3.0  # seconds a trigger id stays usable, as on Slack
 
     @property

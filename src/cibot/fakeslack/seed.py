@@ -41,8 +41,9 @@ def parse_seed(data: Mapping[str, Any]) -> Seed:
     if unknown:
         raise ValueError(f"unknown keys in the seed: {', '.join(sorted(unknown))}")
     overrides: dict[str, Any] = {k: v for k, v in data.items() if k in config_fields}
-    if "tokens" in overrides:
-        overrides["tokens"] = frozenset(str(t) for t in overrides["tokens"])
+    for name in ("tokens", "config_tokens"):
+        if name in overrides:
+            overrides[name] = frozenset(str(t) for t in overrides[name])
     return Seed(
         config=WorkspaceConfig(**overrides),
         users=tuple(User.from_json(u) for u in data.get("users") or ()),

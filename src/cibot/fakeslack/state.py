@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cibot.fakeslack.config import WorkspaceConfig
+from cibot.fakeslack.limits import RateLimits
+from cibot.fakeslack.manifest import App
 from cibot.fakeslack.records import (
     ApiCall,
     Channel,
@@ -28,6 +30,7 @@ from cibot.fakeslack.records import (
     User,
     ViewRecord,
 )
+from cibot.fakeslack.refusals import Refusals
 from cibot.fakeslack.shapes import view_payload
 
 
@@ -49,6 +52,7 @@ class _Stored:
     views: dict[str, ViewRecord] = field(default_factory=dict)
     home: dict[str, ViewRecord] = field(default_factory=dict)
     triggers: dict[str, tuple[str, float]] = field(default_factory=dict)
+    used_triggers: set[str] = field(default_factory=set)
     calls: list[ApiCall] = field(default_factory=list)
 
 
@@ -73,6 +77,10 @@ class Workspace:
         self._groups: dict[str, tuple[str, ...]] = {}  # user group id (S…) -> member ids
         self._stored = _Stored()
         self._last_micros = 0
+        self.limits = RateLimits()  # Slack's tiers by default; `limits.relax()` to lift them
+        self.refusals = Refusals()  # what this workspace's settings and plan make Slack refuse
+        self.app = App()  # the app's settings, as its manifest shows them
+        self._expired: set[str] = set()  # tokens Slack answers `token_expired`
         for user in users:
             self.add_user(user)
         for channel in channels:
@@ -108,15 +116,45 @@ class Workspace:
         return found
 
     def reset(self) -> None:
-        """Forgets messages, ephemerals, views and calls; keeps users, channels and DM ids."""
+        """Forgets messages, ephemerals, views, calls, refusals and spent rate limits; keeps
+        users, channels, DM ids and a relaxed rate."""
         with self._lock:
             self._stored = _Stored()
+            self.limits.reset()
+            self.refusals.clear()
+            self.app.reset()
             self._changed.notify_all()
 
     # -- lookups -------------------------------------------------------------------------------
 
     def is_valid_token(self, token: str) -> bool:
-        return token in self.config.tokens
+        """A bot token this workspace accepts."""
+        return token in self.config.tokens and token not in self._expired
+
+    def token_kind(self, token: str) -> str | None:
+        """`bot`, `config` (an app configuration token), `expired`, or None (unknown)."""
+        if token in self._expired:
+            return "expired"
+        if token in self.config.tokens:
+            return "bot"
+        if token in self.config.config_tokens:
+            return "config"
+        return None
+
+    def expire_token(self, token: str) -> None:
+        """From now on Slack answers `token_expired` to `token` (an app configuration token
+        lasts 12 hours: https://docs.slack.dev/app-manifests/configuring-apps-with-app-manifests)."""
+        with self._lock:
+            self._expired.add(token)
+
+    def set_app_settings(self, **changes: Any) -> None:
+        """Change the app's settings its manifest shows (`socket_mode_enabled`, …)."""
+        self.app.change(**changes)
+
+    def manifest(self) -> JsonDict:
+        """The app's manifest, as `apps.manifest.export` returns it."""
+        tab = not self.refusals.is_on("messages_tab_disabled")
+        return self.app.manifest(self.config, messages_tab=tab)
 
     def user(self, user_id: str) -> User:
         with self._lock:
@@ -172,6 +210,21 @@ class Workspace:
                 if candidate.name == name:
                     return candidate.id
         raise SlackError("channel_not_found")
+
+    def conversation_key(self, channel: str) -> str:
+        """The conversation a post to `channel` lands in, for per-channel limits: a user id
+        means the bot's DM with them (opened or not)."""
+        with self._lock:
+            if channel in self._users and channel not in self._channels:
+                return self._dm_id(channel)
+        return channel
+
+    def is_dm(self, channel: str) -> bool:
+        """Whether a post to `channel` goes into a DM (a user id or a DM's D… id)."""
+        with self._lock:
+            if channel in self._dms:
+                return True
+            return channel in self._users and channel not in self._channels
 
     def is_member(self, channel_id: str, user_id: str) -> bool:
         with self._lock:
@@ -463,14 +516,20 @@ class Workspace:
         return target.thread_ts if target.is_reply and target.thread_ts else target.ts
 
     def _use_trigger(self, trigger_id: str) -> str | None:
+        """A trigger opens one view (`exchanged_trigger_id` after), within 3 s of the click
+        (`expired_trigger_id`): https://docs.slack.dev/reference/methods/views.open, errors."""
+        if trigger_id in self._stored.used_triggers:
+            raise SlackError("exchanged_trigger_id")
         issued = self._stored.triggers.get(trigger_id)
         if issued is None:
             if self.config.strict_trigger_ids:
                 raise SlackError("invalid_trigger_id")
+            self._stored.used_triggers.add(trigger_id)
             return None
         user, at = issued
         if time.monotonic() - at > self.config.trigger_id_ttl:
             raise SlackError("expired_trigger_id")
+        self._stored.used_triggers.add(trigger_id)
         return user
 
     def _find_view(self, view_id: str | None, external_id: str | None) -> ViewRecord:

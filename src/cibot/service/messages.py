@@ -2,14 +2,23 @@
 
 Like the channel card, every message is drawn from the current state and posted once
 (`posting.post_once`, even across a crash); its channel and `ts` are stored, and later
-changes are `chat.update`s. DMs to many people go out concurrently (bounded, within
-Slack's limits); one person's failure does not stop the others, and the job is retried for
-just the ones still missing.
+changes are `chat.update`s. DMs to many people go out concurrently (bounded; the Slack
+adapter paces them within Slack's rate-limit tiers); one person's failure does not stop the
+others, the sends that failed are tried again within the job, and only if some still fail
+is the job retried.
+
+A redraw of everyone can be overtaken: the build moves on (a deploy finishes) while its
+updates wait for their turn within Slack's limits, and the move queues another redraw of
+everyone. Redraws of one build run one at a time, in order, each reading the state when it
+starts; so a redraw that finds another one waiting leaves the DMs it has not yet begun to it
+(every one, if it has not begun), rather than spend Slack's budget drawing a state already
+gone, or the same state twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -17,7 +26,7 @@ from datetime import timedelta
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.domain.review import Decision, Situation, Tally, VerdictRecord
-from cibot.service.errors import ChatRejected, ChatUnavailable, ServiceError
+from cibot.service.errors import ChatRejected, ChatUnavailable
 from cibot.service.gate import situation_of
 from cibot.service.jobs import (
     AnnounceDecision,
@@ -39,7 +48,12 @@ from cibot.service.views import (
 )
 
 OWNER_DM, QA_DM = "owner_dm", "qa_dm"
-DM_CONCURRENCY = 16
+DM_CONCURRENCY = 64  # sends at once: new DMs go to as many conversations, each its own budget
+# Updates at once: they share one budget (chat.update's tier), so past its burst more at once
+# only wait in the pacer, and would all still go out if a newer redraw came to wait.
+UPDATE_CONCURRENCY = 16
+SEND_ROUNDS = 3  # tries of the sends that failed for a passing reason, within one job run
+ROUND_PAUSE = 1.0  # seconds between those rounds when Slack named no Retry-After
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +143,10 @@ async def sync_review_dms(
     everyone_qa = roster.qa | review.qa_refs.keys()
     qa = sorted(u for u in everyone_qa if job.user in (None, u))
     owner_view = review.owner_view()
+    overtaken = _redrawn_later(store, job) if job.user is None else None
+    if overtaken is not None and await overtaken():
+        return  # the waiting redraw reads a newer state and draws every DM
+    updates = asyncio.Semaphore(UPDATE_CONCURRENCY)
     sends = [
         _dm(
             store,
@@ -139,6 +157,8 @@ async def sync_review_dms(
             user=u,
             refs=review.owner_refs,
             view=owner_view if u in roster.owners else replace(owner_view, former=True),
+            overtaken=overtaken,
+            updates=updates,
         )
         for u in owners
     ]
@@ -152,11 +172,28 @@ async def sync_review_dms(
             user=u,
             refs=review.qa_refs,
             view=review.qa_view(u),
+            overtaken=overtaken,
+            updates=updates,
         )
         for u in qa
     ]
     await all_or_retry(sends)
     await _redraw_when_the_window_ends(store, review)
+
+
+def _redrawn_later(store: Store, job: SyncReviewDMs) -> Callable[[], Awaitable[bool]]:
+    """Whether another redraw of everyone is waiting (it runs after this one, in the build's
+    queue); once one is, every later answer is yes without asking the store again."""
+    waiting = False
+
+    async def check() -> bool:
+        nonlocal waiting
+        if not waiting:
+            async with store.transaction() as tx:
+                waiting = await tx.job_waiting(job)
+        return waiting
+
+    return check
 
 
 async def _redraw_when_the_window_ends(store: Store, review: Review) -> None:
@@ -186,11 +223,16 @@ def _dm(
     user: str,
     refs: dict[str, MessageRef],
     view: object,
+    overtaken: Callable[[], Awaitable[bool]] | None = None,
+    updates: asyncio.Semaphore | None = None,
 ) -> Callable[[], Awaitable[None]]:
     async def send() -> None:
         ref = refs.get(user)
         if ref is not None:
-            await chat.update(ref, view)
+            async with updates or contextlib.nullcontext():
+                if overtaken is not None and await overtaken():
+                    return  # the redraw waiting after this one draws this DM
+                await chat.update(ref, view)
         elif review.build.state is BuildState.READY:  # a build no longer in review gets no new DMs
             slot = Slot(review.build.id, role, user)
             await post_or_update(store, chat, clock, slot, to=To(dm=user), view=view)
@@ -198,28 +240,52 @@ def _dm(
     return send
 
 
-async def all_or_retry(sends: list[Callable[[], Awaitable[None]]]) -> None:
-    """Run every send (bounded concurrency); if any failed, fail the job so it is retried."""
-    gate = asyncio.Semaphore(DM_CONCURRENCY)
-    failures: list[ServiceError] = []
+async def all_or_retry(
+    sends: list[Callable[[], Awaitable[None]]], *, rounds: int = SEND_ROUNDS
+) -> None:
+    """Run every send (bounded concurrency); those that failed for a passing reason are run
+    again (only they, after the longest `Retry-After` they were told), up to `rounds` times
+    in all; if some still fail, fail the job so it is retried. A refusal is not run again."""
+    pending = list(sends)
+    for round_ in range(1, rounds + 1):
+        transient, refused = await _send_all(pending)
+        if not transient or round_ == rounds:
+            break
+        pending = [send for send, _ in transient]
+        await asyncio.sleep(_longest_wait(transient) or ROUND_PAUSE)
+    if transient:
+        errors = [exc for _, exc in transient]
+        message = f"{len(errors)} of {len(sends)} messages failed: {errors[0]}"
+        raise ChatUnavailable(message, retry_after=_longest_wait(transient))
+    if refused:
+        raise ChatRejected(f"{len(refused)} of {len(sends)} messages refused: {refused[0]}")
 
-    async def run(send: Callable[[], Awaitable[None]]) -> None:
+
+Send = Callable[[], Awaitable[None]]
+
+
+async def _send_all(
+    sends: list[Send],
+) -> tuple[list[tuple[Send, ChatUnavailable]], list[ChatRejected]]:
+    gate = asyncio.Semaphore(DM_CONCURRENCY)
+    transient: list[tuple[Send, ChatUnavailable]] = []
+    refused: list[ChatRejected] = []
+
+    async def run(send: Send) -> None:
         async with gate:
             try:
                 await send()
             except ChatRejected as exc:  # e.g. a deactivated user: retrying will not help
-                failures.append(exc)
+                refused.append(exc)
             except ChatUnavailable as exc:
-                failures.append(exc)
+                transient.append((send, exc))
 
     await asyncio.gather(*(run(s) for s in sends))
-    transient = [f for f in failures if isinstance(f, ChatUnavailable)]
-    if transient:
-        wait = max((f.retry_after or 0.0 for f in transient), default=0.0) or None
-        message = f"{len(transient)} of {len(sends)} messages failed: {transient[0]}"
-        raise ChatUnavailable(message, retry_after=wait)
-    if failures:
-        raise ChatRejected(f"{len(failures)} of {len(sends)} messages refused: {failures[0]}")
+    return transient, refused
+
+
+def _longest_wait(failures: list[tuple[Send, ChatUnavailable]]) -> float | None:
+    return max((exc.retry_after or 0.0 for _, exc in failures), default=0.0) or None
 
 
 def reply_role(qa_user: str) -> str:

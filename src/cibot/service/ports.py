@@ -111,6 +111,11 @@ class Transaction(Protocol):
         """Add a job; with a `dedupe_key`, only if no job ever had that key (else nothing)."""
         ...
 
+    async def job_waiting(self, payload: JobPayload) -> bool:
+        """A job with this very payload is pending and due: it runs later than any running
+        one, and reads then what is true then."""
+        ...
+
     async def touch_build(self, build_id: str, at: datetime) -> None:
         """Something happened to the build (a verdict, a decision): it is not idle since `at`."""
         ...

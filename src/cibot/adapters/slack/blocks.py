@@ -239,10 +239,13 @@ def _plain(text: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": text}
 
 
-def _confirm(title: str, markdown: str, ok: str, *, danger: bool = False) -> dict[str, Any]:
+def _confirm(title: str, words: str, ok: str, *, danger: bool = False) -> dict[str, Any]:
+    """A confirmation dialog: every text in it is plain_text, as Slack requires
+    (https://docs.slack.dev/reference/block-kit/composition-objects/confirmation-dialog-object);
+    Slack's `&`, `<`, `>` escaping applies to plain text too, so outside text is `escape`d."""
     dialog = {
         "title": _plain(title),
-        "text": {"type": "mrkdwn", "text": truncate(markdown, CONFIRM_TEXT_LIMIT)},
+        "text": _plain(truncate(words, CONFIRM_TEXT_LIMIT)),
         "confirm": _plain(ok),
         "deny": _plain("Cancel"),
     }
@@ -354,14 +357,17 @@ def _owner_buttons(view: OwnerDM) -> dict[str, Any]:
     build = view.build
     close = _confirm(
         "Close this build?",
-        f"The preview of {build_label(build)} will be deleted and nobody can deploy this build.",
+        f"The preview of {truncate(escape(build.target), 120)} ({build.type.value}) will be "
+        "deleted and nobody can deploy this build.",
         "Close",
         danger=True,
     )
     buttons = []
     if view.deployable:
         deploy = _confirm(
-            "Deploy to production?", f"Deploy {code(build.image, 250)} to production?", "Deploy"
+            "Deploy to production?",
+            f"Deploy {truncate(escape(build.image), 250)} to production?",
+            "Deploy",
         )
         buttons.append(
             _button("Deploy to production", ActionId.DEPLOY_PRODUCTION, build, "primary", deploy)
@@ -565,7 +571,8 @@ def _rollback_button(notice: ProductionNotice) -> dict[str, Any]:
     assert notice.previous is not None
     confirm = _confirm(
         "Roll back production?",
-        f"Production goes back to {_release_ref(notice.previous)}.",
+        f"Production goes back to release #{notice.previous.id} "
+        f"({truncate(escape(notice.previous.image), 250)}).",
         "Roll back",
         danger=True,
     )

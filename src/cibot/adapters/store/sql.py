@@ -174,6 +174,21 @@ class SqlTransaction(Transaction):
         )
         self.due_now += result.rowcount if due else 0
 
+    async def job_waiting(self, payload: jobs.JobPayload) -> bool:
+        kind, data = jobs.encode(payload)
+        j = t.jobs
+        found = await self._conn.execute(
+            sa.select(j.c.id)
+            .where(
+                j.c.state == jobs.JobState.PENDING.value,
+                j.c.kind == kind,
+                j.c.payload == data,
+                j.c.run_at <= self._clock.now(),
+            )
+            .limit(1)
+        )
+        return found.first() is not None
+
     @staticmethod
     def _job_row(
         kind: str, data: str, queue: str | None, run_at: datetime, now: datetime

@@ -15,6 +15,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
+from urllib.parse import parse_qs
 
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncBoltRequest
@@ -45,6 +46,7 @@ from cibot.entrypoints.web.slack_payload import MalformedPayload, SlackPayload
 from cibot.service import commands, review, rollback
 from cibot.service.errors import ServiceError
 from cibot.service.gate import situation_of
+from cibot.service.jobs import NotifyUser
 from cibot.service.ports import Chat, Clock, Store
 from cibot.service.views import OverrideReasonModal, RejectReasonModal
 
@@ -98,8 +100,7 @@ def slack_app(
     async def only_our_workspace(
         req: AsyncBoltRequest, resp: BoltResponse, next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse:
-        payload = _payload(req.context)
-        if (team_id and payload.team_of != team_id) or (app_id and payload.api_app_id != app_id):
+        if not installed_here(req.context, team_id) or not for_our_app(req.context, app_id):
             return BoltResponse(status=401, body="")
         return await next()
 
@@ -163,6 +164,26 @@ def slack_app(
     return app
 
 
+def installed_here(context: AsyncBoltContext, team_id: str | None) -> bool:
+    """The request is for the installation `team_id` names, resolved as Bolt resolves it
+    (slack_bolt.request.internals): an org-wide install (`is_enterprise_install`, `team`
+    null) is its Enterprise Grid org, E…; otherwise the installing workspace, which for a
+    modal opened in a Slack Connect channel is `view.app_installed_team_id`, not the
+    clicking user's team."""
+    if team_id is None:
+        return True
+    if context.is_enterprise_install:
+        return context.enterprise_id == team_id
+    return context.team_id == team_id
+
+
+def for_our_app(context: AsyncBoltContext, app_id: str | None) -> bool:
+    """The request names our app, or no app: older payloads (slash commands before
+    `api_app_id` was added) carry none, and Bolt takes them."""
+    named = _payload(context).api_app_id
+    return app_id is None or named is None or named == app_id
+
+
 COMMAND = "/cibot"
 _PAYLOAD = "cibot_payload"  # the guard's checked reading of the body, in Bolt's context
 
@@ -198,8 +219,35 @@ async def _ask_reason(
     try:
         await chat.open_modal(payload.trigger_id or "", modal)
     except ServiceError:
-        return False  # no modal: a rejection is taken without a reason rather than lost
+        # No modal within the 3 s (or Slack refused it): say so rather than ack late. A
+        # rejection is then taken without a reason rather than lost; an override is refused.
+        if click.channel:
+            async with store.transaction() as tx:
+                text = _NO_FORM[click.action]
+                await tx.enqueue(NotifyUser(click.channel, click.user, text))
+        return False
     return True
+
+
+_NO_FORM = {
+    Action.REJECT: "Slack did not open the form for a reason in time: "
+    "your rejection is recorded without one.",
+    Action.OVERRIDE: "Slack did not open the form for a reason in time: please click again.",
+}
+
+
+def _is_ssl_check(request: Request, body: bytes) -> bool:
+    """Slack's certificate check of a slash command's URL (`ssl_check=1`): answered 200 with
+    an empty body, before the signature is checked, as Bolt's SslCheck middleware does
+    (https://docs.slack.dev/interactivity/implementing-slash-commands). It changes nothing."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded" or b"ssl_check" not in body:
+        return False
+    try:
+        fields = parse_qs(body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return False
+    return fields.get("ssl_check") == ["1"]
 
 
 class SlackGuard:
@@ -217,6 +265,8 @@ class SlackGuard:
             return JSONResponse({"error": "body too large"}, status_code=413)
         except BodyTooSlow:
             return JSONResponse({"error": "request body not received in time"}, status_code=408)
+        if _is_ssl_check(request, body):
+            return Response(status_code=200)
         if not self._verified(request, body):
             return JSONResponse({"error": "invalid or missing signature"}, status_code=401)
         try:
