@@ -36,7 +36,8 @@ def test_check_warns_when_one_person_is_both_qa_and_owner_without_failing(
 
         done = run_cli("check", "--config", str(path))
 
-    warnings = [line for line in done.stdout.splitlines() if line.startswith("  warn")]
+    warnings = [line for line in done.stdout.splitlines() if " is both " in line]
+    assert all(line.startswith("  WARN") for line in warnings), done.stdout
     assert [w.split(" is both")[0].split()[-1] for w in warnings] == ["U0ANN", "U0BOB"]
     assert all("of shop:" in w and "approver_may_deploy: false" in w for w in warnings)
     assert "1 problem(s)" in done.stdout, done.stdout  # Kubernetes unreachable; no warning counts
