@@ -9,7 +9,6 @@ and descriptions, URLs that start with http(s), slash commands that start with `
 from __future__ import annotations
 
 import ast
-import re
 from pathlib import Path
 from typing import Any
 
