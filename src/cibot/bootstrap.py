@@ -45,6 +45,7 @@ from cibot.service import (
     cards,
     expiry,
     groups,
+    home,
     idle,
     messages,
     preview,
@@ -66,6 +67,7 @@ from cibot.service.jobs import (
     NotifyUser,
     PostVerdictReplies,
     PruneRetention,
+    PublishHome,
     Reconcile,
     RedrawReview,
     RefreshGroups,
@@ -248,6 +250,7 @@ def job_handlers(
         DeleteBranchPreview: partial(
             branches.delete_branch_preview, store=store, cluster=c, projects=p
         ),
+        PublishHome: partial(home.publish_home, store=store, clock=clock, chat=chat, projects=p),
     }
 
 
@@ -264,6 +267,8 @@ def build(
     projects = {p.id: p for p in to_domain(settings)}
     database = Database(settings.database.async_url)
     store = SqlStore(database, clock)
+    # Whatever a transaction audits publishes the Home tabs of the people concerned.
+    store.before_commit = partial(home.audited, projects=projects, clock=clock)
     kube = AsyncClient(
         config=kube_config(settings.kubernetes.kubeconfig, settings.kubernetes.context),
         field_manager=FIELD_MANAGER,

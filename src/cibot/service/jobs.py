@@ -200,12 +200,32 @@ class AnnounceFreeze(JobPayload):
 
 @dataclass(frozen=True, slots=True)
 class NotifyUser(JobPayload):
-    """An ephemeral answer to one person's click, in the channel where they clicked."""
+    """An ephemeral answer to one person's click, in the channel where they clicked; for a
+    click on their Home tab (no channel) `channel` is their own user id: a message in their
+    DM with ci-bot."""
 
     kind: ClassVar[str] = "notify_user"
     channel: str
     user: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublishHome(JobPayload):
+    """Publish one person's Home tab (`views.publish`) as the state is when it runs.
+
+    Queued when they open it, and for everyone concerned when something shown there changes
+    (`service.home`): at most one waits per person, however many changes come meanwhile.
+    All of them share one queue, so Home publishes run one at a time across replicas and
+    never take more than one worker from deploys and messages.
+    """
+
+    kind: ClassVar[str] = "publish_home"
+    user: str
+
+    @property
+    def queue(self) -> str | None:
+        return "home"
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +304,7 @@ PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
         PruneRetention,
         AnnounceFreeze,
         NotifyUser,
+        PublishHome,
         ExpireReview,
         CheckIdlePreview,
         WarnIdlePreview,
