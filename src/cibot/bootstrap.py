@@ -72,6 +72,7 @@ from cibot.service.jobs import (
     RedrawReview,
     RefreshGroups,
     RemindReviewers,
+    RepublishHomes,
     ResolveAuthor,
     RollbackProduction,
     SyncBuildCard,
@@ -251,6 +252,7 @@ def job_handlers(
             branches.delete_branch_preview, store=store, cluster=c, projects=p
         ),
         PublishHome: partial(home.publish_home, store=store, clock=clock, chat=chat, projects=p),
+        RepublishHomes: partial(home.republish_homes, store=store, clock=clock, projects=p),
     }
 
 

@@ -3,15 +3,17 @@ reads. (The same on SQL, with job runners and replicas: tests/integration/test_h
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from functools import partial
 
 import pytest
 
 from cibot.domain.build import Build, BuildState, BuildType
+from cibot.domain.policy import DateWindow, Policy
 from cibot.domain.review import Action
 from cibot.service import home, messages, review
-from cibot.service.jobs import NotifyUser, PublishHome
+from cibot.service.jobs import NotifyUser, PublishHome, RepublishHomes
 from cibot.service.ports import AuditEvent
 from cibot.service.views import HomeView, QaDM
 from tests.support.fakes import FakeChat, FakeClock, MemoryStore
@@ -159,3 +161,26 @@ async def test_a_click_refused_on_the_home_tab_is_answered_in_the_persons_dm() -
 
     assert [channel for channel, _ in chat.posts] == [f"D{QA}"]
     assert [(channel, user) for channel, user, _ in chat.ephemerals] == [("C0SHOP", QA)]
+
+
+async def test_a_freeze_window_on_the_home_tab_publishes_it_again_once_when_it_ends(
+    store: MemoryStore, clock: FakeClock
+) -> None:
+    ends = clock.now() + timedelta(hours=2)
+    window = DateWindow(clock.now() - timedelta(hours=1), ends, "migration")
+    projects = {PROJECT.id: replace(PROJECT, policy=Policy(freeze_windows=(window,)))}
+    chat = FakeChat()
+    await home.opened(store, clock, QA, "Ev1")
+    await home.opened(store, clock, OWNER, "Ev2")
+    for user in (QA, OWNER):
+        job = PublishHome(user)
+        await home.publish_home(job, store=store, clock=clock, chat=chat, projects=projects)
+    store.state.jobs = [(p, at) for p, at in store.state.jobs if not isinstance(p, PublishHome)]
+
+    [(republish, at)] = store.state.jobs
+    assert isinstance(republish, RepublishHomes)
+    assert at == ends + timedelta(seconds=1)
+    clock.current = at
+    await home.republish_homes(republish, store=store, clock=clock, projects=projects)
+
+    assert sorted(publishes(store)) == [(OWNER, at), (QA, at)]

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project, Roster
 from cibot.service.gate import roster_of, situation_of
-from cibot.service.jobs import PublishHome
+from cibot.service.jobs import PublishHome, RepublishHomes
 from cibot.service.messages import Review
 from cibot.service.ports import AuditEvent, Chat, Clock, Store, Transaction
 from cibot.service.views import HomeView, OwnerDM, ProjectHome, QaDM
@@ -115,6 +115,32 @@ async def publish_home(
     async with store.transaction() as tx:
         view = await read_home(tx, projects, job.user, now)
     await chat.publish_home(job.user, view)
+    await _republish_when_windows_end(store, view)
+
+
+async def _republish_when_windows_end(store: Store, view: HomeView) -> None:
+    """A freeze window shown on the Home tab goes away by itself when it ends, with no change
+    to publish it: publish the project's Home tabs again then (once, whoever shows it)."""
+    ending = [(p.project.id, p.freeze.until) for p in view.projects if p.freeze and p.freeze.until]
+    if not ending:
+        return
+    async with store.transaction() as tx:
+        for project_id, until in ending:
+            at = until + timedelta(seconds=1)
+            key = f"republish_homes:{project_id}:{int(at.timestamp())}"
+            await tx.enqueue(RepublishHomes(project_id), at, dedupe_key=key)
+
+
+async def republish_homes(
+    job: RepublishHomes, *, store: Store, clock: Clock, projects: Mapping[str, Project]
+) -> None:
+    """Publish again the Home tabs of the project's people who have one."""
+    project = projects.get(job.project_id)
+    if project is None:
+        return
+    now = clock.now()
+    async with store.transaction() as tx:
+        await queue(tx, (await roster_of(tx, project, now)).everyone, now)
 
 
 async def read_home(

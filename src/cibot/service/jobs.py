@@ -229,6 +229,15 @@ class PublishHome(JobPayload):
 
 
 @dataclass(frozen=True, slots=True)
+class RepublishHomes(JobPayload):
+    """Timed: a configured freeze window of the project ends, which its people's Home tabs
+    show: publish them again then. No queue of its own: waiting holds nothing up."""
+
+    kind: ClassVar[str] = "republish_homes"
+    project_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExpireReview(JobPayload):
     """Timed: at the end of a ready build's review time, expire it if nobody decided."""
 
@@ -305,6 +314,7 @@ PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
         AnnounceFreeze,
         NotifyUser,
         PublishHome,
+        RepublishHomes,
         ExpireReview,
         CheckIdlePreview,
         WarnIdlePreview,
