@@ -45,6 +45,7 @@ from cibot.service import (
     cards,
     expiry,
     groups,
+    home,
     idle,
     messages,
     preview,
@@ -66,10 +67,12 @@ from cibot.service.jobs import (
     NotifyUser,
     PostVerdictReplies,
     PruneRetention,
+    PublishHome,
     Reconcile,
     RedrawReview,
     RefreshGroups,
     RemindReviewers,
+    RepublishHomes,
     ResolveAuthor,
     RollbackProduction,
     SyncBuildCard,
@@ -248,6 +251,8 @@ def job_handlers(
         DeleteBranchPreview: partial(
             branches.delete_branch_preview, store=store, cluster=c, projects=p
         ),
+        PublishHome: partial(home.publish_home, store=store, clock=clock, chat=chat, projects=p),
+        RepublishHomes: partial(home.republish_homes, store=store, clock=clock, projects=p),
     }
 
 
@@ -264,6 +269,8 @@ def build(
     projects = {p.id: p for p in to_domain(settings)}
     database = Database(settings.database.async_url)
     store = SqlStore(database, clock)
+    # Whatever a transaction audits publishes the Home tabs of the people concerned.
+    store.before_commit = partial(home.audited, projects=projects, clock=clock)
     kube = AsyncClient(
         config=kube_config(settings.kubernetes.kubeconfig, settings.kubernetes.context),
         field_manager=FIELD_MANAGER,

@@ -338,3 +338,47 @@ def test_a_confirm_dialogs_text_must_be_plain_text(client: WebClient) -> None:
 
     assert excinfo.value.response["error"] == "invalid_blocks"
     assert any("confirm/text" in e for e in excinfo.value.response["errors"])
+
+
+# -- App Home -----------------------------------------------------------------------------------
+
+SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "Waiting for you"}}
+
+
+def test_views_publish_keeps_a_home_view_per_person_and_refuses_what_slack_refuses(
+    slack: FakeSlackServer, client: WebClient
+) -> None:
+    home = {"type": "home", "callback_id": "cibot_home", "blocks": [SECTION]}
+    first = client.views_publish(user_id=ANN.id, view=home)["view"]
+    again = client.views_publish(user_id=ANN.id, view=home, hash=first["hash"])["view"]
+
+    def refused(user_id: str = ANN.id, **view: Any) -> str:
+        return error_of(lambda: client.views_publish(user_id=user_id, view={**home, **view}))[1]
+
+    assert again["id"] == first["id"], "one Home view per person, replaced in place"
+    assert refused(type="modal") == "invalid_arguments"
+    assert refused(blocks=[SECTION] * 101) == "invalid_arguments", "100 blocks at most"
+    assert refused(private_metadata="x" * 3001) == "invalid_arguments", "3000 characters"
+    assert refused(callback_id="x" * 256) == "invalid_arguments", "255 characters"
+    assert refused(submit={"type": "plain_text", "text": "Go"}) == "invalid_arguments"
+    no_blocks = {"type": "home", "callback_id": "cibot_home"}
+    missing = error_of(lambda: client.views_publish(user_id=ANN.id, view=no_blocks))
+    assert missing[1] == "invalid_arguments", "blocks are required"
+    assert refused(user_id="U0NOBODY") == "invalid_arguments", "Slack: invalid `user_id`"
+    stale = error_of(lambda: client.views_publish(user_id=ANN.id, view=home, hash=first["hash"]))
+    assert stale[1] == "hash_conflict"
+    assert slack.state.home_view(BOB.id) is None
+
+
+def test_a_home_tab_turned_off_in_the_apps_settings_refuses_views_publish(
+    slack: FakeSlackServer, client: WebClient
+) -> None:
+    with FakeSlackAdmin(slack.url) as admin:
+        manifest = admin.set_app_settings(home_tab_enabled=False)
+    refused = error_of(
+        lambda: client.views_publish(user_id=ANN.id, view={"type": "home", "blocks": [SECTION]})
+    )
+
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is False
+    assert refused[:2] == (200, "not_enabled")
+    assert slack.state.home_view(ANN.id) is None

@@ -23,6 +23,7 @@ from cibot.service.jobs import JobPayload
 from cibot.service.ports import (
     AuditEvent,
     Delivery,
+    HomeMark,
     MessageRef,
     PreviewEnvironment,
     RolloutOutcome,
@@ -58,11 +59,21 @@ class _State:
     releases: list[Release] = field(default_factory=list)
     posting: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
     started: set[int] = field(default_factory=set)  # decisions whose deploy job has begun
+    homes: dict[str, _Home] = field(default_factory=dict)  # people who opened the Home tab
+
+
+@dataclass
+class _Home:
+    opened_at: datetime
+    event_id: str | None = None
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
 
 
 class MemoryTransaction:
     def __init__(self, state: _State) -> None:
         self.state = state
+        self.audited: list[AuditEvent] = []  # this transaction's audit rows (before_commit)
 
     async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
         return None
@@ -159,6 +170,7 @@ class MemoryTransaction:
 
     async def audit(self, event: AuditEvent) -> None:
         self.state.audit.append(event)
+        self.audited.append(event)
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
         return self.state.messages.get((build_id, role, user))
@@ -216,6 +228,31 @@ class MemoryTransaction:
 
     async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         return {g: self.state.groups[g] for g in group_ids if g in self.state.groups}
+
+    async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
+        home = self.state.homes.setdefault(user, _Home(opened_at=at))
+        if home.event_id == event_id:
+            return False
+        home.event_id = event_id
+        return True
+
+    async def mark_homes(
+        self, users: Iterable[str], at: datetime, stale_before: datetime
+    ) -> Sequence[HomeMark]:
+        marked = []
+        for user in sorted(set(users)):
+            home = self.state.homes.get(user)
+            if home is not None and (home.queued_at is None or home.queued_at < stale_before):
+                home.queued_at = at
+                marked.append(HomeMark(user, home.started_at))
+        return marked
+
+    async def take_home(self, user: str, at: datetime) -> bool:
+        home = self.state.homes.get(user)
+        if home is None:
+            return False
+        home.queued_at, home.started_at = None, at
+        return True
 
     # Retention is tested on the real store; the memory one keeps no row times to prune by.
     async def prune_deliveries(self, before: datetime, limit: int) -> int:
@@ -309,11 +346,16 @@ class MemoryTransaction:
 class MemoryStore:
     def __init__(self) -> None:
         self.state = _State()
+        # As SqlStore's: called before a commit with the transaction's audit rows.
+        self.before_commit: Callable[[Any, Sequence[AuditEvent]], Awaitable[None]] | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[MemoryTransaction]:
         draft = copy.deepcopy(self.state)
-        yield MemoryTransaction(draft)
+        tx = MemoryTransaction(draft)
+        yield tx
+        if self.before_commit is not None and tx.audited:
+            await self.before_commit(tx, tuple(tx.audited))
         self.state = draft
 
     def jobs_of(self, kind: type[JobPayload]) -> list[Any]:
@@ -368,6 +410,7 @@ class FakeChat:
     replies: list[tuple[MessageRef, object]] = field(default_factory=list)
     ephemerals: list[tuple[str, str, object]] = field(default_factory=list)
     modals: list[tuple[str, object]] = field(default_factory=list)
+    homes: list[tuple[str, object]] = field(default_factory=list)  # (user, view) published
     emails: dict[str, str] = field(default_factory=dict)  # email -> user id
     users: set[str] = field(default_factory=set)  # user ids Slack knows (besides the emails')
     groups: dict[str, frozenset[str]] = field(default_factory=dict)
@@ -402,6 +445,9 @@ class FakeChat:
 
     async def open_modal(self, trigger_id: str, view: object) -> None:
         self.modals.append((trigger_id, view))
+
+    async def publish_home(self, user: str, view: object) -> None:
+        self.homes.append((user, view))
 
     async def user_by_email(self, email: str) -> str | None:
         return self.emails.get(email.lower())

@@ -81,6 +81,67 @@ def block_actions(
     }
 
 
+def home_click(
+    user: str,
+    action_id: str,
+    value: str,
+    view: dict[str, Any],
+    *,
+    team: str = TEAM,
+    trigger_id: str | None = None,
+) -> dict[str, Any]:
+    """A click on a button of `user`'s Home tab, as Slack sends it: the container is the
+    published view (`view`, as the fake Slack holds it), and there is no channel."""
+    click = block_actions(user, action_id, value, "", team=team, trigger_id=trigger_id)
+    del click["channel"]
+    click["container"] = {"type": "view", "view_id": view["id"]}
+    click["view"] = {**view, "app_installed_team_id": team}
+    click["enterprise"] = None
+    click["is_enterprise_install"] = False
+    return click
+
+
+def app_home_opened(
+    user: str,
+    *,
+    event_id: str | None = None,
+    tab: str = "home",
+    view: dict[str, Any] | None = None,
+    team: str = TEAM,
+) -> dict[str, Any]:
+    """The Events API's `app_home_opened`, as Slack posts it (JSON); `view` is the Home view
+    Slack holds for `user`, sent along once one was published."""
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": f"D{user[1:]}"[:11],
+        "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+    if view is not None:
+        event["view"] = view
+    return {
+        "token": "legacy-unused",
+        "team_id": team,
+        "api_app_id": APP,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team,
+                "user_id": "U0CIBOTBOT",
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-{uuid.uuid4().hex}",
+    }
+
+
 def view_submission(
     user: str,
     callback_id: str,
@@ -156,6 +217,22 @@ def post(
     return httpx.post(
         f"{base_url}{path}", content=body, headers=signed_headers(body, secret, at), timeout=10
     )
+
+
+def post_event(
+    base_url: str,
+    payload: dict[str, Any],
+    *,
+    secret: str = SIGNING_SECRET,
+    retry: int = 0,
+) -> httpx.Response:
+    """POST an Events API payload as Slack does: JSON, signed; `retry` > 0 adds the headers
+    of Slack's retries (`X-Slack-Retry-Num`, `X-Slack-Retry-Reason`)."""
+    body = json.dumps(payload)
+    headers = {**signed_headers(body, secret), "content-type": "application/json"}
+    if retry:
+        headers |= {"x-slack-retry-num": str(retry), "x-slack-retry-reason": "http_timeout"}
+    return httpx.post(f"{base_url}/slack/events", content=body, headers=headers, timeout=10)
 
 
 async def post_async(

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support import slack_requests as slack_req
 from tests.support.steps import dm_of, ready_build, until
-from tests.trust.conftest import EVERYONE, IMAGE, OWNERS, SECRET, Shared, unique
+from tests.trust.conftest import EVERYONE, IMAGE, OWNERS, SECRET, STRANGER, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -52,3 +52,26 @@ async def test_F12_a_click_delivered_three_times_by_slack_retries_closes_the_bui
     assert len(shared.rows.jobs_of("delete_preview", build_id)) == 1
     closed = [a for a in shared.rows.audit("build.closed") if a["build_id"] == build_id]
     assert len(closed) == 1
+
+
+async def test_F12_an_app_home_opened_delivered_again_by_slack_retries_publishes_once(
+    shared: Shared,
+) -> None:
+    """Slack's retries of an event carry its `event_id`: the first delivery publishes the
+    person's Home tab; the retries, arriving after that publish, queue nothing more."""
+    slack, rows = shared.slack, shared.rows
+
+    def publishes() -> int:
+        return sum(STRANGER in j["payload"] for j in rows.jobs_of("publish_home"))
+
+    shown = slack.state.home_view(STRANGER)
+    before, version = publishes(), shown.version if shown else 0
+    event = slack_req.app_home_opened(STRANGER, event_id=f"Ev{unique('f12')}"[:20])
+
+    first = slack_req.post_event(shared.url, event)
+    await until(slack, lambda s: (v := s.home_view(STRANGER)) is not None and v.version > version)
+    retries = [slack_req.post_event(shared.url, event, retry=n) for n in (1, 2)]
+    await rows.idle()
+
+    assert [r.status_code for r in (first, *retries)] == [200, 200, 200]
+    assert publishes() == before + 1

@@ -17,6 +17,7 @@ import pytest
 
 from cibot.entrypoints.slack_manifest import BOT_SCOPES, SLACK_PATH, ManifestError, manifest
 from cibot.entrypoints.web.slack import COMMAND
+from cibot.entrypoints.web.slack_payload import APP_HOME_OPENED
 
 ROOT = Path(__file__).resolve().parents[2]
 URL = {"type": "string", "pattern": "^https?://", "maxLength": 3500}
@@ -95,7 +96,17 @@ SLACK_MANIFEST = closed(
                     {"is_enabled": BOOL, "request_url": URL, "message_menu_options_url": URL},
                     "is_enabled",
                 ),
-                "event_subscriptions": closed({"request_url": URL}),
+                "event_subscriptions": closed(
+                    {
+                        "request_url": URL,
+                        "bot_events": {
+                            "type": "array",
+                            "maxItems": 100,
+                            "items": {"type": "string", "pattern": "^[a-z_.]+$"},
+                            "uniqueItems": True,
+                        },
+                    }
+                ),
                 "org_deploy_enabled": BOOL,
                 "socket_mode_enabled": BOOL,
                 "token_rotation_enabled": BOOL,
@@ -138,6 +149,7 @@ def test_every_url_slack_calls_is_the_one_path_ci_bot_serves_slack_on() -> None:
     url = "https://ci.example.com/bot/slack/events"
     assert manifest_["settings"]["interactivity"]["request_url"] == url
     assert manifest_["features"]["slash_commands"][0]["url"] == url
+    assert manifest_["settings"]["event_subscriptions"]["request_url"] == url
     routes = (ROOT / "src/cibot/bootstrap.py").read_text()
     assert f'("{SLACK_PATH}", guard)' in routes, "bootstrap mounts Slack on another path"
 
@@ -155,6 +167,7 @@ def test_the_scopes_cover_every_web_api_method_ci_bot_calls() -> None:
         "users.info": "users:read",
         "usergroups.users.list": "usergroups:read",
         "views.open": None,
+        "views.publish": None,
         "auth.test": None,
     }
     source = (ROOT / "src/cibot/adapters/slack/chat.py").read_text()
@@ -174,6 +187,16 @@ def test_the_scopes_cover_every_web_api_method_ci_bot_calls() -> None:
     scopes = {scope for scope, _why in BOT_SCOPES}
     assert {needs[m] for m in called if needs[m]} <= scopes
     assert {"commands", "groups:history"} <= scopes
+
+
+@pytest.mark.parametrize("socket_mode", [False, True])
+def test_the_app_has_its_home_tab_and_hears_when_someone_opens_it(socket_mode: bool) -> None:
+    manifest_ = made(socket_mode=socket_mode)
+    assert manifest_["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest_["features"]["app_home"]["messages_tab_enabled"] is True, "the DMs"
+    assert manifest_["settings"]["event_subscriptions"]["bot_events"] == [APP_HOME_OPENED]
+    has_url = "request_url" in manifest_["settings"]["event_subscriptions"]
+    assert has_url is not socket_mode, "events come over the socket in Socket Mode"
 
 
 def test_a_manifest_needs_a_url_unless_in_socket_mode() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,9 +22,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from cibot.entrypoints.web.slack import SlackGuard, slack_app
+from cibot.service.jobs import PublishHome
 from tests.support import slack_requests as slack_req
 from tests.support.fakes import FakeChat, FakeClock, MemoryStore
-from tests.support.slack_bodies import FIELDS, bodies, json_values
+from tests.support.slack_bodies import EVENT_FIELDS, FIELDS, bodies, json_values
 from tests.support.usecases import PROJECTS
 
 SECRET = "unit-signing-secret"
@@ -31,7 +33,13 @@ SECRET = "unit-signing-secret"
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    store, clock, chat = MemoryStore(), FakeClock(), FakeChat()
+    with serving(MemoryStore()) as test_client:
+        yield test_client
+
+
+@contextmanager
+def serving(store: MemoryStore) -> Iterator[TestClient]:
+    clock, chat = FakeClock(), FakeChat()
     bolt = slack_app(
         token="xoxb-unit",
         signing_secret=SECRET,
@@ -45,6 +53,26 @@ def client() -> Iterator[TestClient]:
     app = Starlette(routes=[Route("/slack/events", guard.__call__, methods=["POST"])])
     with TestClient(app) as test_client:
         yield test_client
+
+
+def test_an_app_home_opened_event_queues_one_publish_of_that_persons_home_tab() -> None:
+    store = MemoryStore()
+    opened = slack_req.app_home_opened("U0QA", event_id="Ev0HOME")
+    messages_tab = slack_req.app_home_opened("U0OWNER", event_id="Ev0MSGS", tab="messages")
+    with serving(store) as client:
+        answers = [send(client, json.dumps(e), "application/json") for e in (opened, opened)]
+        answers.append(send(client, json.dumps(messages_tab), "application/json"))
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert store.jobs_of(PublishHome) == [PublishHome("U0QA")], "not for the Messages tab"
+
+
+def test_slacks_url_check_of_the_events_request_url_gets_its_challenge_back(
+    client: TestClient,
+) -> None:
+    check = {"type": "url_verification", "token": "legacy", "challenge": "c-123"}
+    answer = send(client, json.dumps(check), "application/json")
+    assert (answer.status_code, answer.json()) == (200, {"challenge": "c-123"})
 
 
 def send(
@@ -135,3 +163,21 @@ def test_a_real_click_or_submission_with_one_field_gone_wrong_never_gets_a_5xx(
     response = send(client, slack_req.encode({**body, field: junk}))
     event(f"answered {response.status_code}")
     assert response.status_code < 500, (field, junk, response.text[:200])
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    where=st.sampled_from(["body", "event"]),
+    field=st.sampled_from(sorted({*FIELDS, *EVENT_FIELDS})),
+    junk=json_values,
+)
+def test_an_app_home_opened_event_with_one_field_gone_wrong_never_gets_a_5xx(
+    client: TestClient, where: str, field: str, junk: Any
+) -> None:
+    body = slack_req.app_home_opened("U0QA")
+    (body if where == "body" else body["event"])[field] = junk
+    response = send(client, json.dumps(body), "application/json")
+    event(f"answered {response.status_code}")
+    assert response.status_code < 500, (where, field, junk, response.text[:200])

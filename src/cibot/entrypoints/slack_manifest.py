@@ -3,7 +3,8 @@
 Creating the app by hand means a dozen settings pages (scopes, interactivity, the slash
 command, App Home) that must all agree with what ci-bot calls and serves; one missed scope
 only shows up when the first DM fails. The manifest is built from the same facts the code
-uses: the slash command ci-bot listens to and the path Slack must post to. Its shape follows
+uses: the slash command ci-bot listens to, the events it subscribes to (`app_home_opened`:
+the Home tab) and the path Slack must post to. Its shape follows
 Slack's app manifest reference (https://docs.slack.dev/reference/app-manifest) and the
 published schema (github.com/slackapi/manifest-schema, schemas/manifest.schema.1.0.0.json).
 """
@@ -13,7 +14,9 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-SLACK_PATH = "/slack/events"  # Slack's one Request URL: interactivity and the slash command
+from cibot.entrypoints.web.slack_payload import APP_HOME_OPENED
+
+SLACK_PATH = "/slack/events"  # Slack's one Request URL: interactivity, the command, events
 
 # Bot scopes, each for the Web API methods ci-bot calls (adapters/slack/chat.py, check.py).
 BOT_SCOPES: tuple[tuple[str, str], ...] = (
@@ -61,17 +64,21 @@ def manifest(
         "should_escape": False,
     }
     interactivity: dict[str, Any] = {"is_enabled": True}
+    # The bot events ci-bot listens to: someone opened its Home tab (no scope needed).
+    events: dict[str, Any] = {"bot_events": [APP_HOME_OPENED]}
     if url:
         slash["url"] = url
         interactivity["request_url"] = url
+        events["request_url"] = url
     return {
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {"name": name, "description": DESCRIPTION},
         "features": {
             # DMs are how QA and owners hear of a build: the Messages tab must be on. Nobody
-            # writes to ci-bot there, so it is read-only.
+            # writes to ci-bot there, so it is read-only. The Home tab is each person's
+            # dashboard (what waits for them, each project's environments).
             "app_home": {
-                "home_tab_enabled": False,
+                "home_tab_enabled": True,
                 "messages_tab_enabled": True,
                 "messages_tab_read_only_enabled": True,
             },
@@ -81,6 +88,7 @@ def manifest(
         "oauth_config": {"scopes": {"bot": [scope for scope, _why in BOT_SCOPES]}},
         "settings": {
             "interactivity": interactivity,
+            "event_subscriptions": events,
             "org_deploy_enabled": False,
             "socket_mode_enabled": socket_mode,
             "token_rotation_enabled": False,

@@ -130,7 +130,8 @@ class FakeSlackAdmin:
         self._send("PUT", "limits", {"factor": factor})
 
     def set_app_settings(self, **changes: Any) -> JsonDict:
-        """`socket_mode_enabled`, `interactivity_enabled`, `request_url`; the manifest after."""
+        """`socket_mode_enabled`, `interactivity_enabled`, `request_url`, `home_tab_enabled`;
+        the manifest after."""
         manifest: JsonDict = self._send("PUT", "app", changes)
         return manifest
 

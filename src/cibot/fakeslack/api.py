@@ -334,7 +334,14 @@ def views_update(ws: Workspace, args: Args) -> JsonDict:
 
 
 def views_publish(ws: Workspace, args: Args) -> JsonDict:
-    user_id = args.required("user_id", "invalid_arguments")
+    """A person's Home tab (https://docs.slack.dev/reference/methods/views.publish): refused
+    with `not_enabled` while the app's Home tab is off, and with `invalid_arguments` ("invalid
+    `user_id`") for a user the workspace does not have."""
+    if not ws.app.settings.home_tab_enabled:
+        raise SlackError("not_enabled")
+    user_id = args.text("user_id") or ""
+    if not ws.has_user(user_id):
+        raise SlackError("invalid_arguments", response_metadata={"messages": ["invalid `user_id`"]})
     record = ws.publish_home(user_id, _view(args, _HOME), hash=args.text("hash"))
     return {"view": record.payload}
 

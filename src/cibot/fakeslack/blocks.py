@@ -106,7 +106,11 @@ def validate_view(view: Mapping[str, Any], *, allowed_types: frozenset[str]) -> 
     if kind not in allowed_types:
         expected = " or ".join(sorted(allowed_types))
         raise BlocksError("invalid_arguments", [f"view type must be {expected}, got {kind!r}"])
-    blocks = view.get("blocks", [])
+    if "blocks" not in view:  # every view's page: `blocks` is required
+        raise BlocksError(
+            "invalid_arguments", ["missing required field: blocks [json-pointer:/view]"]
+        )
+    blocks = view["blocks"]
     if not isinstance(blocks, list):
         raise BlocksError("invalid_arguments", ["view.blocks must be an array"])
     try:

@@ -6,7 +6,8 @@ with Socket Mode on clicks go to a WebSocket rather than the Request URL. Slack 
 in the app's manifest (https://docs.slack.dev/reference/methods/apps.manifest.export: "Export
 an app manifest from an existing app", an app configuration token, Tier 3; fields as in
 https://docs.slack.dev/reference/app-manifest: `features.app_home.messages_tab_enabled`,
-`settings.socket_mode_enabled`, `settings.interactivity.is_enabled` and `request_url`).
+`settings.socket_mode_enabled`, `settings.interactivity.is_enabled` and `request_url`). With
+the Home tab off, `views.publish` is refused (`not_enabled`, on the method's page of errors).
 
 The Messages tab is not kept here: it is the workspace's `messages_tab_disabled` refusal, so
 one switch turns the DMs' refusal and the manifest's setting off together.
@@ -27,11 +28,12 @@ class AppSettings:
 
     socket_mode_enabled: bool = False
     interactivity_enabled: bool = True
+    home_tab_enabled: bool = True  # off: `views.publish` is refused (`not_enabled`)
     request_url: str | None = None  # where Slack sends clicks; None: not shown
 
     @classmethod
     def from_json(cls, data: dict[str, Any], base: AppSettings) -> AppSettings:
-        known = {"socket_mode_enabled", "interactivity_enabled", "request_url"}
+        known = {"socket_mode_enabled", "interactivity_enabled", "request_url", "home_tab_enabled"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown app settings: {', '.join(sorted(unknown))}")
@@ -70,7 +72,7 @@ class App:
             "display_information": {"name": config.bot_name},
             "features": {
                 "app_home": {
-                    "home_tab_enabled": True,
+                    "home_tab_enabled": settings.home_tab_enabled,
                     "messages_tab_enabled": messages_tab,
                     "messages_tab_read_only_enabled": False,
                 },

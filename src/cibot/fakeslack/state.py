@@ -156,6 +156,10 @@ class Workspace:
         tab = not self.refusals.is_on("messages_tab_disabled")
         return self.app.manifest(self.config, messages_tab=tab)
 
+    def has_user(self, user_id: str) -> bool:
+        with self._lock:
+            return user_id in self._users
+
     def user(self, user_id: str) -> User:
         with self._lock:
             found = self._users.get(user_id)

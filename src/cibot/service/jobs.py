@@ -200,12 +200,41 @@ class AnnounceFreeze(JobPayload):
 
 @dataclass(frozen=True, slots=True)
 class NotifyUser(JobPayload):
-    """An ephemeral answer to one person's click, in the channel where they clicked."""
+    """An ephemeral answer to one person's click, in the channel where they clicked; for a
+    click on their Home tab (no channel) `channel` is their own user id: a message in their
+    DM with ci-bot."""
 
     kind: ClassVar[str] = "notify_user"
     channel: str
     user: str
     text: str
+
+
+@dataclass(frozen=True, slots=True)
+class PublishHome(JobPayload):
+    """Publish one person's Home tab (`views.publish`) as the state is when it runs.
+
+    Queued when they open it, and for everyone concerned when something shown there changes
+    (`service.home`): at most one waits per person, however many changes come meanwhile.
+    All of them share one queue, so Home publishes run one at a time across replicas and
+    never take more than one worker from deploys and messages.
+    """
+
+    kind: ClassVar[str] = "publish_home"
+    user: str
+
+    @property
+    def queue(self) -> str | None:
+        return "home"
+
+
+@dataclass(frozen=True, slots=True)
+class RepublishHomes(JobPayload):
+    """Timed: a configured freeze window of the project ends, which its people's Home tabs
+    show: publish them again then. No queue of its own: waiting holds nothing up."""
+
+    kind: ClassVar[str] = "republish_homes"
+    project_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +313,8 @@ PAYLOAD_TYPES: dict[str, type[JobPayload]] = {
         PruneRetention,
         AnnounceFreeze,
         NotifyUser,
+        PublishHome,
+        RepublishHomes,
         ExpireReview,
         CheckIdlePreview,
         WarnIdlePreview,

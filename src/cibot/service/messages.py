@@ -378,6 +378,9 @@ async def announce_freeze(
 
 async def notify_user(job: NotifyUser, *, chat: Chat) -> None:
     try:
-        await chat.post_ephemeral(job.channel, job.user, Notice(job.text))
+        if job.channel == job.user:  # a click on their Home tab: no channel, their DM
+            await chat.post_dm(job.user, Notice(job.text))
+        else:
+            await chat.post_ephemeral(job.channel, job.user, Notice(job.text))
     except ChatRejected:
         return  # the user left the channel, or it is gone: nobody left to tell

@@ -65,6 +65,14 @@ class TargetSummary:
     highest_build_number: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class HomeMark:
+    """A person whose Home tab needs publishing, and when its last publish began (if ever)."""
+
+    user: str
+    last_started: datetime | None = None
+
+
 class Transaction(Protocol):
     """One atomic unit of work: everything written in it commits together or not at all."""
 
@@ -247,6 +255,25 @@ class Transaction(Protocol):
         """The posted messages of one role for a build, by user."""
         ...
 
+    async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
+        """The person opened their Home tab (Slack's event `event_id`): from now on what
+        they care about is published there. False when this event was taken before (Slack
+        sent it again)."""
+        ...
+
+    async def mark_homes(
+        self, users: Iterable[str], at: datetime, stale_before: datetime
+    ) -> Sequence[HomeMark]:
+        """Of `users`, those who have a Home tab and no publish queued (or one queued before
+        `stale_before`, whose job is taken for lost): they now have one, queued at `at`.
+        Concurrent callers take turns per person, so only one of them queues it."""
+        ...
+
+    async def take_home(self, user: str, at: datetime) -> bool:
+        """A publish of the person's Home begins at `at`: a change from now on queues another
+        one. False when they have no Home tab."""
+        ...
+
 
 class Store(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]:
@@ -363,6 +390,10 @@ class Chat(Protocol):
     async def post_ephemeral(self, channel: str, user: str, view: object) -> None: ...
 
     async def open_modal(self, trigger_id: str, view: object) -> None: ...
+
+    async def publish_home(self, user: str, view: object) -> None:
+        """Publish (create or replace) the person's Home tab (`views.publish`)."""
+        ...
 
     async def user_by_email(self, email: str) -> str | None:
         """The Slack user id with this email; None when there is nobody with it."""

@@ -180,3 +180,31 @@ class History:
 
     project: Project
     events: tuple[AuditEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectHome:
+    """One project on a person's Home tab: what production runs and ran before, its
+    previews (one per target, newest first), and the freeze in force."""
+
+    project: Project
+    roles: tuple[str, ...]  # "QA", "owner": what the person is in this project
+    previews: tuple[Build, ...] = ()
+    release: Release | None = None  # what production runs now
+    release_build: Build | None = None
+    previous: Release | None = None  # what it ran before (where a rollback goes)
+    freeze: Freeze | None = None
+    busy_with: str | None = None  # the build a production deploy is deploying now
+    may_roll_back: bool = False  # an owner, and a rollback could be asked for now
+
+
+@dataclass(frozen=True, slots=True)
+class HomeView:
+    """A person's Home tab: the builds waiting for their verdict or decision (drawn as their
+    DMs are, with the same buttons), their projects, and the latest audit lines of those."""
+
+    user: str
+    at: datetime  # when it was drawn
+    waiting: tuple[OwnerDM | QaDM, ...] = ()
+    projects: tuple[ProjectHome, ...] = ()
+    events: tuple[AuditEvent, ...] = ()

@@ -40,3 +40,4 @@ REASON_MAX = 500
 OVERRIDE_MODAL_CALLBACK = "deploy_override_reason"  # view_submission of the override modal
 OVERRIDE_REASON_BLOCK = "override_reason"
 OVERRIDE_REASON_INPUT = "override_reason_input"
+HOME_CALLBACK = "cibot_home"  # the callback_id of every Home tab ci-bot publishes

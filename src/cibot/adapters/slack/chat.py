@@ -34,10 +34,11 @@ from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from cibot.adapters.retry import RetryPolicy, retry_after_seconds
 from cibot.adapters.slack.blocks import override_modal, reject_modal, render
+from cibot.adapters.slack.home import home_view
 from cibot.adapters.slack.pacing import Pacer
 from cibot.service.errors import ChatRejected, ChatUnavailable
 from cibot.service.ports import MessageRef
-from cibot.service.views import OverrideReasonModal, RejectReasonModal
+from cibot.service.views import HomeView, OverrideReasonModal, RejectReasonModal
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,7 @@ TRANSIENT_ERRORS = RATE_LIMITED | frozenset(
 # log says what to change (README, "Slack").
 WORKSPACE_REFUSALS = {
     "messages_tab_disabled": "the app's Messages tab is off: turn on App Home > Messages Tab",
+    "not_enabled": "the app's Home tab is off: turn on App Home > Home Tab",
     "plan_upgrade_required": "user groups need a paid Slack plan: list the members' ids instead",
     "edit_window_closed": "the workspace's message editing window has closed for this message",
     "not_in_channel": "the bot is not in the channel: invite it",
@@ -285,6 +287,15 @@ class SlackChat:
             raise _translated("views.open", error, exc.response.status_code) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ChatUnavailable(f"Slack views.open: {type(exc).__name__}") from exc
+
+    async def publish_home(self, user: str, view: object) -> None:
+        """The person's Home tab, paced within views.publish's tier like any call."""
+        if not isinstance(view, HomeView):
+            raise TypeError(f"no Home tab for {type(view).__name__}")
+        payload = home_view(view)
+        await self._call(
+            "views.publish", lambda: self._client.views_publish(user_id=user, view=payload)
+        )
 
     async def user_by_email(self, email: str) -> str | None:
         try:

@@ -6,7 +6,7 @@ transaction as the audit row and the jobs it causes, so either all of it happene
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from cibot.adapters.store import retention
+from cibot.adapters.store import homes, retention
 from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Conn, Database
@@ -32,6 +32,7 @@ from cibot.service.ports import (
     AuditEvent,
     Clock,
     Delivery,
+    HomeMark,
     MessageRef,
     TargetSummary,
     Transaction,
@@ -44,6 +45,7 @@ class SqlTransaction(Transaction):
         self._clock = clock
         self._jobs: list[dict[str, object]] = []
         self._audit: list[dict[str, object]] = []
+        self.audited: list[AuditEvent] = []  # this transaction's audit rows (before_commit)
         self.due_now = 0  # jobs added that may run at once: the workers worth waking
 
     async def flush(self) -> None:
@@ -208,6 +210,7 @@ class SqlTransaction(Transaction):
         }
 
     async def audit(self, event: AuditEvent) -> None:
+        self.audited.append(event)
         self._audit.append(
             {
                 "at": event.at,
@@ -332,6 +335,17 @@ class SqlTransaction(Transaction):
             )
         )
         return {r.user_id: MessageRef(r.channel, r.ts) for r in rows}
+
+    async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
+        return await homes.open_home(self._conn, self._insert(), user, event_id, at)
+
+    async def mark_homes(
+        self, users: Iterable[str], at: datetime, stale_before: datetime
+    ) -> Sequence[HomeMark]:
+        return await homes.mark(self._conn, users, at, stale_before)
+
+    async def take_home(self, user: str, at: datetime) -> bool:
+        return await homes.take(self._conn, user, at)
 
     def _insert(self) -> Callable[..., Any]:
         return postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
@@ -537,6 +551,9 @@ def is_transient(exc: DBAPIError) -> bool:
     return state in _TRANSIENT_SQLSTATES or state[:2] in _TRANSIENT_SQLSTATE_CLASSES
 
 
+BeforeCommit = Callable[[Transaction, Sequence[AuditEvent]], Awaitable[None]]
+
+
 class SqlStore:
     """The Store port: hands out transactions on one engine."""
 
@@ -545,6 +562,9 @@ class SqlStore:
         self._clock = clock
         # Called after a commit with the number of jobs it made due: e.g. wake that many workers.
         self.on_commit: Callable[[int], None] | None = None
+        # Called before a commit, in the transaction, with the audit rows it wrote: what they
+        # changed may queue more work with them (the Home tabs of the people concerned).
+        self.before_commit: BeforeCommit | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
@@ -552,6 +572,8 @@ class SqlStore:
             async with self.database.begin() as conn:
                 tx = SqlTransaction(conn, self._clock)
                 yield tx
+                if self.before_commit is not None and tx.audited:
+                    await self.before_commit(tx, tuple(tx.audited))
                 await tx.flush()
         except IntegrityError as exc:
             raise StoreConflict(str(exc.orig)) from exc

@@ -215,6 +215,16 @@ production_slots = sa.Table(  # one production deployment in flight per project,
     sa.Column("since", Time),
 )
 
+app_homes = sa.Table(  # the people who opened ci-bot's Home tab: only they get it published
+    "app_homes",
+    metadata,
+    sa.Column("user_id", sa.String(32), primary_key=True),
+    sa.Column("opened_at", Time, nullable=False),  # first opened
+    sa.Column("event_id", sa.String(32)),  # the last app_home_opened taken (Slack retries it)
+    sa.Column("queued_at", Time),  # a publish is queued since then; NULL: none is
+    sa.Column("started_at", Time),  # when the last publish began
+)
+
 schema_compat = sa.Table(  # which code may serve on this schema: one row, written by upgrades
     "schema_compat",
     metadata,

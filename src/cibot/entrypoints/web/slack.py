@@ -1,4 +1,5 @@
-"""`POST /slack/events` (and `/slack-interactions`): button clicks and the reject modal.
+"""`POST /slack/events` (and `/slack-interactions`): button clicks, the reason modals, the
+slash command, and the Events API (`app_home_opened`: the Home tab).
 
 Bolt's AsyncApp, mounted in our ASGI app, with `process_before_response`: a listener
 verifies (Bolt checks the signature), authorises and commits the click's intent in one
@@ -6,7 +7,9 @@ transaction, and only then acknowledges; the slow work is in jobs. Nothing that 
 lost runs after the ack. Before Bolt sees a request, a guard refuses oversized bodies, any
 request whose signature does not verify (whatever makes the verifier raise) with a 401
 that says nothing more, and a signed body of a shape Slack never sends with a 400 naming
-the field (`slack_payload`); the listeners read the guard's checked payload.
+the field (`slack_payload`); the listeners read the guard's checked payload. An event is
+answered likewise once its effect is committed (`app_home_opened`: a publish of the
+person's Home tab, queued once per event id, so Slack's retries of it change nothing).
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ from cibot.domain.project import Project
 from cibot.domain.review import Action
 from cibot.entrypoints.web import slack_payload
 from cibot.entrypoints.web.signed import BodyTooLarge, BodyTooSlow, read_body
-from cibot.entrypoints.web.slack_payload import MalformedPayload, SlackPayload
-from cibot.service import commands, review, rollback
+from cibot.entrypoints.web.slack_payload import APP_HOME_OPENED, MalformedPayload, SlackPayload
+from cibot.service import commands, home, review, rollback
 from cibot.service.errors import ServiceError
 from cibot.service.gate import situation_of
 from cibot.service.jobs import NotifyUser
@@ -60,7 +63,7 @@ def _click(
         build_id=build_id[:64],
         user=payload.user_of,
         action=action,
-        channel=payload.channel_of,
+        channel=payload.answer_to,
         reason=reason,
     )
 
@@ -111,7 +114,7 @@ def slack_app(
         action_id = ActionId(pressed.action_id)
         value = pressed.value or ""
         if action_id is ActionId.ROLLBACK_PRODUCTION:
-            undo = rollback.RollbackClick(value[:32], payload.user_of, payload.channel_of)
+            undo = rollback.RollbackClick(value[:32], payload.user_of, payload.answer_to)
             await rollback.rollback(store, clock, projects, undo)
             await ack()
             return
@@ -148,6 +151,14 @@ def slack_app(
         click = replace(_click(payload, Action.OVERRIDE, build_id, reason), channel=channel or None)
         await review.click(store, clock, projects, click)
         await ack()
+
+    @app.event(APP_HOME_OPENED)
+    async def on_home_opened(context: AsyncBoltContext) -> None:
+        payload = _payload(context)
+        event = payload.event
+        assert event is not None, "an event_callback has its event (checked on parsing)"
+        if event.tab == "home" and isinstance(event.user, str):  # not the Messages tab
+            await home.opened(store, clock, event.user, payload.event_id or "")
 
     @app.command(COMMAND)
     async def on_command(ack: AsyncAck, context: AsyncBoltContext) -> None:

@@ -42,6 +42,7 @@ class _Channel(_Part):
 
 
 class _Container(_Part):
+    type: str | None = None  # "message", or "view" (a modal, the Home tab)
     channel_id: SlackId | None = None
 
 
@@ -52,7 +53,22 @@ class _Authorization(_Part):
 
 
 class _Event(_Part):
-    type: str | None = None
+    """An Events API event. Bolt reads who and where from it (`extract_user_id`,
+    `extract_channel_id`, `extract_team_id`, `extract_enterprise_id`: a string, or an object
+    with an `id`), and, when the body lacks them, its authorizations and nested objects."""
+
+    type: str
+    user: _User | SlackId | None = None
+    channel: _Channel | SlackId | None = None
+    team: _Team | SlackId | None = None
+    enterprise: _Team | SlackId | None = None
+    authorizations: list[_Authorization] | None = None
+    item: dict[str, Any] | None = None
+    message: dict[str, Any] | None = None
+    previous_message: dict[str, Any] | None = None
+    assistant_thread: dict[str, Any] | None = None
+    event: None = None  # Slack never nests one event in another
+    tab: str | None = None  # app_home_opened: "home" or "messages"
 
 
 class ButtonAction(_Part):
@@ -73,9 +89,13 @@ class _View(_Part):
     app_installed_team_id: str | None = None
 
 
-# Buttons, modal submissions, slash commands (no type), and Slack's own URL check; ci-bot
-# registers no shortcut, event or workflow step, so their payloads are refused up front.
-_HANDLED = frozenset({None, "block_actions", "view_submission", "url_verification"})
+# Buttons, modal submissions, slash commands (no type), the Events API's callbacks and its URL
+# check; ci-bot registers no shortcut or workflow step, so their payloads are refused up front.
+_HANDLED = frozenset(
+    {None, "block_actions", "view_submission", "url_verification", "event_callback"}
+)
+APP_HOME_OPENED = "app_home_opened"
+_EVENTS = frozenset({APP_HOME_OPENED})  # the bot events ci-bot subscribes to (slack-manifest)
 # Bolt tests these by presence (`"view" in body`) and then reads them as objects or lists.
 _PRESENT_MEANS_NOT_NULL = ("actions", "command", "event", "response_urls", "view")
 
@@ -100,6 +120,7 @@ class SlackPayload(_Part):
     message: dict[str, Any] | None = None
     previous_message: dict[str, Any] | None = None
     event: _Event | None = None
+    event_id: SlackId | None = None  # Ev…: the same for each of Slack's retries of an event
     function_data: dict[str, Any] | None = None
     response_url: str | None = None
     response_urls: list[dict[str, Any]] | None = None
@@ -125,7 +146,22 @@ class SlackPayload(_Part):
             raise ValueError("block_actions without actions")
         if self.type == "view_submission" and (self.view is None or self.view.type != "modal"):
             raise ValueError("view_submission without a modal view")
+        if self.type == "event_callback":
+            self._an_event_we_handle()
         return self
+
+    def _an_event_we_handle(self) -> None:
+        event = self.event
+        if event is None:
+            raise ValueError("event_callback without an event")
+        if event.type not in _EVENTS:
+            raise ValueError(f"ci-bot does not handle {event.type!r} events")
+        if not self.event_id:
+            raise ValueError("event_callback without an event_id")
+        if not isinstance(event.user, str) or not event.user:
+            raise ValueError("app_home_opened without a user")
+        if not isinstance(event.channel, str) or not event.channel:
+            raise ValueError("app_home_opened without a channel")
 
     @property
     def team_of(self) -> str | None:
@@ -143,6 +179,17 @@ class SlackPayload(_Part):
         channel = self.channel.id if isinstance(self.channel, _Channel) else self.channel
         container = self.container.channel_id if self.container else None
         return channel or self.channel_id or container or None
+
+    @property
+    def answer_to(self) -> str | None:
+        """Where a click is answered: where it was made; a click on the Home tab (a view, no
+        channel) in the person's DM with ci-bot, named by their user id as `chat.postMessage`
+        reads it. None: nowhere (a modal opened without a channel)."""
+        if where := self.channel_of:
+            return where
+        on_home = self.view is not None and self.view.type == "home"
+        container = self.container.type if self.container else None
+        return self.user_of or None if on_home and container == "view" else None
 
     @property
     def pressed(self) -> ButtonAction:
