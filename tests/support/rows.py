@@ -56,13 +56,12 @@ class Rows:
         periodic = ", ".join(f"'{k}'" for k in PERIODIC_KINDS)
         where = {"jobs": f" WHERE kind NOT IN ({periodic})"}
         with self._conn() as conn:
-            return {
-                t: int(
-                    conn.execute(sa.text(f"SELECT count(*) FROM {t}{where.get(t, '')}")).scalar()
-                    or 0
-                )  # noqa: S608, E501 - our names
-                for t in TABLES
-            }
+            return {t: self._count(conn, f"SELECT count(*) FROM {t}{where.get(t, '')}")  # noqa: S608 - our names
+                    for t in TABLES}  # fmt: skip
+
+    @staticmethod
+    def _count(conn: sa.Connection, sql: str) -> int:
+        return int(conn.execute(sa.text(sql)).scalar() or 0)
 
     def build(self, build_id: str) -> Mapping[str, Any]:
         found = self.all("SELECT * FROM builds WHERE id = :id", id=build_id)
