@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from lightkube import Client, KubeConfig
 from lightkube.codecs import from_dict
@@ -23,7 +24,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from cibot.fakeslack import Bot, Channel, FakeSlackServer, User
 from tests.e2e.conftest import SECRET, service_config
-from tests.support.service import CibotProcess
+from tests.support.service import CibotProcess, free_port
 
 pytestmark = pytest.mark.kubernetes
 
@@ -221,7 +222,12 @@ def test_people_click_through_review_deploy_and_rollback(
     me.open("home")
     expect(home).to_contain_text("rolled back to it", timeout=10_000)
     page.screenshot(path=shots / "home.png")
-    assert "not" in refusal.lower(), refusal
+    # A slash command typed in the channel: its answer is for the one who typed it.
+    me.open("channel")
+    page.locator("#composer-input").fill("/cibot history shop")
+    page.locator("#composer-input").press("Enter")
+    expect(page.locator(".ephemeral").last).to_contain_text("The latest of Shop", timeout=10_000)
+    assert "Not allowed" in refusal, refusal
 
 
 def test_what_ci_sent_is_shown_as_text_never_as_markup(page: Page, slack: FakeSlackServer) -> None:
@@ -256,3 +262,29 @@ def test_what_ci_sent_is_shown_as_text_never_as_markup(page: Page, slack: FakeSl
     expect(shown).to_contain_text("a link")
     assert shown.locator("img, script, [onclick]").count() == 0
     assert page.evaluate("window.pwned") is None
+
+
+def test_serve_without_slack_runs_a_playground_that_reaches_it(
+    kubeconfig_path: Path, namespace: str, tmp_path: Path
+) -> None:
+    """What `scripts/run` starts: the fake Slack beside `cibot serve` knows its URL and
+    secrets, so the page's build form and Home tab visits are accepted."""
+    config = service_config(f"sqlite:///{tmp_path / 'cibot.db'}", kubeconfig_path, "", namespace)
+    del config["slack"]
+    config["projects"][0].update(qa=[QA1], owners=[OWNER])
+    process = CibotProcess(config, tmp_path)
+    process.upgrade_db()
+    fake_port = free_port()
+    process.start(env={"CIBOT_FAKE_SLACK_PORT": str(fake_port)})
+    try:
+        fake = f"http://127.0.0.1:{fake_port}"
+        people = httpx.get(f"{fake}/_play/people", timeout=5).json()
+        assert people["bot"] == {"url": process.url, "projects": ["shop"], "ci": True}
+        assert {p["id"] for p in people["people"]} == {QA1, OWNER, STRANGER}
+        build = {"project": "shop", "image": "r.example/web:1", "type": "tag", "target": "v1"}
+        sent = httpx.post(f"{fake}/_play/build", json=build, timeout=10).json()
+        assert sent["status"] == 202, sent
+        opened = httpx.post(f"{fake}/_play/home", json={"user": QA1}, timeout=10).json()
+        assert opened["status"] == 200, opened
+    finally:
+        process.stop()
