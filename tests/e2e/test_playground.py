@@ -247,6 +247,17 @@ def test_what_ci_sent_is_shown_as_text_never_as_markup(page: Page, slack: FakeSl
                 },
             },
             {"type": "context", "elements": [{"type": "plain_text", "text": '" onclick="x'}]},
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "text": {"type": "plain_text", "text": "<i>press</i>"},
+                        "action_id": '"><img src=x onerror=window.pwned=5>',
+                        "value": "v",
+                    }
+                ],
+            },
         ),
     )
     Person(page, slack).be(QA2)
@@ -260,6 +271,7 @@ def test_what_ci_sent_is_shown_as_text_never_as_markup(page: Page, slack: FakeSl
     expect(shown.locator("a")).to_have_count(1)
     expect(shown.locator("a")).to_have_attribute("href", "https://example.com")
     expect(shown).to_contain_text("a link")
+    expect(shown.get_by_role("button")).to_have_text("<i>press</i>")
     assert shown.locator("img, script, [onclick]").count() == 0
     assert page.evaluate("window.pwned") is None
 
