@@ -243,3 +243,18 @@ def test_without_a_bot_the_playground_says_so(slack: FakeSlackServer) -> None:
     assert "does not know where ci-bot is" in answer.json()["error"]
     page = httpx.get(f"{slack.url}/", timeout=5)
     assert page.status_code == 200 and "play.js" in page.text
+
+
+def test_a_click_on_the_home_tab_names_the_view_and_no_channel(
+    slack: FakeSlackServer, bot: tuple[Recorder, str]
+) -> None:
+    home = slack.state.publish_home(QA, {"type": "home", "blocks": list(BUTTONS)}, hash=None)
+    click = {"user": QA, "view_id": home.id, "block_id": "review", "action_id": "qa_reject"}
+    assert play(slack, "click", click).json()["status"] == 200
+    payload = signed_payload(bot[0])
+    assert payload["container"] == {"type": "view", "view_id": home.id}
+    assert payload["view"]["id"] == home.id and payload["view"]["type"] == "home"
+    assert "channel" not in payload and "response_url" not in payload
+    assert payload["actions"][0]["value"] == "build-1"
+    elsewhere = {**click, "view_id": "V0NOTHERS"}
+    assert play(slack, "click", elsewhere).status_code == 404

@@ -67,6 +67,31 @@ def _action(element: JsonDict, block_id: str) -> JsonDict:
     return action
 
 
+def _click(
+    config: WorkspaceConfig,
+    user: User,
+    container: JsonDict,
+    element: JsonDict,
+    *,
+    block_id: str,
+    trigger_id: str,
+) -> JsonDict:
+    """The fields of every `block_actions`, wherever the button was."""
+    return {
+        "type": "block_actions",
+        "user": _user(user, config),
+        "api_app_id": config.app_id,
+        "token": VERIFICATION_TOKEN,
+        "container": container,
+        "trigger_id": trigger_id,
+        "team": _team(config),
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "state": {"values": {}},
+        "actions": [_action(element, block_id)],
+    }
+
+
 def block_actions_on_message(
     config: WorkspaceConfig,
     user: User,
@@ -81,26 +106,17 @@ def block_actions_on_message(
     """A click on a button of a message in a channel or DM."""
     api_message = message.to_api(team_id=config.team_id, app_id=config.app_id)
     api_message["blocks"] = list(with_block_ids(message.blocks))
+    container = {
+        "type": "message",
+        "message_ts": message.ts,
+        "channel_id": message.channel,
+        "is_ephemeral": False,
+    }
     return {
-        "type": "block_actions",
-        "user": _user(user, config),
-        "api_app_id": config.app_id,
-        "token": VERIFICATION_TOKEN,
-        "container": {
-            "type": "message",
-            "message_ts": message.ts,
-            "channel_id": message.channel,
-            "is_ephemeral": False,
-        },
-        "trigger_id": trigger_id,
-        "team": _team(config),
-        "enterprise": None,
-        "is_enterprise_install": False,
+        **_click(config, user, container, element, block_id=block_id, trigger_id=trigger_id),
         "channel": {"id": message.channel, "name": channel_name},
         "message": api_message,
-        "state": {"values": {}},
         "response_url": response_url,
-        "actions": [_action(element, block_id)],
     }
 
 
@@ -116,19 +132,10 @@ def block_actions_on_view(
     """A click on a button of a view (the Home tab, a modal): no channel, no response_url."""
     payload = {**view.payload, "app_installed_team_id": config.team_id}
     payload["blocks"] = list(with_block_ids(view.blocks))
+    container = {"type": "view", "view_id": view.id}
     return {
-        "type": "block_actions",
-        "user": _user(user, config),
-        "api_app_id": config.app_id,
-        "token": VERIFICATION_TOKEN,
-        "container": {"type": "view", "view_id": view.id},
-        "trigger_id": trigger_id,
-        "team": _team(config),
-        "enterprise": None,
-        "is_enterprise_install": False,
+        **_click(config, user, container, element, block_id=block_id, trigger_id=trigger_id),
         "view": payload,
-        "state": {"values": {}},
-        "actions": [_action(element, block_id)],
     }
 
 
