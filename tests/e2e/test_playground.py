@@ -209,7 +209,7 @@ def test_people_click_through_review_deploy_and_rollback(
     # Someone outside the project presses Roll back: refused, and only they are told.
     me.be(STRANGER).open("channel")
     me.press("Roll back", confirm=True)
-    expect(page.locator(".ephemeral")).to_contain_text("Only visible to you", timeout=10_000)
+    expect(page.locator(".ephemeral").last).to_contain_text("Only visible to you", timeout=10_000)
     refusal = page.locator(".ephemeral").last.inner_text()
     page.screenshot(path=shots / "stranger-refused.png")
     me.be(OWNER).open("channel")
