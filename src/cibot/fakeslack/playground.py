@@ -29,6 +29,7 @@ from cibot.fakeslack.records import JsonDict, Message, User, ViewRecord
 from cibot.fakeslack.state import SlackError, Workspace
 
 STATIC = "static"
+RESPONSE_URLS_KEPT = 1000
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -125,6 +126,8 @@ class Playground:
     def _response_url(self, request: Request, user: str, channel: str) -> str:
         token = secrets.token_urlsafe(12)
         self._responses[token] = (user, channel)
+        if len(self._responses) > RESPONSE_URLS_KEPT:  # Slack's expire after 30 minutes
+            del self._responses[next(iter(self._responses))]
         return f"{str(request.base_url).rstrip('/')}/_fake/respond/{token}"
 
     def _channel_name(self, channel_id: str) -> str:
