@@ -63,6 +63,7 @@ def test_uv_build_makes_a_wheel_and_an_sdist_with_the_migrations(dist: Path) -> 
     assert "cibot/adapters/store/migrations/env.py" in names
     assert "cibot/adapters/store/migrations/versions/0001_initial.py" in names
     assert any(n.endswith("entry_points.txt") for n in names)
+    assert "cibot/fakeslack/static/play.js" in names  # the playground's page
     assert not any(n.startswith("tests/") for n in names)
     with tarfile.open(sdist) as archive:
         members = archive.getnames()

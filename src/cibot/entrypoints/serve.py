@@ -1,8 +1,8 @@
 """`cibot serve`: one process with the HTTP server and the job workers.
 
 When no Slack token is configured, a local fake Slack is started beside it (seeded with the
-projects' channels and people) so ci-bot runs end to end on a laptop; its admin pages show
-what each person would see.
+projects' channels and people) so ci-bot runs end to end on a laptop; its playground (a
+web client at its root) shows what each person sees and lets them click.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import FrameType
 
 import structlog
@@ -23,7 +24,7 @@ from cibot.adapters.store import migrate
 from cibot.config import Settings
 from cibot.domain.project import Project
 from cibot.entrypoints import logs
-from cibot.fakeslack import Channel, FakeSlackServer, User
+from cibot.fakeslack import Bot, Channel, FakeSlackServer, User
 
 log = structlog.get_logger(__name__)
 
@@ -41,32 +42,71 @@ def secrets_of(settings: Settings) -> list[str]:
     return [v for v in values if v]
 
 
+STRANGER = "U0STRANGER"  # in the playground: in the channels, in no project's roles
+
+
+def _role_names(projects: list[Project]) -> dict[str, str]:
+    """Each person's name in the playground's switcher says what they are."""
+    roles: dict[str, list[str]] = {}
+    for project in projects:
+        for user in sorted(project.qa):
+            roles.setdefault(user, []).append(f"QA of {project.id}")
+        for user in sorted(project.owners):
+            roles.setdefault(user, []).append(f"owner of {project.id}")
+    return {user: f"{user} ({', '.join(said)})" for user, said in roles.items()}
+
+
 def fake_workspace(projects: list[Project], port: int = 0) -> FakeSlackServer:
-    people = sorted({u for p in projects for u in (*p.qa, *p.owners)})
-    users = [User(id=u, name=u.lower()) for u in people]
+    """A fake Slack with the projects' channels and people, and one stranger in each channel
+    (the playground acts as anyone, to show a click that is refused)."""
+    named = _role_names(projects)
+    users = [User(id=u, name=u.lower(), real_name=named[u]) for u in sorted(named)]
+    users.append(User(id=STRANGER, name="stranger", real_name=f"{STRANGER} (in no project)"))
     channels = [
-        Channel(id=p.channel, name=p.id, members=frozenset((*p.qa, *p.owners))) for p in projects
+        Channel(id=p.channel, name=p.id, members=frozenset((*p.qa, *p.owners, STRANGER)))
+        for p in projects
     ]
     return FakeSlackServer(users=users, channels=channels, port=port)
 
 
+@dataclass(frozen=True)
+class LocalSlack:
+    """The fake Slack `cibot serve` runs when no Slack is configured: its Web API, the token
+    it accepts, and the signing secret with which its playground signs clicks."""
+
+    api_url: str | None = None
+    token: str | None = None
+    signing_secret: str | None = None
+
+
 @contextlib.contextmanager
-def local_slack(settings: Settings) -> Iterator[tuple[str | None, str | None]]:
-    """(api_url, token) of a fake Slack when none is configured, else (None, None)."""
+def local_slack(settings: Settings) -> Iterator[LocalSlack]:
+    """A fake Slack when none is configured (connected to this ci-bot), else an empty one."""
     if settings.slack.configured:
-        yield None, None
+        yield LocalSlack()
         return
     from cibot.config import to_domain
 
     port = int(os.environ.get("CIBOT_FAKE_SLACK_PORT", "0") or 0)
-    with fake_workspace(list(to_domain(settings)), port) as fake:
+    projects = list(to_domain(settings))
+    # A new secret each run: nobody outside this process could sign a click with it.
+    signing_secret = secrets.token_urlsafe(32)
+    host = settings.server.host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a bind-all is reached on loopback
+    bot = Bot(
+        url=f"http://{host}:{settings.server.port}",
+        signing_secret=signing_secret,
+        webhook_secret=settings.webhooks.secrets[0] if settings.webhooks.secrets else None,
+        projects=tuple(p.id for p in projects),
+    )
+    with fake_workspace(projects, port).connect(bot) as fake:
         log.warning(
             "slack.fake",
             message="no Slack configured: using a local fake Slack",
             api_url=fake.api_url,
-            see_messages=f"{fake.admin_url}state",
+            playground=f"{fake.url}/",
         )
-        yield fake.api_url, "xoxb-fake"
+        yield LocalSlack(fake.api_url, "xoxb-fake", signing_secret)
 
 
 class DrainingServer(uvicorn.Server):
@@ -83,14 +123,13 @@ class DrainingServer(uvicorn.Server):
         self._on_exit()  # only schedules the drain on the event loop: safe in a handler
 
 
-async def _serve(settings: Settings, api_url: str | None, token: str | None) -> int:
+async def _serve(settings: Settings, slack: LocalSlack) -> int:
     try:
         service = bootstrap.build(
             settings,
-            slack_api_url=api_url,
-            slack_token=token,
-            # A new secret each run: nobody outside this process could sign a click with it.
-            slack_signing_secret=secrets.token_urlsafe(32) if api_url else None,
+            slack_api_url=slack.api_url,
+            slack_token=slack.token,
+            slack_signing_secret=slack.signing_secret,
         )
     except (OSError, ValueError, LightkubeConfigError) as exc:
         log.error("kubernetes.config", message=f"cannot use the Kubernetes configuration: {exc}")
@@ -124,5 +163,5 @@ async def _serve(settings: Settings, api_url: str | None, token: str | None) -> 
 def run(settings: Settings) -> int:
     logs.configure(settings.logging.level, settings.logging.format, secrets_of(settings))
     crashpoints.arm(os.environ.get("CIBOT_CRASH_AT"))  # crash tests only; see crashpoints.py
-    with local_slack(settings) as (api_url, token):
-        return asyncio.run(_serve(settings, api_url, token))
+    with local_slack(settings) as slack:
+        return asyncio.run(_serve(settings, slack))

@@ -15,6 +15,7 @@ from cibot.fakeslack.admin_client import FakeSlackAdmin
 from cibot.fakeslack.app import FakeSlackApp
 from cibot.fakeslack.blocks import BlocksError, validate_blocks, validate_view
 from cibot.fakeslack.config import WorkspaceConfig
+from cibot.fakeslack.delivery import Answer, Bot, Delivery
 from cibot.fakeslack.faults import Fault, FaultKind, FaultPlan
 from cibot.fakeslack.reading import Button, buttons, visible_text
 from cibot.fakeslack.records import ApiCall, Channel, Ephemeral, Message, Revision, User, ViewRecord
@@ -23,10 +24,13 @@ from cibot.fakeslack.seed import Seed, load_seed, parse_seed
 from cibot.fakeslack.state import SlackError, Workspace
 
 __all__ = [
+    "Answer",
     "ApiCall",
     "BlocksError",
+    "Bot",
     "Button",
     "Channel",
+    "Delivery",
     "Ephemeral",
     "FakeSlackAdmin",
     "FakeSlackApp",

@@ -7,13 +7,13 @@ over HTTP. The routes are listed at the end of `admin_app`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from cibot.fakeslack.faults import Fault, FaultPlan
 from cibot.fakeslack.records import Channel, JsonDict, User
@@ -70,8 +70,11 @@ def _snapshot(ws: Workspace) -> JsonDict:
     }
 
 
-def admin_app(workspace: Workspace, faults: FaultPlan) -> Starlette:
-    """The Starlette app serving `/_fake/…` for this workspace and fault plan."""
+def admin_app(
+    workspace: Workspace, faults: FaultPlan, extra: Sequence[BaseRoute] = ()
+) -> Starlette:
+    """The Starlette app serving `/_fake/…` for this workspace and fault plan (and `extra`
+    routes beside them: the playground's)."""
     ws = workspace
 
     def guarded(endpoint: Endpoint) -> Endpoint:
@@ -192,7 +195,7 @@ def admin_app(workspace: Workspace, faults: FaultPlan) -> Starlette:
         Route("/_fake/channels", guarded(add_channel), methods=["POST"]),
         Route("/_fake/trigger_ids", guarded(trigger_id), methods=["POST"]),
     ]
-    return Starlette(routes=[*routes, *_rule_routes(ws, guarded)])
+    return Starlette(routes=[*routes, *_rule_routes(ws, guarded), *extra])
 
 
 def _rule_routes(ws: Workspace, guarded: Callable[[Endpoint], Endpoint]) -> list[Route]:

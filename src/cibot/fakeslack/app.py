@@ -1,5 +1,7 @@
 """The ASGI application: Slack's HTTP conventions around the API methods, plus faults.
 
+Beside them: the admin API under `/_fake/` and the playground (a web client) at `/`.
+
 `/api/<method>` is served by hand rather than through Starlette routing, because dropping a
 connection needs the server's own `send` (Starlette wraps it). Everything else (the admin API
 under `/_fake/`) is an ordinary Starlette app; a WebSocket endpoint (Socket Mode) belongs in
@@ -28,7 +30,9 @@ from starlette.types import Receive, Scope, Send
 
 from cibot.fakeslack import api
 from cibot.fakeslack.admin import admin_app
+from cibot.fakeslack.delivery import Delivery
 from cibot.fakeslack.faults import Fault, FaultKind, FaultPlan
+from cibot.fakeslack.playground import playground_routes
 from cibot.fakeslack.records import ApiCall, JsonDict
 from cibot.fakeslack.state import Workspace
 
@@ -60,7 +64,8 @@ class FakeSlackApp:
     def __init__(self, workspace: Workspace, faults: FaultPlan) -> None:
         self.workspace = workspace
         self.faults = faults
-        self._admin = admin_app(workspace, faults)
+        self.delivery = Delivery()  # where clicks go; `FakeSlackServer.connect` sets the bot
+        self._admin = admin_app(workspace, faults, playground_routes(workspace, self.delivery))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):

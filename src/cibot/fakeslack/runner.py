@@ -18,6 +18,7 @@ import uvicorn
 
 from cibot.fakeslack.app import FakeSlackApp
 from cibot.fakeslack.config import WorkspaceConfig
+from cibot.fakeslack.delivery import Bot
 from cibot.fakeslack.faults import FaultPlan
 from cibot.fakeslack.records import Channel, User
 from cibot.fakeslack.state import Workspace
@@ -67,6 +68,12 @@ class FakeSlackServer:
     def admin_url(self) -> str:
         """The root of the admin HTTP API (ends with `/_fake/`)."""
         return f"{self.url}/_fake/"
+
+    def connect(self, bot: Bot) -> FakeSlackServer:
+        """Tells the fake where the bot listens: the playground's clicks, submissions,
+        commands and build notifications go there, signed with its secrets."""
+        self.app.delivery.bot = bot
+        return self
 
     def start(self, timeout: float = 10.0) -> FakeSlackServer:
         """Binds the port and serves in a daemon thread; returns once requests are accepted."""

@@ -53,6 +53,7 @@ class _Stored:
     home: dict[str, ViewRecord] = field(default_factory=dict)
     triggers: dict[str, tuple[str, float]] = field(default_factory=dict)
     used_triggers: set[str] = field(default_factory=set)
+    closed_views: set[str] = field(default_factory=set)  # modals submitted or cancelled
     calls: list[ApiCall] = field(default_factory=list)
 
 
@@ -382,6 +383,33 @@ class Workspace:
             self._stored.home[user_id] = record
             self._changed.notify_all()
             return record
+
+    def close_view(self, view_id: str) -> None:
+        """The person submitted or cancelled the modal: Slack takes it off their screen."""
+        with self._lock:
+            self._stored.closed_views.add(view_id)
+            self._changed.notify_all()
+
+    def open_modal(self, user_id: str) -> ViewRecord | None:
+        """The modal on `user_id`'s screen (the latest opened and not yet closed), if any."""
+        with self._lock:
+            found = [
+                v
+                for v in self._stored.views.values()
+                if v.user == user_id and v.id not in self._stored.closed_views
+            ]
+        return found[-1] if found else None
+
+    def show_ephemeral(
+        self, channel: str, user: str, *, text: str, blocks: tuple[JsonDict, ...] = ()
+    ) -> Ephemeral:
+        """An answer only `user` sees (a slash command's, a `response_url`'s): Slack shows it
+        wherever they typed, without `chat.postEphemeral`'s membership checks."""
+        with self._lock:
+            ephemeral = Ephemeral(channel, user, self._next_ts(), text, blocks)
+            self._stored.ephemerals.append(ephemeral)
+            self._changed.notify_all()
+            return ephemeral
 
     # -- call log ------------------------------------------------------------------------------
 
