@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from cibot.adapters.slack.blocks import override_modal, reject_modal, render
-from cibot.adapters.slack.home import home_view
+from cibot.adapters.slack.blocks.home import home_view
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze, Policy, Quorum, UnknownAuthor
 from cibot.domain.project import Project
@@ -32,6 +32,7 @@ from cibot.service.views import (
     History,
     HomeView,
     IdleWarning,
+    MessageView,
     Notice,
     OverrideReasonModal,
     OwnerDM,
@@ -109,7 +110,7 @@ def event(index: int) -> AuditEvent:
 
 DEPLOYED = decided(Action.DEPLOY, Outcome.DEPLOYED)
 FAILED = decided(Action.DEPLOY, Outcome.FAILED, reason=HOSTILE)
-MESSAGES: dict[str, object] = {
+MESSAGES: dict[str, MessageView] = {
     "card/accepted": BuildCard(PROJECT, state("ACCEPTED")),
     "card/deploying-with-note": BuildCard(PROJECT, state("DEPLOYING"), note="K8s <down>"),
     "card/ready-tally": BuildCard(PROJECT, BUILD, tally=TALLY),
@@ -310,7 +311,8 @@ def drawn() -> dict[str, Any]:
         cases[name] = home_view(home)
     for name, modal in MODALS.items():
         cases[name] = modal()
-    return json.loads(json.dumps(cases))
+    parsed: dict[str, Any] = json.loads(json.dumps(cases))
+    return parsed
 
 
 def test_every_view_is_drawn_exactly_as_recorded() -> None:
