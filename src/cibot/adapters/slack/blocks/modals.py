@@ -4,6 +4,7 @@ was (answers after the modal go there), ride along in `private_metadata`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.models.blocks import InputBlock, PlainTextInputElement
@@ -49,20 +50,11 @@ def reject_modal(view: RejectReasonModal) -> dict[str, Any]:
         max_length=REASON_MAX,
         placeholder=plain("What is wrong with it?"),
     )
-    return View(
-        type="modal",
-        callback_id=REJECT_MODAL_CALLBACK,
-        private_metadata=f"{build.id}|{view.channel or ''}",
-        title=plain("Reject build"),
-        submit=plain("Reject"),
-        close=plain("Cancel"),
-        blocks=[
-            section(about),
-            InputBlock(
-                block_id=REJECT_REASON_BLOCK, optional=True, label=plain("Reason"), element=reason
-            ),
-        ],
-    ).to_dict()
+    field = InputBlock(
+        block_id=REJECT_REASON_BLOCK, optional=True, label=plain("Reason"), element=reason
+    )
+    asked = _Asked(REJECT_MODAL_CALLBACK, "Reject build", "Reject", about, field)
+    return _reason_modal(asked, build.id, view.channel)
 
 
 def override_modal(view: OverrideReasonModal) -> dict[str, Any]:
@@ -80,15 +72,29 @@ def override_modal(view: OverrideReasonModal) -> dict[str, Any]:
         max_length=REASON_MAX,
         placeholder=plain("Why can this not wait for QA?"),
     )
+    field = InputBlock(block_id=OVERRIDE_REASON_BLOCK, label=plain("Reason"), element=reason)
+    asked = _Asked(OVERRIDE_MODAL_CALLBACK, "Deploy without QA", "Deploy", about, field)
+    return _reason_modal(asked, build.id, view.channel)
+
+
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """What sets one reason modal apart from the other."""
+
+    callback_id: str
+    title: str
+    submit: str
+    about: str  # mrkdwn: what the person is about to do
+    field: InputBlock
+
+
+def _reason_modal(asked: _Asked, build_id: str, channel: str | None) -> dict[str, Any]:
     return View(
         type="modal",
-        callback_id=OVERRIDE_MODAL_CALLBACK,
-        private_metadata=f"{build.id}|{view.channel or ''}",
-        title=plain("Deploy without QA"),
-        submit=plain("Deploy"),
+        callback_id=asked.callback_id,
+        private_metadata=f"{build_id}|{channel or ''}",
+        title=plain(asked.title),
+        submit=plain(asked.submit),
         close=plain("Cancel"),
-        blocks=[
-            section(about),
-            InputBlock(block_id=OVERRIDE_REASON_BLOCK, label=plain("Reason"), element=reason),
-        ],
+        blocks=[section(asked.about), asked.field],
     ).to_dict()
