@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
-from cibot.adapters.slack.blocks import override_modal, reject_modal, render
+from cibot.adapters.slack.blocks import modal, render
 from cibot.adapters.slack.blocks.home import home_view
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze, Policy, Quorum, UnknownAuthor
@@ -33,6 +32,7 @@ from cibot.service.views import (
     HomeView,
     IdleWarning,
     MessageView,
+    ModalView,
     Notice,
     OverrideReasonModal,
     OwnerDM,
@@ -292,12 +292,10 @@ HOMES: dict[str, HomeView] = {
         events=tuple(event(i) for i in range(30)),
     ),
 }
-MODALS: dict[str, Callable[[], dict[str, Any]]] = {
-    "modal/reject": lambda: reject_modal(RejectReasonModal(BUILD, PROJECT, channel="D0QA")),
-    "modal/reject-no-channel": lambda: reject_modal(RejectReasonModal(BUILD, PROJECT)),
-    "modal/override": lambda: override_modal(
-        OverrideReasonModal(BUILD, STRICT, UNMET, channel="D0OWNER")
-    ),
+MODALS: dict[str, ModalView] = {
+    "modal/reject": RejectReasonModal(BUILD, PROJECT, channel="D0QA"),
+    "modal/reject-no-channel": RejectReasonModal(BUILD, PROJECT),
+    "modal/override": OverrideReasonModal(BUILD, STRICT, UNMET, channel="D0OWNER"),
 }
 
 
@@ -309,8 +307,8 @@ def drawn() -> dict[str, Any]:
         cases[name] = {"text": text, "blocks": blocks}
     for name, home in HOMES.items():
         cases[name] = home_view(home)
-    for name, modal in MODALS.items():
-        cases[name] = modal()
+    for name, form in MODALS.items():
+        cases[name] = modal(form)
     parsed: dict[str, Any] = json.loads(json.dumps(cases))
     return parsed
 
@@ -339,3 +337,8 @@ def test_the_golden_cases_reach_the_limits_they_are_about(name: str) -> None:
             assert len(case["blocks"]) == 4
         case _:
             assert "…" in case["blocks"][0]["text"]["text"]
+
+
+def test_the_golden_cases_cover_every_kind_of_view() -> None:
+    assert {type(view) for view in MESSAGES.values()} == set(get_args(MessageView))
+    assert {type(form) for form in MODALS.values()} == set(get_args(ModalView))
