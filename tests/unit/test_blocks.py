@@ -26,6 +26,7 @@ from cibot.domain.review import Action, Decision, Outcome, Tally, Verdict, Verdi
 from cibot.fakeslack import Button, buttons, validate_blocks, validate_view, visible_text
 from cibot.service.views import (
     BuildCard,
+    MessageView,
     Notice,
     OwnerDM,
     ProductionNotice,
@@ -126,7 +127,7 @@ def valid(rendered: Rendered) -> Rendered:
     return rendered
 
 
-def shown(view: object) -> tuple[str, list[Button]]:
+def shown(view: MessageView) -> tuple[str, list[Button]]:
     _, blocks = valid(render(view))
     return visible_text(blocks), buttons(blocks)
 
@@ -408,7 +409,7 @@ def test_a_notice_is_one_section_of_escaped_text_with_the_same_fallback() -> Non
 
 def test_a_view_without_a_renderer_is_refused() -> None:
     with pytest.raises(TypeError, match="no Block Kit renderer for str"):
-        render("hello")
+        render("hello")  # type: ignore[arg-type]  # mypy refuses it first
 
 
 # --- the reject-reason modal -------------------------------------------------------------
@@ -444,7 +445,7 @@ def test_the_reject_modal_shows_a_hostile_target_as_text() -> None:
 # --- hostile text ------------------------------------------------------------------------
 
 
-def every_view(build: Build, reason: str, note: str = "") -> list[object]:
+def every_view(build: Build, reason: str, note: str = "") -> list[MessageView]:
     """Each view type in the states that say the most, all built around `build`."""
     failed = deploy(Outcome.FAILED, reason)
     rejected = verdict(QA_2, Verdict.REJECTED, reason)
@@ -475,7 +476,7 @@ HOSTILE_BUILD = a_build(
 
 
 @pytest.mark.parametrize("view", every_view(HOSTILE_BUILD, HOSTILE_REASON, "<!everyone>"))
-def test_hostile_text_never_mentions_forges_a_link_or_overflows_a_block(view: object) -> None:
+def test_hostile_text_never_mentions_forges_a_link_or_overflows_a_block(view: MessageView) -> None:
     text, blocks = valid(render(view))
     everything = "\n".join([text, *strings(blocks)])
     assert "<!channel>" not in everything

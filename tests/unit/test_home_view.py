@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cibot.adapters.slack.home import MAX_BLOCKS, fit, home_view
+from cibot.adapters.slack.blocks.home import MAX_BLOCKS, fit, home_view
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze, Quorum
 from cibot.domain.project import Project
@@ -168,7 +168,9 @@ def test_a_home_with_more_than_fits_is_cut_with_how_many_more_and_stays_valid() 
 def test_fit_never_goes_past_its_room_and_says_how_many_it_left_out(
     sizes: list[int], room: int
 ) -> None:
-    items = [[{"type": "divider", "n": i}] * size for i, size in enumerate(sizes)]
+    items: list[list[dict[str, Any]]] = [
+        [{"type": "divider", "n": i}] * size for i, size in enumerate(sizes)
+    ]
     taken = fit(items, room, lambda n: {"type": "more", "n": n})
     assert len(taken) <= room
     shown = {b["n"] for b in taken if b["type"] == "divider"}

@@ -9,7 +9,14 @@ import pytest
 from cibot.adapters.slack.blocks import render
 from cibot.domain.build import BuildState
 from cibot.domain.review import Action, Decision, Outcome, Tally, Verdict, VerdictRecord
-from cibot.service.views import BuildCard, IdleWarning, OwnerDM, QaDM, ReviewReminder
+from cibot.service.views import (
+    BuildCard,
+    IdleWarning,
+    MessageView,
+    OwnerDM,
+    QaDM,
+    ReviewReminder,
+)
 from tests.unit.test_blocks import (
     HOSTILE_BUILD,
     NOW,
@@ -93,7 +100,7 @@ def test_a_reminder_links_the_preview_and_says_how_long_it_has_waited() -> None:
         OwnerDM(PROJECT, HOSTILE_BUILD, Tally(), BY_CIBOT),
     ],
 )
-def test_hostile_names_in_lifecycle_messages_are_shown_not_obeyed(view: object) -> None:
+def test_hostile_names_in_lifecycle_messages_are_shown_not_obeyed(view: MessageView) -> None:
     text, blocks = valid(render(view))
     everything = "\n".join([text, *strings(blocks)])
     assert "<!channel>" not in everything

@@ -75,7 +75,7 @@ def _parse(command: Command, projects: Mapping[str, Project]) -> _Parsed | str:
 
 async def run(
     store: Store, clock: Clock, projects: Mapping[str, Project], command: Command
-) -> object:
+) -> Notice | History:
     """The answer (a view) for the person who typed the command; effects are committed."""
     if command.text.strip().lower() in ("", Verb.HELP):
         return Notice(USAGE)

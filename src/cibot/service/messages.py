@@ -40,6 +40,7 @@ from cibot.service.ports import Chat, Clock, MessageRef, Store, Transaction
 from cibot.service.posting import Slot, To, post_once, post_or_update
 from cibot.service.views import (
     FreezeNotice,
+    MessageView,
     Notice,
     OwnerDM,
     ProductionNotice,
@@ -222,7 +223,7 @@ def _dm(
     role: str,
     user: str,
     refs: dict[str, MessageRef],
-    view: object,
+    view: MessageView,
     overtaken: Callable[[], Awaitable[bool]] | None = None,
     updates: asyncio.Semaphore | None = None,
 ) -> Callable[[], Awaitable[None]]:

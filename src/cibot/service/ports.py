@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cibot.domain import naming
 from cibot.domain.build import Build, BuildState, BuildType
@@ -19,6 +19,9 @@ from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.jobs import Job, JobPayload, JobRecord
+
+if TYPE_CHECKING:  # the views name AuditEvent from here; the port names the views
+    from cibot.service.views import HomeView, MessageView, ModalView
 
 
 class Clock(Protocol):
@@ -366,17 +369,17 @@ class Cluster(Protocol):
 class Chat(Protocol):
     """The Slack side. Views are the service's own dataclasses; the adapter renders them."""
 
-    async def post(self, channel: str, view: object, key: str | None = None) -> MessageRef:
+    async def post(self, channel: str, view: MessageView, key: str | None = None) -> MessageRef:
         """Post a message; `key` goes into its metadata, so `find_posted` can find it."""
         ...
 
-    async def update(self, ref: MessageRef, view: object) -> None: ...
+    async def update(self, ref: MessageRef, view: MessageView) -> None: ...
 
-    async def post_dm(self, user: str, view: object, key: str | None = None) -> MessageRef:
+    async def post_dm(self, user: str, view: MessageView, key: str | None = None) -> MessageRef:
         """Post into the bot's DM with `user`; the ref names the DM channel (D…)."""
         ...
 
-    async def reply(self, ref: MessageRef, view: object, key: str | None = None) -> MessageRef:
+    async def reply(self, ref: MessageRef, view: MessageView, key: str | None = None) -> MessageRef:
         """Post in the thread of the message at `ref`."""
         ...
 
@@ -387,11 +390,11 @@ class Chat(Protocol):
         user) `where`, or in the thread of `thread`; None when it never landed."""
         ...
 
-    async def post_ephemeral(self, channel: str, user: str, view: object) -> None: ...
+    async def post_ephemeral(self, channel: str, user: str, view: MessageView) -> None: ...
 
-    async def open_modal(self, trigger_id: str, view: object) -> None: ...
+    async def open_modal(self, trigger_id: str, view: ModalView) -> None: ...
 
-    async def publish_home(self, user: str, view: object) -> None:
+    async def publish_home(self, user: str, view: HomeView) -> None:
         """Publish (create or replace) the person's Home tab (`views.publish`)."""
         ...
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cibot.service.ports import Chat, Clock, MessageRef, Store
+from cibot.service.views import MessageView
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,7 @@ class To:
 
 
 async def post_once(
-    store: Store, chat: Chat, clock: Clock, slot: Slot, *, to: To, view: object
+    store: Store, chat: Chat, clock: Clock, slot: Slot, *, to: To, view: MessageView
 ) -> tuple[MessageRef, bool]:
     """The slot's message, posted now unless it already was: (where it is, posted now)."""
     async with store.transaction() as tx:
@@ -77,7 +78,7 @@ async def post_or_update(
     slot: Slot,
     *,
     to: To,
-    view: object,
+    view: MessageView,
     saved: MessageRef | None = None,
 ) -> MessageRef:
     """Post the slot's message once; if it was there already, bring it up to date.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeAlias
 
 from cibot.domain.build import Build, BuildState
 from cibot.domain.policy import Freeze, Quorum
@@ -208,3 +209,20 @@ class HomeView:
     waiting: tuple[OwnerDM | QaDM, ...] = ()
     projects: tuple[ProjectHome, ...] = ()
     events: tuple[AuditEvent, ...] = ()
+
+
+# Every view the Chat port takes, by where it goes. The Slack adapter renders each with a
+# `match` ending in `assert_never`, so a view added here without a renderer fails mypy.
+MessageView: TypeAlias = (
+    BuildCard
+    | OwnerDM
+    | QaDM
+    | VerdictReply
+    | IdleWarning
+    | ReviewReminder
+    | ProductionNotice
+    | Notice
+    | FreezeNotice
+    | History
+)
+ModalView: TypeAlias = RejectReasonModal | OverrideReasonModal

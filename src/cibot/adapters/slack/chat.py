@@ -33,12 +33,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from cibot.adapters.retry import RetryPolicy, retry_after_seconds
-from cibot.adapters.slack.blocks import override_modal, reject_modal, render
-from cibot.adapters.slack.home import home_view
+from cibot.adapters.slack.blocks import home_view, modal, render
 from cibot.adapters.slack.pacing import Pacer
 from cibot.service.errors import ChatRejected, ChatUnavailable
 from cibot.service.ports import MessageRef
-from cibot.service.views import HomeView, OverrideReasonModal, RejectReasonModal
+from cibot.service.views import HomeView, MessageView, ModalView
 
 log = structlog.get_logger(__name__)
 
@@ -160,7 +159,7 @@ class SlackChat:
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 raise ChatUnavailable(f"Slack {method}: {type(exc).__name__}") from exc
 
-    async def post(self, channel: str, view: object, key: str | None = None) -> MessageRef:
+    async def post(self, channel: str, view: MessageView, key: str | None = None) -> MessageRef:
         text, blocks = render(view)
         data = await self._call(
             "chat.postMessage",
@@ -171,7 +170,7 @@ class SlackChat:
         )
         return MessageRef(channel=str(data["channel"]), ts=str(data["ts"]))
 
-    async def update(self, ref: MessageRef, view: object) -> None:
+    async def update(self, ref: MessageRef, view: MessageView) -> None:
         text, blocks = render(view)
         await self._call(
             "chat.update",
@@ -180,11 +179,11 @@ class SlackChat:
             ),
         )
 
-    async def post_dm(self, user: str, view: object, key: str | None = None) -> MessageRef:
+    async def post_dm(self, user: str, view: MessageView, key: str | None = None) -> MessageRef:
         """Posting to a user id lands in the bot's DM with them; Slack answers its D… id."""
         return await self.post(user, view, key)
 
-    async def reply(self, ref: MessageRef, view: object, key: str | None = None) -> MessageRef:
+    async def reply(self, ref: MessageRef, view: MessageView, key: str | None = None) -> MessageRef:
         text, blocks = render(view)
         data = await self._call(
             "chat.postMessage",
@@ -257,7 +256,7 @@ class SlackChat:
         )
         return str((data.get("channel") or {})["id"])
 
-    async def post_ephemeral(self, channel: str, user: str, view: object) -> None:
+    async def post_ephemeral(self, channel: str, user: str, view: MessageView) -> None:
         text, blocks = render(view)
         await self._call(
             "chat.postEphemeral",
@@ -266,14 +265,9 @@ class SlackChat:
             ),
         )
 
-    async def open_modal(self, trigger_id: str, view: object) -> None:
+    async def open_modal(self, trigger_id: str, view: ModalView) -> None:
         """The fast path: now or never, within MODAL_DEADLINE (the click's ack waits)."""
-        if isinstance(view, RejectReasonModal):
-            payload = reject_modal(view)
-        elif isinstance(view, OverrideReasonModal):
-            payload = override_modal(view)
-        else:
-            raise TypeError(f"no modal for {type(view).__name__}")
+        payload = modal(view)
         if not self._pacer.take_now("views.open"):
             raise ChatUnavailable("Slack views.open: paced (rate limit), no time to wait")
         try:
@@ -288,10 +282,8 @@ class SlackChat:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise ChatUnavailable(f"Slack views.open: {type(exc).__name__}") from exc
 
-    async def publish_home(self, user: str, view: object) -> None:
+    async def publish_home(self, user: str, view: HomeView) -> None:
         """The person's Home tab, paced within views.publish's tier like any call."""
-        if not isinstance(view, HomeView):
-            raise TypeError(f"no Home tab for {type(view).__name__}")
         payload = home_view(view)
         await self._call(
             "views.publish", lambda: self._client.views_publish(user_id=user, view=payload)

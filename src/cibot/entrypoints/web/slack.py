@@ -51,7 +51,7 @@ from cibot.service.errors import ServiceError
 from cibot.service.gate import situation_of
 from cibot.service.jobs import NotifyUser
 from cibot.service.ports import Chat, Clock, Store
-from cibot.service.views import OverrideReasonModal, RejectReasonModal
+from cibot.service.views import ModalView, OverrideReasonModal, RejectReasonModal
 
 ACTION_IDS = re.compile("^(" + "|".join(a.value for a in ActionId) + ")$")
 
@@ -221,7 +221,7 @@ async def _ask_reason(
     form = await review.reason_form(store, clock, projects, click)
     if form is None:
         return False
-    modal: object = RejectReasonModal(form.build, form.project, channel=click.channel)
+    modal: ModalView = RejectReasonModal(form.build, form.project, channel=click.channel)
     if click.action is Action.OVERRIDE:
         async with store.transaction() as tx:
             situation = await situation_of(tx, form.project, form.build.id, clock.now())

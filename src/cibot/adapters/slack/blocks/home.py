@@ -1,9 +1,8 @@
-"""Block Kit for a person's Home tab: the `views.publish` payload of a `HomeView`, a pure
-function like the messages' (`blocks.py`), whose pieces it reuses.
+"""A person's Home tab: the `views.publish` payload of a `HomeView`.
 
-The builds waiting for the person are drawn exactly as their DMs, buttons included, so a
-click on the Home tab is the same click (the same `action_id`s and values, the same
-listeners and authorisation). A view holds at most 100 blocks
+The builds waiting for the person are drawn exactly as their DMs (`review`), buttons
+included, so a click on the Home tab is the same click (the same `action_id`s and values,
+the same listeners and authorisation). A view holds at most 100 blocks
 (https://docs.slack.dev/reference/views/, and slack_sdk's `View` checks it): what does not
 fit is cut, whole items at a time, with a line saying how many more there are, rather than
 refused by Slack. Text from CI goes through `text.escape`/`code`/`link`, as everywhere.
@@ -12,35 +11,26 @@ refused by Slack. Text from CI goes through `text.escape`/`code`/`link`, as ever
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
+from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from cibot.adapters.slack.actions import HOME_CALLBACK, ActionId
-from cibot.adapters.slack.blocks import (  # the pieces every message is made of
-    LIVE,
-    Blocks,
-    _confirm,
-    _context,
-    _plain,
-    _section,
-    _when,
-    audit_line,
-    build_label,
-    freeze_line,
-    mention,
-    render,
-)
-from cibot.adapters.slack.text import code, escape, link, truncate
+from cibot.adapters.slack.actions import HOME_CALLBACK
+from cibot.adapters.slack.blocks.history import audit_line, pages
+from cibot.adapters.slack.blocks.lines import LIVE, build_label, freeze_line, mention, when
+from cibot.adapters.slack.blocks.parts import actions, context, divider, header, section
+from cibot.adapters.slack.blocks.production import rollback_button
+from cibot.adapters.slack.blocks.review import owner_dm, qa_dm
+from cibot.adapters.slack.text import code, link
 from cibot.domain.build import Build, BuildState
 from cibot.domain.release import Release, ReleaseKind
-from cibot.service.views import HomeView, ProjectHome
+from cibot.service.views import HomeView, OwnerDM, ProjectHome
 
 MAX_BLOCKS = 100  # Slack's limit for a Home tab
 WAITING_BLOCKS = 60  # the builds waiting for the person take at most this many
 PREVIEWS_SHOWN = 10  # per project, newest first
 EVENTS_PER_SECTION = 5
-HEADER_LIMIT = 150
 
 _PREVIEW_STATES = {  # what a preview is doing: (its state, what became of its build)
     BuildState.ACCEPTED: (":hourglass_flowing_sand: deploying", ""),
@@ -55,22 +45,22 @@ _RELEASE_VERBS = {
     ReleaseKind.OVERRIDE: "deployed without the quorum",
     ReleaseKind.ROLLBACK: "rolled back to it",
 }
+T = TypeVar("T")
 
 
 def home_view(view: HomeView) -> dict[str, Any]:
     """The Home tab as `views.publish` takes it; never more than Slack's 100 blocks."""
-    tail = [*_activity(view), _context(f"Updated {_when(view.at)}")]
+    tail = [*_activity(view), context(f"Updated {when(view.at)}")]
     room = MAX_BLOCKS - len(tail)
     waiting = _waiting(view, min(WAITING_BLOCKS, room - 2))
     projects = _projects(view, room - len(waiting))
     blocks = [*waiting, *projects, *tail]
-    # The SDK's model checks what Slack checks of a view's shape (type, 100 blocks, …).
     return View(type="home", callback_id=HOME_CALLBACK, blocks=blocks).to_dict()
 
 
-def fit(items: Sequence[Blocks], room: int, more: Callable[[int], dict[str, Any]]) -> Blocks:
+def fit(items: Sequence[list[T]], room: int, more: Callable[[int], T]) -> list[T]:
     """Whole items while they fit in `room` blocks; then one block saying how many are left."""
-    taken: Blocks = []
+    taken: list[T] = []
     for index, item in enumerate(items):
         left = len(items) - index - 1
         if len(taken) + len(item) + (1 if left else 0) > room:
@@ -79,50 +69,47 @@ def fit(items: Sequence[Blocks], room: int, more: Callable[[int], dict[str, Any]
     return taken
 
 
-def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": _plain(truncate(escape(text), HEADER_LIMIT))}
-
-
-def _waiting(view: HomeView, room: int) -> Blocks:
-    title = _header(f"Waiting for you ({len(view.waiting)})" if view.waiting else "Waiting for you")
+def _waiting(view: HomeView, room: int) -> list[Block]:
+    title = header(f"Waiting for you ({len(view.waiting)})" if view.waiting else "Waiting for you")
     if not view.waiting:
-        return [title, _section("Nothing is waiting for your verdict or decision.")]
-    items = [[*render(dm)[1], {"type": "divider"}] for dm in view.waiting]
+        return [title, section("Nothing is waiting for your verdict or decision.")]
+    drawn = (owner_dm(dm) if isinstance(dm, OwnerDM) else qa_dm(dm) for dm in view.waiting)
+    items = [[*blocks, divider()] for _, blocks in drawn]
 
-    def more(count: int) -> dict[str, Any]:
-        return _context(f"…and {count} more waiting for you: see your DMs")
+    def more(count: int) -> Block:
+        return context(f"…and {count} more waiting for you: see your DMs")
 
     return [title, *fit(items, room - 1, more)]
 
 
-def _projects(view: HomeView, room: int) -> Blocks:
+def _projects(view: HomeView, room: int) -> list[Block]:
     if not view.projects:
-        return [_section("You are not QA or owner of any project ci-bot deploys.")]
+        return [section("You are not QA or owner of any project ci-bot deploys.")]
 
-    def more(count: int) -> dict[str, Any]:
-        return _context(f"…and {count} more project(s): no room for them here")
+    def more(count: int) -> Block:
+        return context(f"…and {count} more project(s): no room for them here")
 
     return fit([_project(p) for p in view.projects], room, more)
 
 
-def _project(home: ProjectHome) -> Blocks:
+def _project(home: ProjectHome) -> list[Block]:
     project = home.project
-    blocks: Blocks = [
-        _header(project.name),
-        _context(
+    blocks: list[Block] = [
+        header(project.name),
+        context(
             f"You are {' and '.join(home.roles)} · {code(project.id)} · "
             f"{link(project.url, project.host)}"
         ),
     ]
     if home.freeze is not None:
-        blocks.append(_section(freeze_line(home.freeze)))
-    blocks.append(_section(_production(home)))
+        blocks.append(section(freeze_line(home.freeze)))
+    blocks.append(section(_production(home)))
     if home.busy_with is not None:
         busy = f"A production deploy is under way: build {code(home.busy_with)}"
-        blocks.append(_context(f":hourglass_flowing_sand: {busy}"))
+        blocks.append(context(f":hourglass_flowing_sand: {busy}"))
     if home.may_roll_back and home.release is not None and home.previous is not None:
-        blocks.append({"type": "actions", "elements": [_rollback(home.release, home.previous)]})
-    blocks += [_section(_previews(home.previews)), {"type": "divider"}]
+        blocks.append(actions(rollback_button(home.release, home.previous)))
+    blocks += [section(_previews(home.previews)), divider()]
     return blocks
 
 
@@ -139,7 +126,7 @@ def _production(home: ProjectHome) -> str:
     lines = [
         f":rocket: *Production* runs {_release_line(release)}",
         f"build {code(release.build_id)}{target}: {_RELEASE_VERBS[release.kind]} by "
-        f"{mention(release.actor)} at {_when(release.at)}",
+        f"{mention(release.actor)} at {when(release.at)}",
     ]
     previous = home.previous
     if previous is None:
@@ -147,28 +134,9 @@ def _production(home: ProjectHome) -> str:
     else:
         lines.append(
             f"Before it: {_release_line(previous)} (build {code(previous.build_id)}), "
-            f"{_RELEASE_VERBS[previous.kind]} by {mention(previous.actor)} at {_when(previous.at)}"
+            f"{_RELEASE_VERBS[previous.kind]} by {mention(previous.actor)} at {when(previous.at)}"
         )
     return "\n".join(lines)
-
-
-def _rollback(release: Release, previous: Release) -> dict[str, Any]:
-    """The announcement's **Roll back**: the same action id, value and confirmation."""
-    confirm = _confirm(
-        "Roll back production?",
-        f"Production goes back to release #{previous.id} "
-        f"({truncate(escape(previous.image), 250)}).",
-        "Roll back",
-        danger=True,
-    )
-    return {
-        "type": "button",
-        "text": _plain("Roll back"),
-        "action_id": ActionId.ROLLBACK_PRODUCTION.value,
-        "value": str(release.id),
-        "style": "danger",
-        "confirm": confirm,
-    }
 
 
 def _previews(previews: Sequence[Build]) -> str:
@@ -185,20 +153,16 @@ def _preview_line(build: Build) -> str:
     """`main` (branch) — ready since …, went to production — <link>."""
     state, became = _PREVIEW_STATES[build.state]
     since = build.ready_at or build.created_at
-    line = f"• {build_label(build)} — {state} since {_when(since)}{became}"
+    line = f"• {build_label(build)} — {state} since {when(since)}{became}"
     if build.state in LIVE and build.preview_url:
         host = build.preview_url.split("://", 1)[-1].rstrip("/")
         line += f" — {link(build.preview_url, host)}"
     return line
 
 
-def _activity(view: HomeView) -> Blocks:
-    title = _header("Latest activity")
+def _activity(view: HomeView) -> list[Block]:
+    title = header("Latest activity")
     if not view.events:
-        return [title, _section("Nothing recorded yet.")]
+        return [title, section("Nothing recorded yet.")]
     lines = [audit_line(e) for e in view.events]
-    step = EVENTS_PER_SECTION
-    return [
-        title,
-        *(_section("\n".join(lines[i : i + step])) for i in range(0, len(lines), step)),
-    ]
+    return [title, *map(section, pages(lines, EVENTS_PER_SECTION))]
