@@ -87,7 +87,7 @@ async def test_F15_two_replicas_run_every_job_once_and_one_killed_leaves_its_wor
     namespace: str,
     census: soak.Census,
 ) -> None:
-    census.suite = "two replicas (F15)"
+    census.suite, census.database = "two replicas (F15)", "postgresql"
     if BUILDS > 6:
         fake_slack.state.limits.relax()
     config = base_config(postgres_url, kubeconfig_path, fake_slack.api_url, namespace)
