@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 
 from cibot.domain import naming
 from cibot.domain.build import BuildType
 from cibot.fakeslack import FakeSlackServer
+from tests.support.soak import Census
 from tests.support.steps import card_saying, cards_of, dms_of, offered_to_all, until
 
 
@@ -23,6 +25,16 @@ async def generation(kube: AsyncClient, namespace: str, name: str) -> int:
     return dep.metadata.generation
 
 
+async def generation_or_none(kube: AsyncClient, namespace: str, name: str) -> int:
+    """The Deployment's generation, or 0 when it does not exist (it was never applied)."""
+    try:
+        return await generation(kube, namespace, name)
+    except ApiError as error:
+        if error.status.code == 404:
+            return 0
+        raise
+
+
 async def ready_once(
     slack: FakeSlackServer,
     kube: AsyncClient,
@@ -32,11 +44,22 @@ async def ready_once(
     build_id: str,
     target: str,
     people: tuple[str, ...],
+    census: Census | None = None,
 ) -> None:
-    """The build is ready: one card saying so, one DM per person, the Deployment rolled once."""
-    await card_saying(slack, channel, build_id, "is ready")
-    await until(slack, offered_to_all(slack, build_id, people))
-    await asyncio.sleep(1.5)  # time for a duplicate to show up, were there one
-    assert len(cards_of(slack, channel, build_id)) == 1, "one card per build"
-    assert {u: len(dms_of(slack, u, build_id)) for u in people} == dict.fromkeys(people, 1)
-    assert await generation(kube, namespace, preview_name(target)) == 1
+    """The build is ready: one card saying so, one DM per person, the Deployment rolled once.
+
+    `census` counts what is missing (lost) or there twice (doubled) before the asserts, also
+    when the wait for the card or the DMs gave up."""
+    census = census or Census("", "")
+    try:
+        await card_saying(slack, channel, build_id, "is ready")
+        await until(slack, offered_to_all(slack, build_id, people))
+    finally:
+        await asyncio.sleep(1.5)  # time for a duplicate to show up, were there one
+        cards = cards_of(slack, channel, build_id)
+        census.effect(len(cards) if any("is ready" in c.visible_text for c in cards) else 0)
+        dms = {u: census.effect(len(dms_of(slack, u, build_id))) for u in people}
+        rolled = census.effect(await generation_or_none(kube, namespace, preview_name(target)))
+    assert len(cards) == 1, "one card per build"
+    assert dms == dict.fromkeys(people, 1)
+    assert rolled == 1

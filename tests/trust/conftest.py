@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from tests.e2e.conftest import (  # noqa: F401 - fixtures reused as they are
     kube,
     namespace,
 )
-from tests.support import slack_requests, testbed
+from tests.support import slack_requests, soak, testbed
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
 
@@ -186,6 +186,41 @@ def sqlite_config(
     config["slack"].pop("team_id")
     config["slack"].pop("app_id")
     return config
+
+
+_CALL = pytest.StashKey[pytest.TestReport]()
+_DATABASES = frozenset({"sqlite", "postgresql"})
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked `soak` run `CIBOT_SOAK_RUNS` times (once, unless scripts/soak says more)."""
+    count = soak.runs()
+    if count > 1 and metafunc.definition.get_closest_marker("soak"):
+        metafunc.fixturenames.append("soak_run")
+        metafunc.parametrize("soak_run", range(1, count + 1), ids=lambda i: f"run{i}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Keeps the call's report on the test, for `census` to say whether it passed."""
+    report: pytest.TestReport = yield
+    if report.when == "call":
+        item.stash[_CALL] = report
+    return report
+
+
+@pytest.fixture
+def census(request: pytest.FixtureRequest) -> Iterator[soak.Census]:
+    """The test's count of cases, 5xx, lost and doubled effects, written for scripts/soak."""
+    params = getattr(request.node, "callspec", None)
+    values = params.params.values() if params is not None else ()
+    database = next((v for v in values if isinstance(v, str) and v in _DATABASES), "none")
+    tally = soak.Census(suite=request.node.name.split("[")[0], database=database)
+    yield tally
+    report = request.node.stash.get(_CALL, None)
+    tally.write(request.node.nodeid, passed=report is not None and report.passed)
 
 
 def unique(prefix: str = "t") -> str:

@@ -10,8 +10,9 @@ A second server has no global secret, only per-project ones (it needs no cluster
 unsigned, forged and other-project signatures must all be 401s, and a project's own
 signature over any fields must never make a 5xx.
 
-The budget is bounded (`max_examples` per operation kind, one request per example); the
-count of requests sent is printed and checked.
+The budget is bounded (`max_examples` per test, one request per example: 150, or
+`CIBOT_SOAK_FUZZ` under scripts/soak); the count of requests sent is printed and checked, and
+counted with the 5xx answers and the lost builds in the test's census (tests/support/soak.py).
 """
 
 from __future__ import annotations
@@ -32,14 +33,14 @@ from hypothesis import strategies as st
 from cibot.adapters import webhooks
 from cibot.entrypoints.web.app import BUILD_COMPLETE_SCHEMA
 from cibot.fakeslack import FakeSlackServer
-from tests.support import door
+from tests.support import door, soak
 from tests.support import slack_requests as slack_req
 from tests.support.service import CibotProcess
 from tests.trust.conftest import SECRET, Shared
 
 pytestmark = pytest.mark.kubernetes
 
-EXAMPLES = 150
+EXAMPLES = soak.budget("CIBOT_SOAK_FUZZ", 150)
 _NOTIFICATION_FIELDS: dict[str, Any] = BUILD_COMPLETE_SCHEMA["requestBody"]["content"][  # type: ignore[index]
     "application/json"
 ]["schema"]
@@ -118,8 +119,9 @@ def schema(shared: Shared) -> dict[str, Any]:
 
 
 def test_fuzz_every_operation_of_the_schema_answers_without_a_5xx_and_stores_nothing(
-    shared: Shared, schema: dict[str, Any]
+    shared: Shared, schema: dict[str, Any], census: soak.Census
 ) -> None:
+    census.suite = "fuzz unsigned: CI + Slack routes"
     asyncio.run(shared.rows.idle())
     before = shared.rows.counts()
     operations = [(m.upper(), p, op) for p, ops in schema["paths"].items() for m, op in ops.items()]
@@ -165,7 +167,13 @@ def test_fuzz_every_operation_of_the_schema_answers_without_a_5xx_and_stores_not
             params=query,
         )
         served.append((method, path, response.status_code))
-        assert response.status_code < 500, (method, path, response.status_code, response.text[:300])
+        census.case()
+        assert census.answered(response.status_code) < 500, (
+            method,
+            path,
+            response.status_code,
+            response.text[:300],
+        )
 
     with httpx.Client(timeout=30) as client:
         one_request()
@@ -230,10 +238,11 @@ slack_payloads = st.fixed_dictionaries(
 
 
 def test_fuzz_signed_requests_never_get_a_5xx_and_a_2xx_build_always_has_its_row(
-    shared: Shared, schema: dict[str, Any]
+    shared: Shared, schema: dict[str, Any], census: soak.Census
 ) -> None:
     """Correctly signed requests with fuzzed contents: the validation and Slack handlers
     answer 4xx (or 2xx) and never crash; a 202 always names a committed build."""
+    census.suite = "fuzz signed: build-complete + Slack"
     notification = schema["paths"]["/build-complete"]["post"]["requestBody"]["content"][
         "application/json"
     ]["schema"]
@@ -282,7 +291,8 @@ def test_fuzz_signed_requests_never_get_a_5xx_and_a_2xx_build_always_has_its_row
                 headers=slack_req.signed_headers(form_body),
             )
             served.append(("slack", response.status_code))
-            assert response.status_code < 500, (
+            census.case()
+            assert census.answered(response.status_code) < 500, (
                 payload if not command else text,
                 response.text[:300],
             )
@@ -295,9 +305,12 @@ def test_fuzz_signed_requests_never_get_a_5xx_and_a_2xx_build_always_has_its_row
             client, "POST", f"{shared.url}/build-complete", content=raw, headers=headers
         )
         served.append(("build-complete", response.status_code))
-        assert response.status_code < 500, (note, response.text[:300])
+        census.case()
+        assert census.answered(response.status_code) < 500, (note, response.text[:300])
         if response.status_code == 202:
-            assert shared.rows.build(response.json()["build_id"])
+            build_id = response.json()["build_id"]
+            stored = shared.rows.all("SELECT id FROM builds WHERE id = :id", id=build_id)
+            assert census.effect(len(stored)) == 1, f"accepted build {build_id} has no row"
 
     with httpx.Client(timeout=30) as client:
         one_request()
@@ -328,11 +341,12 @@ def per_project_secrets(database_url: str, tmp_path: Path) -> Iterator[CibotProc
 
 
 def test_fuzz_without_a_global_secret_no_request_signed_or_not_gets_a_5xx(
-    per_project_secrets: CibotProcess,
+    per_project_secrets: CibotProcess, census: soak.Census
 ) -> None:
     """Per-project secrets only: an unsigned request naming an unknown project (or junk) was
     a 500 (no global secret to check it with). Unsigned, wrongly signed or signed for another
     project: 401; signed by a project's own secret: whatever its fields, never a 5xx."""
+    census.suite = "fuzz per-project secrets: CI routes"
     url = per_project_secrets.url
     served: list[tuple[str, int]] = []
 
@@ -359,7 +373,8 @@ def test_fuzz_without_a_global_secret_no_request_signed_or_not_gets_a_5xx(
             f"{url}{path}", content=raw, headers={**headers, "content-type": content_type}
         )
         served.append((signer or "unsigned", response.status_code))
-        assert response.status_code < 500, (signer, note, response.text[:300])
+        census.case()
+        assert census.answered(response.status_code) < 500, (signer, note, response.text[:300])
         named = project if isinstance(note, dict) else None  # the body names this project
         owner = {"shop": ("shop-secret",), "own": ("own-secret", "own-old")}.get(str(named))
         if signer in (None, "forged") or (owner is not None and signer not in owner):

@@ -19,12 +19,13 @@ from lightkube import AsyncClient
 from cibot.fakeslack import FakeSlackServer
 from tests.support import crash
 from tests.support.ci import body_of, post_build
-from tests.support.proofs import generation, ready_once
+from tests.support.proofs import generation_or_none, ready_once
 from tests.support.rows import Rows
+from tests.support.soak import Census
 from tests.support.steps import card_saying, press, ready_build, until
 from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, SECRET
 
-pytestmark = pytest.mark.kubernetes
+pytestmark = [pytest.mark.kubernetes, pytest.mark.soak]
 
 
 def announced(slack: FakeSlackServer) -> list[str]:
@@ -32,19 +33,23 @@ def announced(slack: FakeSlackServer) -> list[str]:
     return [t for t in texts if "was deployed to production by" in t]
 
 
-async def test_F5_killed_after_the_rollout_before_the_card_update_the_restart_notifies_once(
+async def test_F5_killed_after_the_rollout_before_the_card_update_the_restart_notifies_once(  # noqa: PLR0917 - the fixtures it runs against
     cibot_config: dict[str, Any],
     tmp_path: Path,
     fake_slack: FakeSlackServer,
     kube: AsyncClient,
     namespace: str,
+    census: Census,
 ) -> None:
+    census.suite = "crash after_rollout (F5)"
+    census.case()
     config = crash.with_short_leases(cibot_config)
     dying = await crash.armed(config, tmp_path, "after_rollout")
 
     response = post_build(
         dying.url, SECRET, body_of(project="shop", image=IMAGE, type="branch", target="main")
     )
+    census.answered(response.status_code)
     build_id = response.json()["build_id"]
     crash.died_at_its_point(dying)
     rows = Rows(config["database"]["url"])
@@ -55,20 +60,23 @@ async def test_F5_killed_after_the_rollout_before_the_card_update_the_restart_no
     try:
         await ready_once(
             fake_slack, kube, channel=CHANNEL, namespace=namespace,
-            build_id=build_id, target="main", people=EVERYONE,
+            build_id=build_id, target="main", people=EVERYONE, census=census,
         )  # fmt: skip
     finally:
         again.stop()
         rows.dispose()
 
 
-async def test_F5_killed_after_a_production_click_before_its_job_deploys_and_announces_once(
+async def test_F5_killed_after_a_production_click_before_its_job_deploys_and_announces_once(  # noqa: PLR0917 - the fixtures it runs against
     cibot_config: dict[str, Any],
     tmp_path: Path,
     fake_slack: FakeSlackServer,
     kube: AsyncClient,
     namespace: str,
+    census: Census,
 ) -> None:
+    census.suite = "crash after_click (F5)"
+    census.case()
     cibot_config["projects"][0]["policy"] = {"approvals_required": 0}
     config = crash.with_short_leases(cibot_config)
     live = await crash.armed(config, tmp_path, "after_click")
@@ -86,15 +94,23 @@ async def test_F5_killed_after_a_production_click_before_its_job_deploys_and_ann
 
     again = crash.restarted(config, tmp_path)
     try:
-        await until(fake_slack, lambda s: len(announced(fake_slack)) == 1, within=90)
-        press(again.url, fake_slack, OWNERS[1], "deploy_production", build_id)  # a second try
-        await until(fake_slack, lambda s: len(s.ephemerals(OWNERS[1])) == 1)
-        await rows.idle()
-        assert len(announced(fake_slack)) == 1, "one announcement"
+        try:
+            await until(fake_slack, lambda s: len(announced(fake_slack)) == 1, within=90)
+            census.answered(
+                press(again.url, fake_slack, OWNERS[1], "deploy_production", build_id).status_code
+            )  # a second try
+            await until(fake_slack, lambda s: len(s.ephemerals(OWNERS[1])) == 1)
+            await rows.idle()
+        finally:
+            told = census.effect(len(announced(fake_slack)))
+            rolled = census.effect(await generation_or_none(kube, namespace, "shop"))
+            deploys = census.effect(len(rows.jobs_of("deploy_production")))
+            decided = census.effect(len(rows.all("SELECT id FROM decisions")))
+        assert told == 1, "one announcement"
         await card_saying(fake_slack, CHANNEL, build_id, "Deployed to production")
-        assert await generation(kube, namespace, "shop") == 1
-        assert len(rows.jobs_of("deploy_production")) == 1
-        assert len(rows.all("SELECT id FROM decisions")) == 1
+        assert rolled == 1
+        assert deploys == 1
+        assert decided == 1
     finally:
         again.stop()
         rows.dispose()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 from lightkube.resources.core_v1 import Service
 from lightkube.resources.networking_v1 import Ingress
 
@@ -22,18 +23,33 @@ from tests.support import crash
 from tests.support.ci import body_of, post_build
 from tests.support.proofs import preview_name, ready_once
 from tests.support.rows import Rows
+from tests.support.soak import Census
 from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, SECRET
 
-pytestmark = pytest.mark.kubernetes
+pytestmark = [pytest.mark.kubernetes, pytest.mark.soak]
 
 
-async def test_F7_killed_after_the_first_manifest_the_restart_reapplies_and_finishes_once(
+async def exists(kube: AsyncClient, kind: type[Service | Ingress], name: str, ns: str) -> int:
+    """1 when the object is there, 0 when it is not (the apply never reached it)."""
+    try:
+        await kube.get(kind, name, namespace=ns)
+    except ApiError as error:
+        if error.status.code == 404:
+            return 0
+        raise
+    return 1
+
+
+async def test_F7_killed_after_the_first_manifest_the_restart_reapplies_and_finishes_once(  # noqa: PLR0917 - the fixtures it runs against
     cibot_config: dict[str, Any],
     tmp_path: Path,
     fake_slack: FakeSlackServer,
     kube: AsyncClient,
     namespace: str,
+    census: Census,
 ) -> None:
+    census.suite = "crash mid_apply (F7)"
+    census.case()
     config = crash.with_short_leases(cibot_config)
     # The card job runs beside the deploy job, so the kill may also fall between the card's
     # post and the commit of its ts: the restart then finds the card in Slack by its key
@@ -43,7 +59,7 @@ async def test_F7_killed_after_the_first_manifest_the_restart_reapplies_and_fini
     response = post_build(
         dying.url, SECRET, body_of(project="shop", image=IMAGE, type="branch", target="main")
     )
-    assert response.status_code == 202
+    assert census.answered(response.status_code) == 202
     build_id = response.json()["build_id"]
     crash.died_at_its_point(dying)
     rows = Rows(config["database"]["url"])
@@ -53,13 +69,14 @@ async def test_F7_killed_after_the_first_manifest_the_restart_reapplies_and_fini
     try:
         await ready_once(
             fake_slack, kube, channel=CHANNEL, namespace=namespace,
-            build_id=build_id, target="main", people=EVERYONE,
+            build_id=build_id, target="main", people=EVERYONE, census=census,
         )  # fmt: skip
         name = preview_name("main")
-        assert (await kube.get(Service, name, namespace=namespace)).metadata is not None
-        assert (await kube.get(Ingress, name, namespace=namespace)).metadata is not None
+        assert census.effect(await exists(kube, Service, name, namespace)) == 1
+        assert census.effect(await exists(kube, Ingress, name, namespace)) == 1
         deploys = rows.jobs_of("deploy_preview", build_id)
-        assert len(deploys) == 1 and deploys[0]["attempts"] == 2, "one job, taken over once"
+        assert census.effect(len(deploys)) == 1, "one job"
+        assert deploys[0]["attempts"] == 2, "taken over once"
     finally:
         again.stop()
         rows.dispose()

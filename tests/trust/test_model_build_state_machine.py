@@ -10,17 +10,22 @@ and run again). After every step the invariants hold:
   (non-stale) build of its target when the owner decided, and the digest its preview ran;
 - at most one production deployment is in flight per project;
 - no approval survives a newer build: a build that is not the newest of its target is
-  never READY, and a deploy click on it is always refused.
+  never READY, and a deploy click on it is always refused;
+- an accepted deploy click queues exactly one production deployment (none lost, none twice).
+
+120 sequences of up to 50 steps, or `CIBOT_SOAK_SEQUENCES` under scripts/soak; the census
+(tests/support/soak.py) counts the sequences run, and the lost and doubled deployments.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
@@ -35,6 +40,7 @@ from cibot.service.errors import Permanent, Transient
 from cibot.service.gate import situation_of
 from cibot.service.jobs import DeployProduction, JobPayload
 from cibot.service.ports import RolloutOutcome
+from tests.support import soak
 from tests.support.fakes import FakeChat, FakeClock, FakeCluster, MemoryStore
 
 QA = ("U0QA1", "U0QA2")
@@ -53,7 +59,7 @@ PROJECT = Project(
     policy=Policy(approvals_required=1, allow_override=True, four_eyes=True),
 )
 PROJECTS = {PROJECT.id: PROJECT}
-STEPS, EXAMPLES = 50, 120
+STEPS, EXAMPLES = 50, soak.budget("CIBOT_SOAK_SEQUENCES", 120)
 
 
 class Crash(Exception):
@@ -105,8 +111,11 @@ def run(coro: Awaitable[Any]) -> Any:
 
 
 class BuildStateMachine(RuleBasedStateMachine):
+    census = soak.Census("stateful model", "in-memory")  # the test's own, set by `counted`
+
     @initialize()
     def start(self) -> None:
+        self.census.case()
         self.store, self.clock, self.chat = MemoryStore(), FakeClock(), FakeChat()
         self.cluster = ModelCluster()
         self.handlers = bootstrap.job_handlers(
@@ -270,6 +279,9 @@ class BuildStateMachine(RuleBasedStateMachine):
         decision = self.store.state.decisions[-1]
         assert decision.id is not None
         self.approved_decisions[decision.id] = build.id
+        queued = [p for p, _ in self.store.state.jobs
+                  if isinstance(p, DeployProduction) and p.decision_id == decision.id]  # fmt: skip
+        assert self.census.effect(len(queued)) == 1, "an accepted deploy queued no deploy, or two"
 
     async def _situation(self, build_id: str) -> Any:
         async with self.store.transaction() as tx:
@@ -305,6 +317,7 @@ class BuildStateMachine(RuleBasedStateMachine):
         deploys = [p for p, _ in self.store.state.jobs if isinstance(p, DeployProduction)]
         pending = {p.decision_id for i, (p, _) in enumerate(self.store.state.jobs)
                    if isinstance(p, DeployProduction) and i not in self.done}  # fmt: skip
+        self.census.doubled += max(0, len(pending) - 1)
         assert len(pending) <= 1, f"two production deploys queued at once: {deploys}"
 
     @invariant()
@@ -335,7 +348,18 @@ class BuildStateMachine(RuleBasedStateMachine):
 BuildStateMachine.TestCase.settings = settings(
     max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None
 )
-TestT10BuildStateMachine = BuildStateMachine.TestCase
+
+
+@pytest.fixture
+def counted(census: soak.Census) -> Iterator[None]:
+    """The model's sequences count into this test's census."""
+    census.suite, census.database = "stateful model", "in-memory"
+    BuildStateMachine.census = census
+    yield
+    BuildStateMachine.census = soak.Census("stateful model", "in-memory")
+
+
+TestT10BuildStateMachine = pytest.mark.usefixtures("counted")(BuildStateMachine.TestCase)
 
 
 def test_T7_a_build_whose_production_deploy_fails_after_a_newer_build_came_is_superseded() -> None:
