@@ -23,6 +23,7 @@ from cibot.domain.release import Release, ReleaseKind
 from cibot.domain.review import Action, Decision
 from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
 from cibot.service import retention
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import JobPayload, PruneRetention, SyncBuildCard
 from cibot.service.ports import AuditEvent, Delivery, MessageRef
 from tests.support.fakes import FakeClock
@@ -66,7 +67,7 @@ async def seed_old_rows(engine: Database, clock: FakeClock) -> None:
                         "U0O", clock.now(), decision_id=decision.id)
             )  # fmt: skip
         await tx.save_message("", "freeze:k1", MessageRef("C0SHOP", "3.1"))
-        await tx.audit(AuditEvent(clock.now(), "build.accepted", "shop", "closed"))
+        await tx.audit(AuditEvent(clock.now(), AuditAction.BUILD_ACCEPTED, "shop", "closed"))
         for i in range(700):
             await tx.enqueue(SyncBuildCard(f"done-{i}"))
         await tx.enqueue(SyncBuildCard("still-pending"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from typing import cast
 
 import pytest
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
 from cibot.domain.release import Release, ReleaseKind
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import RefreshGroups
 from cibot.service.ports import AuditEvent
 from tests.support.fakes import FakeClock
@@ -39,7 +41,7 @@ def a_build(build_id: str = "b1") -> Build:
 )
 async def test_the_audit_table_refuses_updates_and_deletes(store: SqlStore, statement: str) -> None:
     async with store.transaction() as tx:
-        await tx.audit(AuditEvent(CLOCK.now(), "build.accepted", "shop", "b1"))
+        await tx.audit(AuditEvent(CLOCK.now(), AuditAction.BUILD_ACCEPTED, "shop", "b1"))
 
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         async with store.database.begin() as conn:
@@ -50,20 +52,28 @@ async def test_the_audit_table_refuses_updates_and_deletes(store: SqlStore, stat
 
 
 async def test_audit_events_come_newest_first_filtered_by_project_and_time(store: SqlStore) -> None:
+    steps = (AuditAction.BUILD_ACCEPTED, AuditAction.PREVIEW_READY, AuditAction.VERDICT_APPROVED)
     async with store.transaction() as tx:
-        for minute, project in enumerate(("shop", "blog", "shop")):
+        for minute, (project, action) in enumerate(
+            zip(("shop", "blog", "shop"), steps, strict=True)
+        ):
             at = CLOCK.now().replace(minute=minute)
-            await tx.audit(
-                AuditEvent(at, f"step.{minute}", project, actor="U0A", detail={"n": minute})
-            )
+            await tx.audit(AuditEvent(at, action, project, actor="U0A", detail={"n": minute}))
     async with store.transaction() as tx:
         shop = await tx.audit_events("shop")
         recent = await tx.audit_events(since=CLOCK.now().replace(minute=1))
     assert [(e.action, dict(e.detail or {})) for e in shop] == [
-        ("step.2", {"n": 2}),
-        ("step.0", {"n": 0}),
+        ("verdict.approved", {"n": 2}),
+        ("build.accepted", {"n": 0}),
     ]
-    assert [e.action for e in recent] == ["step.2", "step.1"]
+    assert [e.action for e in recent] == ["verdict.approved", "preview.ready"]
+
+
+async def test_the_audit_trail_takes_only_its_vocabulary(store: SqlStore) -> None:
+    made_up = AuditEvent(CLOCK.now(), cast(AuditAction, "build.made_up"), "shop")
+    with pytest.raises(TypeError, match="AuditAction"):
+        async with store.transaction() as tx:
+            await tx.audit(made_up)
 
 
 async def test_one_production_slot_per_project_even_under_concurrent_claims(

@@ -18,6 +18,7 @@ from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
+from cibot.service.audit import audit_action
 from cibot.service.errors import ChatRejected, ClusterRejected
 from cibot.service.jobs import JobPayload
 from cibot.service.ports import (
@@ -169,6 +170,7 @@ class MemoryTransaction:
         return any(job == payload and at is None for job, at in self.state.jobs)
 
     async def audit(self, event: AuditEvent) -> None:
+        audit_action(event.action)
         self.state.audit.append(event)
         self.audited.append(event)
 

@@ -32,6 +32,7 @@ from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import BuildState
 from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.service import production
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import AnnounceDecision, Job, SyncBuildCard
 from tests.support.fakes import FakeClock, FakeCluster
 from tests.support.usecases import PROJECTS, promoting
@@ -193,7 +194,7 @@ async def test_F17_two_overlapping_runs_of_one_production_deploy_settle_it_once_
     assert decision is not None and decision.outcome == "deployed"
     assert build is not None and build.state is BuildState.PROMOTED
     assert len(releases) == 1, "one release, so Roll back goes where it should"
-    assert [e.action for e in audit].count("production.deployed") == 1
+    assert [e.action for e in audit].count(AuditAction.PRODUCTION_DEPLOYED) == 1
     assert len(await jobs_of(store, AnnounceDecision.kind)) == 1
 
 

@@ -25,6 +25,7 @@ from cibot.service import (
     reminders,
     review,
 )
+from cibot.service.audit import AuditAction
 from cibot.service.cards import CARD
 from cibot.service.errors import ChatUnavailable, ReplayMismatch
 from cibot.service.jobs import (
@@ -302,7 +303,7 @@ async def test_a_restart_or_a_second_run_never_warns_twice() -> None:
 
     assert len(chat.replies) == 1
     assert len(store.jobs_of(WarnIdlePreview)) == 1
-    assert [e.action for e in store.state.audit].count("preview.idle_warning") == 1
+    assert [e.action for e in store.state.audit].count(AuditAction.PREVIEW_IDLE_WARNING) == 1
 
 
 async def test_activity_after_a_warning_starts_a_new_idle_period() -> None:

@@ -11,6 +11,7 @@ block` keeps such a build from production.
 from __future__ import annotations
 
 from cibot.domain.build import BuildState
+from cibot.service.audit import AuditAction
 from cibot.service.intake import is_slack_user_id
 from cibot.service.jobs import ResolveAuthor, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Chat, Clock, Store
@@ -33,7 +34,9 @@ async def resolve_author(job: ResolveAuthor, *, store: Store, chat: Chat, clock:
         await tx.set_author_user(build.id, user)
         detail = {"author": build.author, "slack_user": user or None}
         await tx.audit(
-            AuditEvent(clock.now(), "author.resolved", build.project_id, build.id, detail=detail)
+            AuditEvent(
+                clock.now(), AuditAction.AUTHOR_RESOLVED, build.project_id, build.id, detail=detail
+            )
         )
         await tx.enqueue(SyncBuildCard(build.id))  # it names the author, known or not
         current = await tx.get_build(build.id)

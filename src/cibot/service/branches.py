@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.project import Project
 from cibot.service import closing
+from cibot.service.audit import AuditAction
 from cibot.service.errors import ReplayMismatch
 from cibot.service.jobs import DeleteBranchPreview
 from cibot.service.ports import AuditEvent, Clock, Cluster, Delivery, Store, Transaction
@@ -76,7 +77,7 @@ async def close_branch(
         environment = preview_environment(project, BuildType.BRANCH, branch)
         await tx.enqueue(DeleteBranchPreview(project.id, branch, environment))
         detail = {"branch": branch, "closed": closed, "webhook_id": webhook_id}
-        await tx.audit(AuditEvent(now, "branch.deleted", project.id, detail=detail))
+        await tx.audit(AuditEvent(now, AuditAction.BRANCH_DELETED, project.id, detail=detail))
         answer = {"closed": closed}
         await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, "", answer))
     return BranchClosed(tuple(closed))

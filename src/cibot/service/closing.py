@@ -12,6 +12,7 @@ from datetime import datetime
 
 from cibot.domain.build import Build, BuildState, still_applies
 from cibot.domain.review import Action, Decision
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Transaction
 
@@ -25,7 +26,7 @@ async def close(
     *,
     actor: str,
     note: str | None = None,
-    action: str = "build.closed",
+    action: AuditAction = AuditAction.BUILD_CLOSED,
 ) -> bool:
     """Close `build` as read; False (and nothing written) when someone else decided meanwhile.
 

@@ -21,6 +21,7 @@ from enum import StrEnum
 from cibot.domain.build import BuildState
 from cibot.domain.policy import Freeze
 from cibot.domain.project import Project
+from cibot.service.audit import AuditAction
 from cibot.service.gate import roster_of
 from cibot.service.jobs import AnnounceFreeze, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Store, Transaction
@@ -87,7 +88,9 @@ async def run(
         refusal = await _refusal(tx, parsed, command.user, now)
         if refusal is not None:
             detail = {"command": parsed.verb.value, "reason": refusal}
-            event = AuditEvent(now, "command.denied", parsed.project.id, None, command.user, detail)
+            event = AuditEvent(
+                now, AuditAction.COMMAND_DENIED, parsed.project.id, None, command.user, detail
+            )
             await tx.audit(event)
             return Notice(f"Not allowed: {refusal}")
         match parsed.verb:
@@ -123,7 +126,7 @@ async def _freeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) ->
         by = f" by {current.by}" if current and current.by else ""
         return Notice(f"Nothing changed: {project.name} is already frozen{by}")
     detail = {"reason": reason}
-    await tx.audit(AuditEvent(now, "production.frozen", project.id, None, user, detail))
+    await tx.audit(AuditEvent(now, AuditAction.PRODUCTION_FROZEN, project.id, None, user, detail))
     await tx.enqueue(AnnounceFreeze(project.id, user, frozen=True, reason=reason))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} are frozen until an owner unfreezes them")
@@ -136,7 +139,7 @@ async def _unfreeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) 
         windows = project.policy.window_freeze(now)
         still = f" (a configured freeze window still applies: {windows.reason})" if windows else ""
         return Notice(f"Nothing changed: {project.name} was not frozen by an owner{still}")
-    await tx.audit(AuditEvent(now, "production.unfrozen", project.id, None, user))
+    await tx.audit(AuditEvent(now, AuditAction.PRODUCTION_UNFROZEN, project.id, None, user))
     await tx.enqueue(AnnounceFreeze(project.id, user, frozen=False))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} may go ahead again")

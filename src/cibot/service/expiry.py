@@ -14,6 +14,7 @@ from datetime import datetime
 
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import ExpireReview, SyncBuildCard, SyncReviewDMs, timed_key
 from cibot.service.ports import AuditEvent, Clock, Store, Transaction
 
@@ -45,7 +46,9 @@ async def expire_review(
         if await tx.move_build(build, build.moved_to(BuildState.EXPIRED, now)):
             detail = {"expired_at": expires_at.isoformat()}
             await tx.audit(
-                AuditEvent(now, "review.expired", build.project_id, build.id, detail=detail)
+                AuditEvent(
+                    now, AuditAction.REVIEW_EXPIRED, build.project_id, build.id, detail=detail
+                )
             )
             await tx.enqueue(SyncBuildCard(build.id))
             await tx.enqueue(SyncReviewDMs(build.id))

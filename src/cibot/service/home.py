@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project, Roster
+from cibot.service.audit import AuditAction
 from cibot.service.gate import roster_of, situation_of
 from cibot.service.jobs import PublishHome, RepublishHomes
 from cibot.service.messages import Review
@@ -38,13 +39,13 @@ EVENTS_SHOWN = 10  # the latest audit lines of the person's projects
 # row (a new kind too) publishes the Home tabs of the project's people.
 QUIET = frozenset(
     {
-        "click.denied",
-        "click.ignored",
-        "command.denied",
-        "build.refused",
-        "build.repeated",
-        "preview.idle_warning",
-        "retention.pruned",
+        AuditAction.CLICK_DENIED,
+        AuditAction.CLICK_IGNORED,
+        AuditAction.COMMAND_DENIED,
+        AuditAction.BUILD_REFUSED,
+        AuditAction.BUILD_REPEATED,
+        AuditAction.PREVIEW_IDLE_WARNING,
+        AuditAction.RETENTION_PRUNED,
     }
 )
 # Builds whose preview exists (or is being made): the newest of each target is shown.

@@ -19,6 +19,7 @@ from cibot.domain.build import Build, BuildState
 from cibot.domain.lifecycle import PREVIEW_UP, IdleStep, idle_check, idle_since
 from cibot.domain.project import Project
 from cibot.service import closing
+from cibot.service.audit import AuditAction
 from cibot.service.cards import CARD
 from cibot.service.jobs import CheckIdlePreview, DeletePreview, WarnIdlePreview, timed_key
 from cibot.service.messages import OWNER_DM, all_or_retry
@@ -76,7 +77,9 @@ async def _step(tx: Transaction, now: datetime, project: Project, build: Build) 
             await tx.mark_idle_warning(build.id, since, check.at)
             detail = {"idle_since": since.isoformat(), "removal_at": check.at.isoformat()}
             await tx.audit(
-                AuditEvent(now, "preview.idle_warning", build.project_id, build.id, detail=detail)
+                AuditEvent(
+                    now, AuditAction.PREVIEW_IDLE_WARNING, build.project_id, build.id, detail=detail
+                )
             )
             await tx.enqueue(WarnIdlePreview(build.id))
             await look_again(tx, build.id, check.at)
@@ -87,7 +90,7 @@ async def _step(tx: Transaction, now: datetime, project: Project, build: Build) 
 async def _remove(tx: Transaction, now: datetime, project: Project, build: Build) -> None:
     note = project.lifecycle.removal_note()
     if await closing.close(
-        tx, now, build, actor=closing.CIBOT, note=note, action="preview.removed"
+        tx, now, build, actor=closing.CIBOT, note=note, action=AuditAction.PREVIEW_REMOVED
     ):
         environment = preview_environment(project, build.type, build.target)
         await tx.enqueue(DeletePreview(build.id, environment))

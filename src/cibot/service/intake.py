@@ -16,6 +16,7 @@ from datetime import datetime
 from cibot.domain import naming
 from cibot.domain.build import LIVE, Build, BuildState, BuildType, still_applies
 from cibot.domain.project import Project
+from cibot.service.audit import AuditAction
 from cibot.service.errors import ImageNotAllowed, ReplayMismatch
 from cibot.service.jobs import (
     DeletePreview,
@@ -103,7 +104,9 @@ async def record_build(
             await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, same.id))
             detail = {"webhook_id": webhook_id}
             await tx.audit(
-                AuditEvent(clock.now(), "build.repeated", project.id, same.id, detail=detail)
+                AuditEvent(
+                    clock.now(), AuditAction.BUILD_REPEATED, project.id, same.id, detail=detail
+                )
             )
             return Accepted(same.id, replayed=True)
         build = await _add_build(tx, clock.now(), project, report, live)
@@ -136,7 +139,12 @@ async def _add_build(
     )
     await tx.add_build(build)
     await tx.audit(
-        AuditEvent(now, "build.stale" if stale else "build.accepted", project.id, build.id)
+        AuditEvent(
+            now,
+            AuditAction.BUILD_STALE if stale else AuditAction.BUILD_ACCEPTED,
+            project.id,
+            build.id,
+        )
     )
     if stale:
         return build
@@ -171,7 +179,9 @@ async def supersede(
     if not await tx.move_build(current, superseded):
         return False
     detail = {"by": newer.id}
-    await tx.audit(AuditEvent(now, "build.superseded", older.project_id, older.id, detail=detail))
+    await tx.audit(
+        AuditEvent(now, AuditAction.BUILD_SUPERSEDED, older.project_id, older.id, detail=detail)
+    )
     await tx.enqueue(SyncBuildCard(older.id))
     await tx.enqueue(SyncReviewDMs(older.id))
     return True
@@ -236,6 +246,9 @@ async def record_refusal(
     async with store.transaction() as tx:
         await tx.audit(
             AuditEvent(
-                clock.now(), "build.refused", project_id, detail={"status": status, **detail}
+                clock.now(),
+                AuditAction.BUILD_REFUSED,
+                project_id,
+                detail={"status": status, **detail},
             )
         )

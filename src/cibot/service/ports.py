@@ -18,6 +18,7 @@ from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import Job, JobPayload, JobRecord
 
 
@@ -49,7 +50,7 @@ class MessageRef:
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     at: datetime
-    action: str
+    action: AuditAction
     project_id: str | None = None
     build_id: str | None = None
     actor: str | None = None

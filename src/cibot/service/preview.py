@@ -19,6 +19,7 @@ from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.service import expiry, idle, reminders
+from cibot.service.audit import AuditAction
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.jobs import DeployPreview, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store
@@ -150,7 +151,7 @@ async def _finish(
         else:
             after = build.moved_to(BuildState.FAILED, now, reason=outcome.reason, active_at=now)
         if await tx.move_build(build, after):
-            action = "preview.ready" if outcome.ready else "preview.failed"
+            action = AuditAction.PREVIEW_READY if outcome.ready else AuditAction.PREVIEW_FAILED
             detail = {"digest": outcome.digest} if outcome.ready else {"reason": outcome.reason}
             await tx.audit(AuditEvent(now, action, build.project_id, build.id, detail=detail))
             await tx.enqueue(SyncBuildCard(build.id))

@@ -27,6 +27,7 @@ from cibot.domain.project import Project
 from cibot.domain.release import Release, ReleaseKind, pinned
 from cibot.domain.review import Action, Decision, Outcome
 from cibot.service import expiry, intake
+from cibot.service.audit import SETTLED
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.jobs import (
     AnnounceDecision,
@@ -207,12 +208,8 @@ async def _settle(
         if outcome.ready and build.digest is not None:
             release = await _add_release(tx, now, rollout, rolled_back_from)
             detail = {"digest": build.digest, "release": release.id}
-        action = "rollback" if decision.action is Action.ROLLBACK else "production"
-        await tx.audit(
-            AuditEvent(
-                now, f"{action}.{result}", build.project_id, build.id, decision.actor, detail
-            )
-        )
+        action = SETTLED[decision.action is Action.ROLLBACK, result]
+        await tx.audit(AuditEvent(now, action, build.project_id, build.id, decision.actor, detail))
         environment = production_environment(rollout.project)
         await tx.enqueue(AnnounceDecision(decision.id, build.id, environment))
 

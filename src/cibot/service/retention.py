@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import PruneRetention
 from cibot.service.ports import AuditEvent, Clock, Store, Transaction
 
@@ -86,7 +87,7 @@ async def prune_retention(
     log.info("retention.pruned", **counts)
     if any(counts.values()):  # a day with nothing to delete leaves no row
         async with store.transaction() as tx:
-            await tx.audit(AuditEvent(now, "retention.pruned", None, None, detail=counts))
+            await tx.audit(AuditEvent(now, AuditAction.RETENTION_PRUNED, None, None, detail=counts))
 
 
 async def _deliveries(tx: Transaction, before: datetime, limit: int) -> int:

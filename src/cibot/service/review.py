@@ -16,6 +16,7 @@ from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.domain.review import VERDICT_OF, Action, Decision, Refusal, VerdictRecord, authorise
 from cibot.service import closing
+from cibot.service.audit import VERDICT_GIVEN, AuditAction
 from cibot.service.gate import situation_of
 from cibot.service.jobs import (
     DeletePreview,
@@ -143,7 +144,7 @@ async def record_refusal(  # noqa: PLR0917 - the facts of one refused click, all
     refusal: Refusal,
 ) -> None:
     """Audit a refused click and, where the click came from, tell the clicker why."""
-    kind = "click.denied" if refusal.denied else "click.ignored"
+    kind = AuditAction.CLICK_DENIED if refusal.denied else AuditAction.CLICK_IGNORED
     detail = {"action": action.value, "reason": refusal.reason}
     await tx.audit(AuditEvent(now, kind, project_id, build_id, user, detail))
     if channel:
@@ -174,7 +175,7 @@ async def _verdict(tx: Transaction, now: datetime, build: Build, click: Click) -
     detail = {"reason": click.reason} if click.reason else None
     await tx.audit(
         AuditEvent(
-            now, f"verdict.{verdict.verdict}", build.project_id, build.id, click.user, detail
+            now, VERDICT_GIVEN[verdict.verdict], build.project_id, build.id, click.user, detail
         )
     )
     await tx.enqueue(SyncReviewDMs(build.id, click.user))
@@ -203,7 +204,9 @@ async def _deploy(
     if not await tx.move_build(build, build.moved_to(BuildState.PROMOTING, now, reason=None)):
         raise Refused(Refusal("someone else has just started or changed this deployment", False))
     await tx.touch_build(build.id, now)
-    action = "production.override" if note is not None else "production.requested"
+    action = (
+        AuditAction.PRODUCTION_OVERRIDE if note is not None else AuditAction.PRODUCTION_REQUESTED
+    )
     detail = {"reason": note} if note is not None else None
     await tx.audit(AuditEvent(now, action, build.project_id, build.id, click.user, detail))
     await tx.enqueue(DeployProduction(build.id, decision.id, production_environment(project)))

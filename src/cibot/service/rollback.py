@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cibot.domain.project import Project
 from cibot.domain.review import Action, Decision, Refusal, authorise_rollback
+from cibot.service.audit import AuditAction
 from cibot.service.gate import situation_of
 from cibot.service.jobs import RollbackProduction
 from cibot.service.ports import AuditEvent, Clock, Store
@@ -70,7 +71,12 @@ async def rollback(
             detail = {"from_release": release.id, "to_release": previous.id}
             await tx.audit(
                 AuditEvent(
-                    now, "rollback.requested", project.id, previous.build_id, click.user, detail
+                    now,
+                    AuditAction.ROLLBACK_REQUESTED,
+                    project.id,
+                    previous.build_id,
+                    click.user,
+                    detail,
                 )
             )
             await tx.enqueue(

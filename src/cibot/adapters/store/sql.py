@@ -27,6 +27,7 @@ from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release, ReleaseKind
 from cibot.domain.review import Action, Decision, Outcome, Verdict, VerdictRecord
 from cibot.service import jobs
+from cibot.service.audit import AuditAction, audit_action
 from cibot.service.errors import StoreConflict, StoreUnavailable
 from cibot.service.ports import (
     AuditEvent,
@@ -210,6 +211,7 @@ class SqlTransaction(Transaction):
         }
 
     async def audit(self, event: AuditEvent) -> None:
+        audit_action(event.action)
         self.audited.append(event)
         self._audit.append(
             {
@@ -497,7 +499,7 @@ class SqlTransaction(Transaction):
         return [
             AuditEvent(
                 at=r.at,
-                action=r.action,
+                action=AuditAction(r.action),
                 project_id=r.project_id,
                 build_id=r.build_id,
                 actor=r.actor,
