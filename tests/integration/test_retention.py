@@ -67,7 +67,7 @@ async def seed_old_rows(engine: Database, clock: FakeClock) -> None:
                         "U0O", clock.now(), decision_id=decision.id)
             )  # fmt: skip
         await tx.save_message("", "freeze:k1", MessageRef("C0SHOP", "3.1"))
-        await tx.audit(AuditEvent(clock.now(), AuditAction.BUILD_ACCEPTED, "shop", "closed"))
+        await tx.audit.append(AuditEvent(clock.now(), AuditAction.BUILD_ACCEPTED, "shop", "closed"))
         for i in range(700):
             await tx.enqueue(SyncBuildCard(f"done-{i}"))
         await tx.enqueue(SyncBuildCard("still-pending"))
@@ -108,7 +108,7 @@ async def test_the_daily_prune_deletes_old_rows_that_nothing_needs_and_keeps_the
     audit = await rows(engine, "SELECT action FROM audit_events ORDER BY id")
     assert audit == [("build.accepted",), ("retention.pruned",)]
     async with store.transaction() as tx:
-        (event,) = await tx.audit_events(None, limit=1)
+        (event,) = await tx.audit.events(None, limit=1)
     assert event.detail == {"deliveries": 1200, "finished_jobs": 700, "slack_messages": 5}
 
 

@@ -112,7 +112,7 @@ async def test_a_rollback_button_with_a_value_that_is_no_release_id_is_refused_a
 
     assert response.status_code == 200, response.text
     async with store.transaction() as tx:
-        events = await tx.audit_events(None, limit=5)
+        events = await tx.audit.events(None, limit=5)
     assert [(e.action, (e.detail or {}).get("reason")) for e in events] == [
         ("click.denied", "this release is unknown to ci-bot")
     ]

@@ -41,14 +41,14 @@ def a_build(build_id: str = "b1") -> Build:
 )
 async def test_the_audit_table_refuses_updates_and_deletes(store: SqlStore, statement: str) -> None:
     async with store.transaction() as tx:
-        await tx.audit(AuditEvent(CLOCK.now(), AuditAction.BUILD_ACCEPTED, "shop", "b1"))
+        await tx.audit.append(AuditEvent(CLOCK.now(), AuditAction.BUILD_ACCEPTED, "shop", "b1"))
 
     with pytest.raises(sa.exc.DBAPIError, match="append-only"):
         async with store.database.begin() as conn:
             await conn.execute(sa.text(statement))
 
     async with store.transaction() as tx:
-        assert [e.action for e in await tx.audit_events("shop")] == ["build.accepted"]
+        assert [e.action for e in await tx.audit.events("shop")] == ["build.accepted"]
 
 
 async def test_audit_events_come_newest_first_filtered_by_project_and_time(store: SqlStore) -> None:
@@ -58,10 +58,12 @@ async def test_audit_events_come_newest_first_filtered_by_project_and_time(store
             zip(("shop", "blog", "shop"), steps, strict=True)
         ):
             at = CLOCK.now().replace(minute=minute)
-            await tx.audit(AuditEvent(at, action, project, actor="U0A", detail={"n": minute}))
+            await tx.audit.append(
+                AuditEvent(at, action, project, actor="U0A", detail={"n": minute})
+            )
     async with store.transaction() as tx:
-        shop = await tx.audit_events("shop")
-        recent = await tx.audit_events(since=CLOCK.now().replace(minute=1))
+        shop = await tx.audit.events("shop")
+        recent = await tx.audit.events(since=CLOCK.now().replace(minute=1))
     assert [(e.action, dict(e.detail or {})) for e in shop] == [
         ("verdict.approved", {"n": 2}),
         ("build.accepted", {"n": 0}),
@@ -73,7 +75,7 @@ async def test_the_audit_trail_takes_only_its_vocabulary(store: SqlStore) -> Non
     made_up = AuditEvent(CLOCK.now(), cast(AuditAction, "build.made_up"), "shop")
     with pytest.raises(TypeError, match="AuditAction"):
         async with store.transaction() as tx:
-            await tx.audit(made_up)
+            await tx.audit.append(made_up)
 
 
 async def test_one_production_slot_per_project_even_under_concurrent_claims(

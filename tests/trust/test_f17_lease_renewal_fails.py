@@ -190,7 +190,7 @@ async def test_F17_two_overlapping_runs_of_one_production_deploy_settle_it_once_
         decision = await tx.get_decision(job.decision_id)
         build = await tx.get_build(job.build_id)
         releases = await tx.releases_of("shop")
-        audit = await tx.audit_events("shop")
+        audit = await tx.audit.events("shop")
     assert decision is not None and decision.outcome == "deployed"
     assert build is not None and build.state is BuildState.PROMOTED
     assert len(releases) == 1, "one release, so Roll back goes where it should"

@@ -94,7 +94,7 @@ async def test_changes_before_the_publish_runs_queue_one_publish_no_sooner_than_
     for index in range(5):
         await ready(store, clock, f"b{index}")
         async with store.transaction() as tx:
-            await tx.audit(
+            await tx.audit.append(
                 AuditEvent(clock.now(), AuditAction.PREVIEW_READY, PROJECT.id, f"b{index}")
             )
 
@@ -110,7 +110,7 @@ async def test_a_refused_click_or_another_projects_change_publishes_nothing(
 
     await review.click(store, clock, PROJECTS, review.Click("b1", QA, Action.DEPLOY))
     async with store.transaction() as tx:
-        await tx.audit(AuditEvent(clock.now(), AuditAction.PREVIEW_READY, "elsewhere", "b9"))
+        await tx.audit.append(AuditEvent(clock.now(), AuditAction.PREVIEW_READY, "elsewhere", "b9"))
 
     assert publishes(store) == []
 
@@ -123,7 +123,7 @@ async def test_a_publish_queued_long_ago_is_taken_for_lost_and_queued_again(
     clock.advance(home.LOST_AFTER.total_seconds() + 1)
 
     async with store.transaction() as tx:
-        await tx.audit(AuditEvent(clock.now(), AuditAction.PREVIEW_READY, PROJECT.id, "b1"))
+        await tx.audit.append(AuditEvent(clock.now(), AuditAction.PREVIEW_READY, PROJECT.id, "b1"))
 
     assert publishes(store) == [(QA, clock.now())]
 

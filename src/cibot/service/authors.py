@@ -33,7 +33,7 @@ async def resolve_author(job: ResolveAuthor, *, store: Store, chat: Chat, clock:
     async with store.transaction() as tx:
         await tx.set_author_user(build.id, user)
         detail = {"author": build.author, "slack_user": user or None}
-        await tx.audit(
+        await tx.audit.append(
             AuditEvent(
                 clock.now(), AuditAction.AUTHOR_RESOLVED, build.project_id, build.id, detail=detail
             )

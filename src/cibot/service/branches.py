@@ -77,7 +77,9 @@ async def close_branch(
         environment = preview_environment(project, BuildType.BRANCH, branch)
         await tx.enqueue(DeleteBranchPreview(project.id, branch, environment))
         detail = {"branch": branch, "closed": closed, "webhook_id": webhook_id}
-        await tx.audit(AuditEvent(now, AuditAction.BRANCH_DELETED, project.id, detail=detail))
+        await tx.audit.append(
+            AuditEvent(now, AuditAction.BRANCH_DELETED, project.id, detail=detail)
+        )
         answer = {"closed": closed}
         await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, "", answer))
     return BranchClosed(tuple(closed))

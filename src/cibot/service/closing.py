@@ -41,7 +41,7 @@ async def close(
         return False
     await tx.add_decision(Decision(build.id, Action.CLOSE, actor, now, note=note))
     detail = {"reason": note} if note is not None else None
-    await tx.audit(AuditEvent(now, action, build.project_id, build.id, actor, detail))
+    await tx.audit.append(AuditEvent(now, action, build.project_id, build.id, actor, detail))
     await tx.enqueue(SyncReviewDMs(build.id))
     await tx.enqueue(SyncBuildCard(build.id))
     return True

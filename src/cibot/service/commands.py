@@ -91,7 +91,7 @@ async def run(
             event = AuditEvent(
                 now, AuditAction.COMMAND_DENIED, parsed.project.id, None, command.user, detail
             )
-            await tx.audit(event)
+            await tx.audit.append(event)
             return Notice(f"Not allowed: {refusal}")
         match parsed.verb:
             case Verb.FREEZE:
@@ -126,7 +126,9 @@ async def _freeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) ->
         by = f" by {current.by}" if current and current.by else ""
         return Notice(f"Nothing changed: {project.name} is already frozen{by}")
     detail = {"reason": reason}
-    await tx.audit(AuditEvent(now, AuditAction.PRODUCTION_FROZEN, project.id, None, user, detail))
+    await tx.audit.append(
+        AuditEvent(now, AuditAction.PRODUCTION_FROZEN, project.id, None, user, detail)
+    )
     await tx.enqueue(AnnounceFreeze(project.id, user, frozen=True, reason=reason))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} are frozen until an owner unfreezes them")
@@ -139,7 +141,7 @@ async def _unfreeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) 
         windows = project.policy.window_freeze(now)
         still = f" (a configured freeze window still applies: {windows.reason})" if windows else ""
         return Notice(f"Nothing changed: {project.name} was not frozen by an owner{still}")
-    await tx.audit(AuditEvent(now, AuditAction.PRODUCTION_UNFROZEN, project.id, None, user))
+    await tx.audit.append(AuditEvent(now, AuditAction.PRODUCTION_UNFROZEN, project.id, None, user))
     await tx.enqueue(AnnounceFreeze(project.id, user, frozen=False))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} may go ahead again")
@@ -164,5 +166,5 @@ async def _history(tx: Transaction, parsed: _Parsed) -> History | Notice:
             f"The count is a whole number from 1 to {HISTORY_MAX}: "
             "`/cibot history [project] [count]`"
         )
-    events = await tx.audit_events(parsed.project.id, limit=count)
+    events = await tx.audit.events(parsed.project.id, limit=count)
     return History(parsed.project, tuple(events))

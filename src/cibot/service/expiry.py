@@ -45,7 +45,7 @@ async def expire_review(
             return
         if await tx.move_build(build, build.moved_to(BuildState.EXPIRED, now)):
             detail = {"expired_at": expires_at.isoformat()}
-            await tx.audit(
+            await tx.audit.append(
                 AuditEvent(
                     now, AuditAction.REVIEW_EXPIRED, build.project_id, build.id, detail=detail
                 )

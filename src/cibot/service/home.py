@@ -161,7 +161,7 @@ async def read_home(
             if build.state is BuildState.READY:
                 waiting += await _waiting_for(tx, project, roster, build, user=user, now=now)
         mine.append(await _project_home(tx, project, roster, builds, user=user, now=now))
-        events += await tx.audit_events(project.id, limit=EVENTS_SHOWN)
+        events += await tx.audit.events(project.id, limit=EVENTS_SHOWN)
     events.sort(key=lambda e: (e.at, e.id or 0), reverse=True)
     return HomeView(user, now, tuple(waiting), tuple(mine), tuple(events[:EVENTS_SHOWN]))
 

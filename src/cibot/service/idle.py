@@ -76,7 +76,7 @@ async def _step(tx: Transaction, now: datetime, project: Project, build: Build) 
             assert check.at is not None
             await tx.mark_idle_warning(build.id, since, check.at)
             detail = {"idle_since": since.isoformat(), "removal_at": check.at.isoformat()}
-            await tx.audit(
+            await tx.audit.append(
                 AuditEvent(
                     now, AuditAction.PREVIEW_IDLE_WARNING, build.project_id, build.id, detail=detail
                 )

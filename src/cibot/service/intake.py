@@ -103,7 +103,7 @@ async def record_build(
         if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
             await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, same.id))
             detail = {"webhook_id": webhook_id}
-            await tx.audit(
+            await tx.audit.append(
                 AuditEvent(
                     clock.now(), AuditAction.BUILD_REPEATED, project.id, same.id, detail=detail
                 )
@@ -138,7 +138,7 @@ async def _add_build(
         author_user=author_user(report.author),
     )
     await tx.add_build(build)
-    await tx.audit(
+    await tx.audit.append(
         AuditEvent(
             now,
             AuditAction.BUILD_STALE if stale else AuditAction.BUILD_ACCEPTED,
@@ -179,7 +179,7 @@ async def supersede(
     if not await tx.move_build(current, superseded):
         return False
     detail = {"by": newer.id}
-    await tx.audit(
+    await tx.audit.append(
         AuditEvent(now, AuditAction.BUILD_SUPERSEDED, older.project_id, older.id, detail=detail)
     )
     await tx.enqueue(SyncBuildCard(older.id))
@@ -244,7 +244,7 @@ async def record_refusal(
     flood of forged requests cannot fill the audit table.
     """
     async with store.transaction() as tx:
-        await tx.audit(
+        await tx.audit.append(
             AuditEvent(
                 clock.now(),
                 AuditAction.BUILD_REFUSED,

@@ -74,8 +74,28 @@ class HomeMark:
     last_started: datetime | None = None
 
 
+class AuditTrail(Protocol):
+    """The audit table: append-only (the database refuses updates and deletes)."""
+
+    async def append(self, event: AuditEvent) -> None:
+        """Record `event`; its action must be an `AuditAction` (a free string is refused)."""
+        ...
+
+    async def events(
+        self, project_id: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> Sequence[AuditEvent]:
+        """Audit rows, newest first."""
+        ...
+
+
 class Transaction(Protocol):
-    """One atomic unit of work: everything written in it commits together or not at all."""
+    """One atomic unit of work: everything written in it commits together or not at all.
+
+    Its repositories, one per aggregate or concern, all write in this one transaction.
+    """
+
+    @property
+    def audit(self) -> AuditTrail: ...
 
     async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
         """Serialise writers of one target's builds until this transaction ends."""
@@ -206,14 +226,6 @@ class Transaction(Protocol):
     async def release_before(self, release: Release) -> Release | None:
         """The release production ran before `release`."""
         ...
-
-    async def audit_events(
-        self, project_id: str | None = None, since: datetime | None = None, limit: int = 100
-    ) -> Sequence[AuditEvent]:
-        """Audit rows, newest first."""
-        ...
-
-    async def audit(self, event: AuditEvent) -> None: ...
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None: ...
 

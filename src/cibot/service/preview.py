@@ -153,7 +153,9 @@ async def _finish(
         if await tx.move_build(build, after):
             action = AuditAction.PREVIEW_READY if outcome.ready else AuditAction.PREVIEW_FAILED
             detail = {"digest": outcome.digest} if outcome.ready else {"reason": outcome.reason}
-            await tx.audit(AuditEvent(now, action, build.project_id, build.id, detail=detail))
+            await tx.audit.append(
+                AuditEvent(now, action, build.project_id, build.id, detail=detail)
+            )
             await tx.enqueue(SyncBuildCard(build.id))
             await idle.schedule(tx, project, after, now)
             if outcome.ready:

@@ -209,7 +209,9 @@ async def _settle(
             release = await _add_release(tx, now, rollout, rolled_back_from)
             detail = {"digest": build.digest, "release": release.id}
         action = SETTLED[decision.action is Action.ROLLBACK, result]
-        await tx.audit(AuditEvent(now, action, build.project_id, build.id, decision.actor, detail))
+        await tx.audit.append(
+            AuditEvent(now, action, build.project_id, build.id, decision.actor, detail)
+        )
         environment = production_environment(rollout.project)
         await tx.enqueue(AnnounceDecision(decision.id, build.id, environment))
 

@@ -87,7 +87,9 @@ async def prune_retention(
     log.info("retention.pruned", **counts)
     if any(counts.values()):  # a day with nothing to delete leaves no row
         async with store.transaction() as tx:
-            await tx.audit(AuditEvent(now, AuditAction.RETENTION_PRUNED, None, None, detail=counts))
+            await tx.audit.append(
+                AuditEvent(now, AuditAction.RETENTION_PRUNED, None, None, detail=counts)
+            )
 
 
 async def _deliveries(tx: Transaction, before: datetime, limit: int) -> int:

@@ -146,7 +146,7 @@ async def record_refusal(  # noqa: PLR0917 - the facts of one refused click, all
     """Audit a refused click and, where the click came from, tell the clicker why."""
     kind = AuditAction.CLICK_DENIED if refusal.denied else AuditAction.CLICK_IGNORED
     detail = {"action": action.value, "reason": refusal.reason}
-    await tx.audit(AuditEvent(now, kind, project_id, build_id, user, detail))
+    await tx.audit.append(AuditEvent(now, kind, project_id, build_id, user, detail))
     if channel:
         prefix = "Not allowed: " if refusal.denied else "Nothing changed: "
         await tx.enqueue(NotifyUser(channel, user, prefix + refusal.reason))
@@ -173,7 +173,7 @@ async def _verdict(tx: Transaction, now: datetime, build: Build, click: Click) -
         raise Refused(Refusal("you already gave your verdict on this build", denied=False))
     await tx.touch_build(build.id, now)
     detail = {"reason": click.reason} if click.reason else None
-    await tx.audit(
+    await tx.audit.append(
         AuditEvent(
             now, VERDICT_GIVEN[verdict.verdict], build.project_id, build.id, click.user, detail
         )
@@ -208,7 +208,7 @@ async def _deploy(
         AuditAction.PRODUCTION_OVERRIDE if note is not None else AuditAction.PRODUCTION_REQUESTED
     )
     detail = {"reason": note} if note is not None else None
-    await tx.audit(AuditEvent(now, action, build.project_id, build.id, click.user, detail))
+    await tx.audit.append(AuditEvent(now, action, build.project_id, build.id, click.user, detail))
     await tx.enqueue(DeployProduction(build.id, decision.id, production_environment(project)))
     await tx.enqueue(SyncReviewDMs(build.id))
     await tx.enqueue(SyncBuildCard(build.id))

@@ -69,7 +69,7 @@ async def rollback(
             if not await tx.claim_production(project.id, previous.build_id, decision.id, now):
                 raise Refused(Refusal("another production deployment has just started", False))
             detail = {"from_release": release.id, "to_release": previous.id}
-            await tx.audit(
+            await tx.audit.append(
                 AuditEvent(
                     now,
                     AuditAction.ROLLBACK_REQUESTED,

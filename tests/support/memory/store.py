@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +15,6 @@ from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
-from cibot.service.audit import audit_action
 from cibot.service.jobs import JobPayload
 from cibot.service.ports import (
     AuditEvent,
@@ -24,40 +23,14 @@ from cibot.service.ports import (
     MessageRef,
     TargetSummary,
 )
-
-
-@dataclass
-class _State:
-    builds: dict[str, Build] = field(default_factory=dict)
-    deliveries: dict[tuple[str, str], Delivery] = field(default_factory=dict)
-    jobs: list[tuple[JobPayload, datetime | None]] = field(default_factory=list)
-    dedupe_keys: set[str] = field(default_factory=set)
-    audit: list[AuditEvent] = field(default_factory=list)
-    messages: dict[tuple[str, str, str], MessageRef] = field(default_factory=dict)
-    verdicts: dict[tuple[str, str], VerdictRecord] = field(default_factory=dict)
-    decisions: list[Decision] = field(default_factory=list)
-    groups: dict[str, frozenset[str]] = field(default_factory=dict)
-    groups_read_at: dict[str, datetime] = field(default_factory=dict)
-    freezes: dict[str, Freeze] = field(default_factory=dict)
-    slots: dict[str, tuple[str, int]] = field(default_factory=dict)  # project -> build, decision
-    releases: list[Release] = field(default_factory=list)
-    posting: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
-    started: set[int] = field(default_factory=set)  # decisions whose deploy job has begun
-    homes: dict[str, _Home] = field(default_factory=dict)  # people who opened the Home tab
-
-
-@dataclass
-class _Home:
-    opened_at: datetime
-    event_id: str | None = None
-    queued_at: datetime | None = None
-    started_at: datetime | None = None
+from tests.support.memory.audit import MemoryAuditTrail
+from tests.support.memory.state import Home, State
 
 
 class MemoryTransaction:
-    def __init__(self, state: _State) -> None:
+    def __init__(self, state: State) -> None:
         self.state = state
-        self.audited: list[AuditEvent] = []  # this transaction's audit rows (before_commit)
+        self.audit = MemoryAuditTrail(state)
 
     async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
         return None
@@ -152,11 +125,6 @@ class MemoryTransaction:
         """Every enqueued job waits here (none is run): one due now with this payload."""
         return any(job == payload and at is None for job, at in self.state.jobs)
 
-    async def audit(self, event: AuditEvent) -> None:
-        audit_action(event.action)
-        self.state.audit.append(event)
-        self.audited.append(event)
-
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
         return self.state.messages.get((build_id, role, user))
 
@@ -215,7 +183,7 @@ class MemoryTransaction:
         return {g: self.state.groups[g] for g in group_ids if g in self.state.groups}
 
     async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
-        home = self.state.homes.setdefault(user, _Home(opened_at=at))
+        home = self.state.homes.setdefault(user, Home(opened_at=at))
         if home.event_id == event_id:
             return False
         home.event_id = event_id
@@ -316,21 +284,10 @@ class MemoryTransaction:
         ]
         return earlier[-1] if earlier else None
 
-    async def audit_events(
-        self, project_id: str | None = None, since: datetime | None = None, limit: int = 100
-    ) -> Sequence[AuditEvent]:
-        rows = [
-            replace(e, id=i + 1)
-            for i, e in enumerate(self.state.audit)
-            if (project_id is None or e.project_id == project_id)
-            and (since is None or e.at >= since)
-        ]
-        return rows[::-1][:limit]
-
 
 class MemoryStore:
     def __init__(self) -> None:
-        self.state = _State()
+        self.state = State()
         # As SqlStore's: called before a commit with the transaction's audit rows.
         self.before_commit: Callable[[Any, Sequence[AuditEvent]], Awaitable[None]] | None = None
 
@@ -339,8 +296,8 @@ class MemoryStore:
         draft = copy.deepcopy(self.state)
         tx = MemoryTransaction(draft)
         yield tx
-        if self.before_commit is not None and tx.audited:
-            await self.before_commit(tx, tuple(tx.audited))
+        if self.before_commit is not None and tx.audit.written:
+            await self.before_commit(tx, tuple(tx.audit.written))
         self.state = draft
 
     def jobs_of(self, kind: type[JobPayload]) -> list[Any]:

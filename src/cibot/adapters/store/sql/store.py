@@ -21,13 +21,13 @@ from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Conn, Database
 from cibot.adapters.store.rows import build_from_row, build_to_row
+from cibot.adapters.store.sql.audit import SqlAuditTrail
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release, ReleaseKind
 from cibot.domain.review import Action, Decision, Outcome, Verdict, VerdictRecord
 from cibot.service import jobs
-from cibot.service.audit import AuditAction, audit_action
 from cibot.service.errors import StoreConflict, StoreUnavailable
 from cibot.service.ports import (
     AuditEvent,
@@ -40,23 +40,20 @@ from cibot.service.ports import (
 )
 
 
-class SqlTransaction(Transaction):
+class SqlTransaction:
     def __init__(self, conn: Conn, clock: Clock) -> None:
         self._conn = conn
         self._clock = clock
         self._jobs: list[dict[str, object]] = []
-        self._audit: list[dict[str, object]] = []
-        self.audited: list[AuditEvent] = []  # this transaction's audit rows (before_commit)
         self.due_now = 0  # jobs added that may run at once: the workers worth waking
+        self.audit = SqlAuditTrail(conn, clock)
 
     async def flush(self) -> None:
         """Write the buffered jobs and audit rows, one statement each (before commit)."""
         if self._jobs:
             await self._conn.execute(q.add_job, self._jobs)
             self._jobs = []
-        if self._audit:
-            await self._conn.execute(q.add_audit, self._audit)
-            self._audit = []
+        await self.audit.flush()
 
     async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
         if self._conn.dialect.name != "postgresql":
@@ -209,20 +206,6 @@ class SqlTransaction(Transaction):
             "created_at": now,
             "updated_at": now,
         }
-
-    async def audit(self, event: AuditEvent) -> None:
-        audit_action(event.action)
-        self.audited.append(event)
-        self._audit.append(
-            {
-                "at": event.at,
-                "action": event.action,
-                "project_id": event.project_id,
-                "build_id": event.build_id,
-                "actor": event.actor,
-                "detail": dict(event.detail) if event.detail else None,
-            }
-        )
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
         m = t.slack_messages
@@ -487,28 +470,6 @@ class SqlTransaction(Transaction):
         )
         return found[0] if found else None
 
-    async def audit_events(
-        self, project_id: str | None = None, since: datetime | None = None, limit: int = 100
-    ) -> Sequence[AuditEvent]:
-        a = t.audit_events
-        query = a.select().order_by(a.c.id.desc()).limit(limit)
-        if project_id is not None:
-            query = query.where(a.c.project_id == project_id)
-        if since is not None:
-            query = query.where(a.c.at >= since)
-        return [
-            AuditEvent(
-                at=r.at,
-                action=AuditAction(r.action),
-                project_id=r.project_id,
-                build_id=r.build_id,
-                actor=r.actor,
-                detail=r.detail,
-                id=r.id,
-            )
-            for r in await self._conn.execute(query)
-        ]
-
 
 def _release(row: Any) -> Release:
     return Release(
@@ -574,8 +535,8 @@ class SqlStore:
             async with self.database.begin() as conn:
                 tx = SqlTransaction(conn, self._clock)
                 yield tx
-                if self.before_commit is not None and tx.audited:
-                    await self.before_commit(tx, tuple(tx.audited))
+                if self.before_commit is not None and tx.audit.written:
+                    await self.before_commit(tx, tuple(tx.audit.written))
                 await tx.flush()
         except IntegrityError as exc:
             raise StoreConflict(str(exc.orig)) from exc
