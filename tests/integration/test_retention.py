@@ -69,8 +69,8 @@ async def seed_old_rows(engine: Database, clock: FakeClock) -> None:
         await tx.save_message("", "freeze:k1", MessageRef("C0SHOP", "3.1"))
         await tx.audit.append(AuditEvent(clock.now(), AuditAction.BUILD_ACCEPTED, "shop", "closed"))
         for i in range(700):
-            await tx.enqueue(SyncBuildCard(f"done-{i}"))
-        await tx.enqueue(SyncBuildCard("still-pending"))
+            await tx.jobs.enqueue(SyncBuildCard(f"done-{i}"))
+        await tx.jobs.enqueue(SyncBuildCard("still-pending"))
     async with engine.begin() as conn:
         await conn.execute(
             sa.text("UPDATE jobs SET state = 'done' WHERE payload NOT LIKE '%still-pending%'")

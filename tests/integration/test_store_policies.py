@@ -127,7 +127,7 @@ async def test_releases_are_a_history_per_project(store: SqlStore) -> None:
 async def test_a_job_with_a_dedupe_key_is_enqueued_once_ever(store: SqlStore) -> None:
     for _ in range(3):
         async with store.transaction() as tx:
-            await tx.enqueue(RefreshGroups(7), dedupe_key="refresh_groups:7")
+            await tx.jobs.enqueue(RefreshGroups(7), dedupe_key="refresh_groups:7")
     async with store.database.begin() as conn:
         count = (await conn.execute(sa.text("SELECT count(*) FROM jobs"))).scalar()
     assert count == 1

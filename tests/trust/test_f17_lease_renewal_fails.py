@@ -117,7 +117,7 @@ async def two_replicas_run_one_job(
     clock, runs = SystemClock(), Runs()
     queue_a, queue_b = BlippingQueue(databases[0], failures), SqlJobQueue(databases[1])
     async with SqlStore(databases[0], clock).transaction() as tx:
-        await tx.enqueue(SyncBuildCard("b1"))
+        await tx.jobs.enqueue(SyncBuildCard("b1"))
     settings = WorkerSettings(workers=1, lease_seconds=LEASE, poll_interval_seconds=0.05)
     a = JobRunner(queue_a, clock, {SyncBuildCard: runs.handler("A", 2.5 * LEASE)}, settings)
     b = JobRunner(queue_b, clock, {SyncBuildCard: runs.handler("B", 0.2)}, settings)

@@ -127,7 +127,7 @@ async def test_a_redraw_of_everyone_that_finds_another_waiting_leaves_the_dms_to
         SyncReviewDMs("b1"), store=store, clock=CLOCK, chat=chat, projects=PROJECTS
     )
     async with store.transaction() as tx:
-        await tx.enqueue(SyncReviewDMs("b1"))  # the build moved on: a newer redraw waits
+        await tx.jobs.enqueue(SyncReviewDMs("b1"))  # the build moved on: a newer redraw waits
 
     for job in (SyncReviewDMs("b1"), SyncReviewDMs("b1", "U0QA3")):
         await messages.sync_review_dms(job, store=store, clock=CLOCK, chat=chat, projects=PROJECTS)

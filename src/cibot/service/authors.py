@@ -38,7 +38,7 @@ async def resolve_author(job: ResolveAuthor, *, store: Store, chat: Chat, clock:
                 clock.now(), AuditAction.AUTHOR_RESOLVED, build.project_id, build.id, detail=detail
             )
         )
-        await tx.enqueue(SyncBuildCard(build.id))  # it names the author, known or not
+        await tx.jobs.enqueue(SyncBuildCard(build.id))  # it names the author, known or not
         current = await tx.get_build(build.id)
         if current is not None and current.state is BuildState.READY:
-            await tx.enqueue(SyncReviewDMs(build.id))
+            await tx.jobs.enqueue(SyncReviewDMs(build.id))

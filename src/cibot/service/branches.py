@@ -75,7 +75,7 @@ async def close_branch(
             if await closing.close(tx, now, build, actor=closing.CIBOT, note=BRANCH_DELETED)
         ]
         environment = preview_environment(project, BuildType.BRANCH, branch)
-        await tx.enqueue(DeleteBranchPreview(project.id, branch, environment))
+        await tx.jobs.enqueue(DeleteBranchPreview(project.id, branch, environment))
         detail = {"branch": branch, "closed": closed, "webhook_id": webhook_id}
         await tx.audit.append(
             AuditEvent(now, AuditAction.BRANCH_DELETED, project.id, detail=detail)

@@ -42,6 +42,6 @@ async def close(
     await tx.add_decision(Decision(build.id, Action.CLOSE, actor, now, note=note))
     detail = {"reason": note} if note is not None else None
     await tx.audit.append(AuditEvent(now, action, build.project_id, build.id, actor, detail))
-    await tx.enqueue(SyncReviewDMs(build.id))
-    await tx.enqueue(SyncBuildCard(build.id))
+    await tx.jobs.enqueue(SyncReviewDMs(build.id))
+    await tx.jobs.enqueue(SyncBuildCard(build.id))
     return True

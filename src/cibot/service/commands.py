@@ -115,7 +115,7 @@ async def _refusal(tx: Transaction, parsed: _Parsed, user: str, now: datetime) -
 async def _redraw_reviews(tx: Transaction, project: Project) -> None:
     """The owner DMs of builds in review show the freeze (and the Deploy button or not)."""
     for build in await tx.builds_of_project(project.id, (BuildState.READY,)):
-        await tx.enqueue(SyncReviewDMs(build.id))
+        await tx.jobs.enqueue(SyncReviewDMs(build.id))
 
 
 async def _freeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) -> Notice:
@@ -129,7 +129,7 @@ async def _freeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) ->
     await tx.audit.append(
         AuditEvent(now, AuditAction.PRODUCTION_FROZEN, project.id, None, user, detail)
     )
-    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=True, reason=reason))
+    await tx.jobs.enqueue(AnnounceFreeze(project.id, user, frozen=True, reason=reason))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} are frozen until an owner unfreezes them")
 
@@ -142,7 +142,7 @@ async def _unfreeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) 
         still = f" (a configured freeze window still applies: {windows.reason})" if windows else ""
         return Notice(f"Nothing changed: {project.name} was not frozen by an owner{still}")
     await tx.audit.append(AuditEvent(now, AuditAction.PRODUCTION_UNFROZEN, project.id, None, user))
-    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=False))
+    await tx.jobs.enqueue(AnnounceFreeze(project.id, user, frozen=False))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} may go ahead again")
 

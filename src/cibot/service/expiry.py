@@ -25,7 +25,7 @@ async def schedule(tx: Transaction, project: Project, build: Build, now: datetim
     if expires_at is None:
         return
     at = max(expires_at, now)
-    await tx.enqueue(ExpireReview(build.id), at, dedupe_key=timed_key("expire", build.id, at))
+    await tx.jobs.enqueue(ExpireReview(build.id), at, dedupe_key=timed_key("expire", build.id, at))
 
 
 async def expire_review(
@@ -50,5 +50,5 @@ async def expire_review(
                     now, AuditAction.REVIEW_EXPIRED, build.project_id, build.id, detail=detail
                 )
             )
-            await tx.enqueue(SyncBuildCard(build.id))
-            await tx.enqueue(SyncReviewDMs(build.id))
+            await tx.jobs.enqueue(SyncBuildCard(build.id))
+            await tx.jobs.enqueue(SyncReviewDMs(build.id))

@@ -47,7 +47,7 @@ async def schedule(
         return
     slot = _slot(clock.now(), period)
     async with store.transaction() as tx:
-        await tx.enqueue(RefreshGroups(slot), clock.now(), dedupe_key=f"refresh_groups:{slot}")
+        await tx.jobs.enqueue(RefreshGroups(slot), clock.now(), dedupe_key=f"refresh_groups:{slot}")
 
 
 async def refresh_groups(
@@ -61,7 +61,7 @@ async def refresh_groups(
 ) -> None:
     following = job.slot + 1
     async with store.transaction() as tx:  # first: whatever happens below, the chain goes on
-        await tx.enqueue(
+        await tx.jobs.enqueue(
             RefreshGroups(following),
             _slot_start(following, period),
             dedupe_key=f"refresh_groups:{following}",
@@ -84,4 +84,4 @@ async def refresh_groups(
         for project in projects.values():
             if project.groups & changed:
                 for build in await tx.builds_of_project(project.id, (BuildState.READY,)):
-                    await tx.enqueue(SyncReviewDMs(build.id))
+                    await tx.jobs.enqueue(SyncReviewDMs(build.id))

@@ -78,7 +78,7 @@ async def queue(
     """Queue a publish of the Home tab of each of `users` who has one and none waiting."""
     for mark in await tx.mark_homes(users, now, now - LOST_AFTER):
         run_at = now if mark.last_started is None else max(now, mark.last_started + every)
-        await tx.enqueue(PublishHome(mark.user), run_at)
+        await tx.jobs.enqueue(PublishHome(mark.user), run_at)
 
 
 async def audited(
@@ -129,7 +129,7 @@ async def _republish_when_windows_end(store: Store, view: HomeView) -> None:
         for project_id, until in ending:
             at = until + timedelta(seconds=1)
             key = f"republish_homes:{project_id}:{int(at.timestamp())}"
-            await tx.enqueue(RepublishHomes(project_id), at, dedupe_key=key)
+            await tx.jobs.enqueue(RepublishHomes(project_id), at, dedupe_key=key)
 
 
 async def republish_homes(

@@ -30,7 +30,9 @@ from cibot.service.views import IdleWarning
 
 
 async def look_again(tx: Transaction, build_id: str, at: datetime) -> None:
-    await tx.enqueue(CheckIdlePreview(build_id), at, dedupe_key=timed_key("idle", build_id, at))
+    await tx.jobs.enqueue(
+        CheckIdlePreview(build_id), at, dedupe_key=timed_key("idle", build_id, at)
+    )
 
 
 async def schedule(tx: Transaction, project: Project, build: Build, since: datetime) -> None:
@@ -81,7 +83,7 @@ async def _step(tx: Transaction, now: datetime, project: Project, build: Build) 
                     now, AuditAction.PREVIEW_IDLE_WARNING, build.project_id, build.id, detail=detail
                 )
             )
-            await tx.enqueue(WarnIdlePreview(build.id))
+            await tx.jobs.enqueue(WarnIdlePreview(build.id))
             await look_again(tx, build.id, check.at)
         case IdleStep.REMOVE:
             await _remove(tx, now, project, build)
@@ -93,7 +95,7 @@ async def _remove(tx: Transaction, now: datetime, project: Project, build: Build
         tx, now, build, actor=closing.CIBOT, note=note, action=AuditAction.PREVIEW_REMOVED
     ):
         environment = preview_environment(project, build.type, build.target)
-        await tx.enqueue(DeletePreview(build.id, environment))
+        await tx.jobs.enqueue(DeletePreview(build.id, environment))
 
 
 def warning_role(idle_since: datetime) -> str:

@@ -149,13 +149,13 @@ async def _add_build(
     if stale:
         return build
     if build.author_pending:
-        await tx.enqueue(ResolveAuthor(build.id))
+        await tx.jobs.enqueue(ResolveAuthor(build.id))
     for older in live:
         await supersede(tx, now, older, build)
     if build.type is BuildType.TAG and project.lifecycle.newer_tag_supersedes:
         await _supersede_other_tags(tx, now, project, build)
-    await tx.enqueue(SyncBuildCard(build.id))
-    await tx.enqueue(
+    await tx.jobs.enqueue(SyncBuildCard(build.id))
+    await tx.jobs.enqueue(
         DeployPreview(build.id, preview_environment(project, report.type, report.target))
     )
     return build
@@ -182,8 +182,8 @@ async def supersede(
     await tx.audit.append(
         AuditEvent(now, AuditAction.BUILD_SUPERSEDED, older.project_id, older.id, detail=detail)
     )
-    await tx.enqueue(SyncBuildCard(older.id))
-    await tx.enqueue(SyncReviewDMs(older.id))
+    await tx.jobs.enqueue(SyncBuildCard(older.id))
+    await tx.jobs.enqueue(SyncReviewDMs(older.id))
     return True
 
 
@@ -201,7 +201,7 @@ async def _supersede_other_tags(
             continue
         if await supersede(tx, now, older, build):
             environment = preview_environment(project, older.type, older.target)
-            await tx.enqueue(DeletePreview(older.id, environment))
+            await tx.jobs.enqueue(DeletePreview(older.id, environment))
 
 
 # A build in one of these states is still being deployed or reviewed: the same image again

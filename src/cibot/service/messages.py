@@ -190,7 +190,7 @@ def _redrawn_later(store: Store, job: SyncReviewDMs) -> Callable[[], Awaitable[b
         nonlocal waiting
         if not waiting:
             async with store.transaction() as tx:
-                waiting = await tx.job_waiting(job)
+                waiting = await tx.jobs.waiting(job)
         return waiting
 
     return check
@@ -204,13 +204,13 @@ async def _redraw_when_the_window_ends(store: Store, review: Review) -> None:
     at = freeze.until + timedelta(seconds=1)
     key = f"redraw:{review.build.id}:{int(at.timestamp())}"
     async with store.transaction() as tx:
-        await tx.enqueue(RedrawReview(review.build.id), at, dedupe_key=key)
+        await tx.jobs.enqueue(RedrawReview(review.build.id), at, dedupe_key=key)
 
 
 async def redraw_review(job: RedrawReview, *, store: Store) -> None:
     """Queue the redraw (the DM queue must not hold a job waiting for the future)."""
     async with store.transaction() as tx:
-        await tx.enqueue(SyncReviewDMs(job.build_id))
+        await tx.jobs.enqueue(SyncReviewDMs(job.build_id))
 
 
 def _dm(

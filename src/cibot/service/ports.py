@@ -88,6 +88,25 @@ class AuditTrail(Protocol):
         ...
 
 
+class Jobs(Protocol):
+    """The durable job table, as a transaction adds to it (claiming is `JobQueue`'s)."""
+
+    async def enqueue(
+        self, payload: JobPayload, run_at: datetime | None = None, dedupe_key: str | None = None
+    ) -> None:
+        """Add a job; with a `dedupe_key`, only if no job ever had that key (else nothing)."""
+        ...
+
+    async def waiting(self, payload: JobPayload) -> bool:
+        """A job with this very payload is pending and due: it runs later than any running
+        one, and reads then what is true then."""
+        ...
+
+    async def prune_finished(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` done or dead jobs last changed before `before`; how many."""
+        ...
+
+
 class Transaction(Protocol):
     """One atomic unit of work: everything written in it commits together or not at all.
 
@@ -96,6 +115,9 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    @property
+    def jobs(self) -> Jobs: ...
 
     async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
         """Serialise writers of one target's builds until this transaction ends."""
@@ -134,17 +156,6 @@ class Transaction(Protocol):
 
     async def add_delivery(self, delivery: Delivery) -> None: ...
 
-    async def enqueue(
-        self, payload: JobPayload, run_at: datetime | None = None, dedupe_key: str | None = None
-    ) -> None:
-        """Add a job; with a `dedupe_key`, only if no job ever had that key (else nothing)."""
-        ...
-
-    async def job_waiting(self, payload: JobPayload) -> bool:
-        """A job with this very payload is pending and due: it runs later than any running
-        one, and reads then what is true then."""
-        ...
-
     async def touch_build(self, build_id: str, at: datetime) -> None:
         """Something happened to the build (a verdict, a decision): it is not idle since `at`."""
         ...
@@ -167,10 +178,6 @@ class Transaction(Protocol):
 
     async def prune_deliveries(self, before: datetime, limit: int) -> int:
         """Delete up to `limit` webhook deliveries recorded before `before`; how many."""
-        ...
-
-    async def prune_finished_jobs(self, before: datetime, limit: int) -> int:
-        """Delete up to `limit` done or dead jobs last changed before `before`; how many."""
         ...
 
     async def prune_message_slots(self, before: datetime, limit: int) -> int:

@@ -96,7 +96,7 @@ async def _unavailable(
         if current is not None and current.state is BuildState.DEPLOYING:
             noted = replace(current, reason=f"Kubernetes unreachable, retrying: {exc}")
             if current.reason != noted.reason and await tx.move_build(current, noted):
-                await tx.enqueue(SyncBuildCard(build.id))
+                await tx.jobs.enqueue(SyncBuildCard(build.id))
     raise exc
 
 
@@ -110,7 +110,7 @@ async def _start(store: Store, clock: Clock, build_id: str) -> Build | None:
             deploying = build.moved_to(BuildState.DEPLOYING, clock.now())
             if not await tx.move_build(build, deploying):
                 return None
-            await tx.enqueue(SyncBuildCard(build.id))
+            await tx.jobs.enqueue(SyncBuildCard(build.id))
             build = deploying
         return build
 
@@ -156,10 +156,10 @@ async def _finish(
             await tx.audit.append(
                 AuditEvent(now, action, build.project_id, build.id, detail=detail)
             )
-            await tx.enqueue(SyncBuildCard(build.id))
+            await tx.jobs.enqueue(SyncBuildCard(build.id))
             await idle.schedule(tx, project, after, now)
             if outcome.ready:
-                await tx.enqueue(SyncReviewDMs(build.id))
+                await tx.jobs.enqueue(SyncReviewDMs(build.id))
                 await expiry.schedule(tx, project, after, now)
                 await reminders.schedule(tx, project, after)
     crashpoint("after_rollout")

@@ -213,7 +213,7 @@ async def _settle(
             AuditEvent(now, action, build.project_id, build.id, decision.actor, detail)
         )
         environment = production_environment(rollout.project)
-        await tx.enqueue(AnnounceDecision(decision.id, build.id, environment))
+        await tx.jobs.enqueue(AnnounceDecision(decision.id, build.id, environment))
 
 
 async def _settle_build(
@@ -231,8 +231,8 @@ async def _settle_build(
             return
         after = stored.moved_to(BuildState.READY, now, reason=outcome.reason)
     if await tx.move_build(stored, after):
-        await tx.enqueue(SyncReviewDMs(build.id))
-        await tx.enqueue(SyncBuildCard(build.id))
+        await tx.jobs.enqueue(SyncReviewDMs(build.id))
+        await tx.jobs.enqueue(SyncBuildCard(build.id))
         if not outcome.ready:  # in review again: its time may have run out meanwhile
             await expiry.schedule(tx, project, after, now)
 
@@ -271,7 +271,9 @@ async def _add_release(
     )
     if replaced is not None and replaced.decision_id is not None:
         environment = production_environment(rollout.project)
-        await tx.enqueue(AnnounceDecision(replaced.decision_id, replaced.build_id, environment))
+        await tx.jobs.enqueue(
+            AnnounceDecision(replaced.decision_id, replaced.build_id, environment)
+        )
     return release
 
 

@@ -133,7 +133,7 @@ async def schedule(store: Store, clock: Clock, period: float) -> None:
     """Make sure this period's sweep is queued (however many replicas start, one per period)."""
     slot = _slot(clock.now(), period)
     async with store.transaction() as tx:
-        await tx.enqueue(Reconcile(slot), clock.now(), dedupe_key=f"reconcile:{slot}")
+        await tx.jobs.enqueue(Reconcile(slot), clock.now(), dedupe_key=f"reconcile:{slot}")
 
 
 async def reconcile(
@@ -149,7 +149,7 @@ async def reconcile(
     await sweep(store=store, clock=clock, projects=projects, ledger=ledger)
     following = job.slot + 1
     async with store.transaction() as tx:
-        await tx.enqueue(
+        await tx.jobs.enqueue(
             Reconcile(following),
             datetime.fromtimestamp(following * period, UTC),
             dedupe_key=f"reconcile:{following}",

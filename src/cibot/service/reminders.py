@@ -29,7 +29,7 @@ async def schedule(tx: Transaction, project: Project, build: Build) -> None:
     remind_after = project.lifecycle.remind_after
     if remind_after is None or build.ready_at is None:
         return
-    await tx.enqueue(
+    await tx.jobs.enqueue(
         RemindReviewers(build.id),
         build.ready_at + remind_after,
         dedupe_key=f"remind:{build.id}",

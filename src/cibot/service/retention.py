@@ -48,7 +48,7 @@ def _day_start(day: int) -> datetime:
 
 async def _enqueue(store: Store, day: int, at: datetime) -> None:
     async with store.transaction() as tx:
-        await tx.enqueue(PruneRetention(day), at, dedupe_key=f"prune_retention:{day}")
+        await tx.jobs.enqueue(PruneRetention(day), at, dedupe_key=f"prune_retention:{day}")
 
 
 async def schedule(store: Store, clock: Clock) -> None:
@@ -97,7 +97,7 @@ async def _deliveries(tx: Transaction, before: datetime, limit: int) -> int:
 
 
 async def _finished_jobs(tx: Transaction, before: datetime, limit: int) -> int:
-    return await tx.prune_finished_jobs(before, limit)
+    return await tx.jobs.prune_finished(before, limit)
 
 
 async def _message_slots(tx: Transaction, before: datetime, limit: int) -> int:

@@ -149,7 +149,7 @@ async def record_refusal(  # noqa: PLR0917 - the facts of one refused click, all
     await tx.audit.append(AuditEvent(now, kind, project_id, build_id, user, detail))
     if channel:
         prefix = "Not allowed: " if refusal.denied else "Nothing changed: "
-        await tx.enqueue(NotifyUser(channel, user, prefix + refusal.reason))
+        await tx.jobs.enqueue(NotifyUser(channel, user, prefix + refusal.reason))
 
 
 async def _take(
@@ -178,15 +178,15 @@ async def _verdict(tx: Transaction, now: datetime, build: Build, click: Click) -
             now, VERDICT_GIVEN[verdict.verdict], build.project_id, build.id, click.user, detail
         )
     )
-    await tx.enqueue(SyncReviewDMs(build.id, click.user))
-    await tx.enqueue(PostVerdictReplies(build.id, click.user))
-    await tx.enqueue(SyncBuildCard(build.id))
+    await tx.jobs.enqueue(SyncReviewDMs(build.id, click.user))
+    await tx.jobs.enqueue(PostVerdictReplies(build.id, click.user))
+    await tx.jobs.enqueue(SyncBuildCard(build.id))
 
 
 async def _close(tx: Transaction, now: datetime, project: Project, build: Build, user: str) -> None:
     if not await closing.close(tx, now, build, actor=user):
         raise Refused(CHANGED_MEANWHILE)
-    await tx.enqueue(
+    await tx.jobs.enqueue(
         DeletePreview(build.id, preview_environment(project, build.type, build.target))
     )
 
@@ -209,6 +209,6 @@ async def _deploy(
     )
     detail = {"reason": note} if note is not None else None
     await tx.audit.append(AuditEvent(now, action, build.project_id, build.id, click.user, detail))
-    await tx.enqueue(DeployProduction(build.id, decision.id, production_environment(project)))
-    await tx.enqueue(SyncReviewDMs(build.id))
-    await tx.enqueue(SyncBuildCard(build.id))
+    await tx.jobs.enqueue(DeployProduction(build.id, decision.id, production_environment(project)))
+    await tx.jobs.enqueue(SyncReviewDMs(build.id))
+    await tx.jobs.enqueue(SyncBuildCard(build.id))

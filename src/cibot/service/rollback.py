@@ -79,7 +79,7 @@ async def rollback(
                     detail,
                 )
             )
-            await tx.enqueue(
+            await tx.jobs.enqueue(
                 RollbackProduction(
                     decision.id,
                     release.id,

@@ -24,6 +24,7 @@ from cibot.service.ports import (
     TargetSummary,
 )
 from tests.support.memory.audit import MemoryAuditTrail
+from tests.support.memory.jobs import MemoryJobs
 from tests.support.memory.state import Home, State
 
 
@@ -31,6 +32,7 @@ class MemoryTransaction:
     def __init__(self, state: State) -> None:
         self.state = state
         self.audit = MemoryAuditTrail(state)
+        self.jobs = MemoryJobs(state)
 
     async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
         return None
@@ -111,19 +113,6 @@ class MemoryTransaction:
 
     async def add_delivery(self, delivery: Delivery) -> None:
         self.state.deliveries[(delivery.project_id, delivery.webhook_id)] = delivery
-
-    async def enqueue(
-        self, payload: JobPayload, run_at: datetime | None = None, dedupe_key: str | None = None
-    ) -> None:
-        if dedupe_key is not None:
-            if dedupe_key in self.state.dedupe_keys:
-                return
-            self.state.dedupe_keys.add(dedupe_key)
-        self.state.jobs.append((payload, run_at))
-
-    async def job_waiting(self, payload: JobPayload) -> bool:
-        """Every enqueued job waits here (none is run): one due now with this payload."""
-        return any(job == payload and at is None for job, at in self.state.jobs)
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
         return self.state.messages.get((build_id, role, user))
@@ -209,9 +198,6 @@ class MemoryTransaction:
 
     # Retention is tested on the real store; the memory one keeps no row times to prune by.
     async def prune_deliveries(self, before: datetime, limit: int) -> int:
-        return 0
-
-    async def prune_finished_jobs(self, before: datetime, limit: int) -> int:
         return 0
 
     async def prune_message_slots(self, before: datetime, limit: int) -> int:

@@ -22,12 +22,12 @@ from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Conn, Database
 from cibot.adapters.store.rows import build_from_row, build_to_row
 from cibot.adapters.store.sql.audit import SqlAuditTrail
+from cibot.adapters.store.sql.jobs import SqlJobs
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release, ReleaseKind
 from cibot.domain.review import Action, Decision, Outcome, Verdict, VerdictRecord
-from cibot.service import jobs
 from cibot.service.errors import StoreConflict, StoreUnavailable
 from cibot.service.ports import (
     AuditEvent,
@@ -44,15 +44,12 @@ class SqlTransaction:
     def __init__(self, conn: Conn, clock: Clock) -> None:
         self._conn = conn
         self._clock = clock
-        self._jobs: list[dict[str, object]] = []
-        self.due_now = 0  # jobs added that may run at once: the workers worth waking
         self.audit = SqlAuditTrail(conn, clock)
+        self.jobs = SqlJobs(conn, clock)
 
     async def flush(self) -> None:
         """Write the buffered jobs and audit rows, one statement each (before commit)."""
-        if self._jobs:
-            await self._conn.execute(q.add_job, self._jobs)
-            self._jobs = []
+        await self.jobs.flush()
         await self.audit.flush()
 
     async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
@@ -153,59 +150,6 @@ class SqlTransaction:
             "answer": dict(delivery.answer) if delivery.answer is not None else None,
         }
         await self._conn.execute(q.add_delivery, row)
-
-    async def enqueue(
-        self,
-        payload: jobs.JobPayload,
-        run_at: datetime | None = None,
-        dedupe_key: str | None = None,
-    ) -> None:
-        now = self._clock.now()
-        kind, data = jobs.encode(payload)
-        row = self._job_row(kind, data, payload.queue, run_at or now, now)
-        due = run_at is None or run_at <= now
-        if dedupe_key is None:
-            self._jobs.append(row)
-            self.due_now += due
-            return
-        statement = self._insert()(t.jobs).values(**row, dedupe_key=dedupe_key)
-        result = await self._conn.execute(
-            statement.on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-        self.due_now += result.rowcount if due else 0
-
-    async def job_waiting(self, payload: jobs.JobPayload) -> bool:
-        kind, data = jobs.encode(payload)
-        j = t.jobs
-        found = await self._conn.execute(
-            sa.select(j.c.id)
-            .where(
-                j.c.state == jobs.JobState.PENDING.value,
-                j.c.kind == kind,
-                j.c.payload == data,
-                j.c.run_at <= self._clock.now(),
-            )
-            .limit(1)
-        )
-        return found.first() is not None
-
-    @staticmethod
-    def _job_row(
-        kind: str, data: str, queue: str | None, run_at: datetime, now: datetime
-    ) -> dict[str, object]:
-        return {
-            "kind": kind,
-            "payload": data,
-            "queue": queue,
-            "state": jobs.JobState.PENDING.value,
-            "run_at": run_at,
-            "attempts": 0,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "last_error": None,
-            "created_at": now,
-            "updated_at": now,
-        }
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
         m = t.slack_messages
@@ -344,9 +288,6 @@ class SqlTransaction:
 
     async def prune_deliveries(self, before: datetime, limit: int) -> int:
         return await retention.prune_deliveries(self._conn, before, limit)
-
-    async def prune_finished_jobs(self, before: datetime, limit: int) -> int:
-        return await retention.prune_finished_jobs(self._conn, before, limit)
 
     async def prune_message_slots(self, before: datetime, limit: int) -> int:
         return await retention.prune_message_slots(self._conn, before, limit)
@@ -546,5 +487,5 @@ class SqlStore:
             if not (exc.connection_invalidated or is_transient(exc)):
                 raise
             raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
-        if self.on_commit is not None and tx.due_now:
-            self.on_commit(tx.due_now)
+        if self.on_commit is not None and tx.jobs.due_now:
+            self.on_commit(tx.jobs.due_now)
