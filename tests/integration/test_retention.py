@@ -54,7 +54,7 @@ async def seed_old_rows(engine: Database, clock: FakeClock) -> None:
     store = SqlStore(engine, clock)
     async with store.transaction() as tx:
         for i in range(1200):
-            await tx.add_delivery(Delivery("shop", f"msg_old_{i}", "0" * 64, "b"))
+            await tx.deliveries.add(Delivery("shop", f"msg_old_{i}", "0" * 64, "b"))
         for state in ("closed", "superseded", "stale", "ready", "promoted"):
             await tx.add_build(a_build(clock, state, BuildState(state)))
             await tx.save_message(state, "card", MessageRef("C0SHOP", f"1.{state}"))
@@ -86,7 +86,7 @@ async def test_the_daily_prune_deletes_old_rows_that_nothing_needs_and_keeps_the
     clock.advance(OLD * 86400)
     store = SqlStore(engine, clock)
     async with store.transaction() as tx:
-        await tx.add_delivery(Delivery("shop", "msg_new", "0" * 64, "b"))
+        await tx.deliveries.add(Delivery("shop", "msg_new", "0" * 64, "b"))
         await tx.add_build(a_build(clock, "recent", BuildState.CLOSED))
         await tx.save_message("recent", "card", MessageRef("C0SHOP", "4.1"))
     today = retention._day(clock.now())

@@ -80,11 +80,11 @@ async def test_a_failed_unit_of_work_leaves_nothing_behind(engine: Database) -> 
 async def test_a_second_delivery_with_the_same_id_is_a_conflict(engine: Database) -> None:
     store = SqlStore(engine, FakeClock())
     async with store.transaction() as tx:
-        await tx.add_delivery(Delivery("shop", "msg_1", "abc", "b1"))
+        await tx.deliveries.add(Delivery("shop", "msg_1", "abc", "b1"))
 
     async def add_again() -> None:
         async with store.transaction() as tx:
-            await tx.add_delivery(Delivery("shop", "msg_1", "def", "b2"))
+            await tx.deliveries.add(Delivery("shop", "msg_1", "def", "b2"))
 
     with pytest.raises(StoreConflict):
         await add_again()

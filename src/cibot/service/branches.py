@@ -63,7 +63,7 @@ async def close_branch(
     now = clock.now()
     async with store.transaction() as tx:
         await tx.lock_target(project.id, BuildType.BRANCH, branch)
-        delivery = await tx.get_delivery(project.id, webhook_id)
+        delivery = await tx.deliveries.get(project.id, webhook_id)
         if delivery is not None:
             if delivery.body_sha256 != body_sha256:
                 raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
@@ -81,7 +81,7 @@ async def close_branch(
             AuditEvent(now, AuditAction.BRANCH_DELETED, project.id, detail=detail)
         )
         answer = {"closed": closed}
-        await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, "", answer))
+        await tx.deliveries.add(Delivery(project.id, webhook_id, body_sha256, "", answer))
     return BranchClosed(tuple(closed))
 
 

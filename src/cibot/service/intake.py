@@ -93,7 +93,7 @@ async def record_build(
         )
     async with store.transaction() as tx:
         await tx.lock_target(project.id, report.type, report.target)
-        delivery = await tx.get_delivery(project.id, webhook_id)
+        delivery = await tx.deliveries.get(project.id, webhook_id)
         if delivery is not None:
             if delivery.body_sha256 != body_sha256:
                 raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
@@ -101,7 +101,7 @@ async def record_build(
         live = await tx.live_builds_of_target(project.id, report.type, report.target)
         same = _same_live_build(live, report)
         if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
-            await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, same.id))
+            await tx.deliveries.add(Delivery(project.id, webhook_id, body_sha256, same.id))
             detail = {"webhook_id": webhook_id}
             await tx.audit.append(
                 AuditEvent(
@@ -110,7 +110,7 @@ async def record_build(
             )
             return Accepted(same.id, replayed=True)
         build = await _add_build(tx, clock.now(), project, report, live)
-        await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, build.id))
+        await tx.deliveries.add(Delivery(project.id, webhook_id, body_sha256, build.id))
         return Accepted(build.id)
 
 

@@ -107,6 +107,18 @@ class Jobs(Protocol):
         ...
 
 
+class Deliveries(Protocol):
+    """The first answer given to each CI webhook id (replayed for repeats of that id)."""
+
+    async def get(self, project_id: str, webhook_id: str) -> Delivery | None: ...
+
+    async def add(self, delivery: Delivery) -> None: ...
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` webhook deliveries recorded before `before`; how many."""
+        ...
+
+
 class Transaction(Protocol):
     """One atomic unit of work: everything written in it commits together or not at all.
 
@@ -115,6 +127,9 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    @property
+    def deliveries(self) -> Deliveries: ...
 
     @property
     def jobs(self) -> Jobs: ...
@@ -152,10 +167,6 @@ class Transaction(Protocol):
         """The newest build of one target and the highest build number CI gave it."""
         ...
 
-    async def get_delivery(self, project_id: str, webhook_id: str) -> Delivery | None: ...
-
-    async def add_delivery(self, delivery: Delivery) -> None: ...
-
     async def touch_build(self, build_id: str, at: datetime) -> None:
         """Something happened to the build (a verdict, a decision): it is not idle since `at`."""
         ...
@@ -174,10 +185,6 @@ class Transaction(Protocol):
 
     async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         """The last known members of each group that has been read from Slack."""
-        ...
-
-    async def prune_deliveries(self, before: datetime, limit: int) -> int:
-        """Delete up to `limit` webhook deliveries recorded before `before`; how many."""
         ...
 
     async def prune_message_slots(self, before: datetime, limit: int) -> int:

@@ -93,7 +93,7 @@ async def prune_retention(
 
 
 async def _deliveries(tx: Transaction, before: datetime, limit: int) -> int:
-    return await tx.prune_deliveries(before, limit)
+    return await tx.deliveries.prune(before, limit)
 
 
 async def _finished_jobs(tx: Transaction, before: datetime, limit: int) -> int:

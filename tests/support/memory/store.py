@@ -18,12 +18,12 @@ from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.jobs import JobPayload
 from cibot.service.ports import (
     AuditEvent,
-    Delivery,
     HomeMark,
     MessageRef,
     TargetSummary,
 )
 from tests.support.memory.audit import MemoryAuditTrail
+from tests.support.memory.deliveries import MemoryDeliveries
 from tests.support.memory.jobs import MemoryJobs
 from tests.support.memory.state import Home, State
 
@@ -32,6 +32,7 @@ class MemoryTransaction:
     def __init__(self, state: State) -> None:
         self.state = state
         self.audit = MemoryAuditTrail(state)
+        self.deliveries = MemoryDeliveries(state)
         self.jobs = MemoryJobs(state)
 
     async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
@@ -107,12 +108,6 @@ class MemoryTransaction:
         ]
         numbers = [b.build_number for b in builds if b.build_number is not None]
         return TargetSummary(builds[-1].id if builds else None, max(numbers, default=None))
-
-    async def get_delivery(self, project_id: str, webhook_id: str) -> Delivery | None:
-        return self.state.deliveries.get((project_id, webhook_id))
-
-    async def add_delivery(self, delivery: Delivery) -> None:
-        self.state.deliveries[(delivery.project_id, delivery.webhook_id)] = delivery
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
         return self.state.messages.get((build_id, role, user))
@@ -197,8 +192,6 @@ class MemoryTransaction:
         return True
 
     # Retention is tested on the real store; the memory one keeps no row times to prune by.
-    async def prune_deliveries(self, before: datetime, limit: int) -> int:
-        return 0
 
     async def prune_message_slots(self, before: datetime, limit: int) -> int:
         return 0

@@ -22,6 +22,7 @@ from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Conn, Database
 from cibot.adapters.store.rows import build_from_row, build_to_row
 from cibot.adapters.store.sql.audit import SqlAuditTrail
+from cibot.adapters.store.sql.deliveries import SqlDeliveries
 from cibot.adapters.store.sql.jobs import SqlJobs
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
@@ -32,7 +33,6 @@ from cibot.service.errors import StoreConflict, StoreUnavailable
 from cibot.service.ports import (
     AuditEvent,
     Clock,
-    Delivery,
     HomeMark,
     MessageRef,
     TargetSummary,
@@ -45,6 +45,7 @@ class SqlTransaction:
         self._conn = conn
         self._clock = clock
         self.audit = SqlAuditTrail(conn, clock)
+        self.deliveries = SqlDeliveries(conn, clock)
         self.jobs = SqlJobs(conn, clock)
 
     async def flush(self) -> None:
@@ -134,22 +135,6 @@ class SqlTransaction:
         params = self._target(project_id, build_type, target)
         row = (await self._conn.execute(q.target_summary, params)).one()
         return TargetSummary(newest_build_id=row.newest, highest_build_number=row.highest)
-
-    async def get_delivery(self, project_id: str, webhook_id: str) -> Delivery | None:
-        params = {"p_project": project_id, "p_webhook": webhook_id}
-        row = (await self._conn.execute(q.get_delivery, params)).first()
-        return Delivery(**row._mapping) if row else None
-
-    async def add_delivery(self, delivery: Delivery) -> None:
-        row = {
-            "project_id": delivery.project_id,
-            "webhook_id": delivery.webhook_id,
-            "body_sha256": delivery.body_sha256,
-            "build_id": delivery.build_id,
-            "created_at": self._clock.now(),
-            "answer": dict(delivery.answer) if delivery.answer is not None else None,
-        }
-        await self._conn.execute(q.add_delivery, row)
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
         m = t.slack_messages
@@ -285,9 +270,6 @@ class SqlTransaction:
             return {}
         rows = await self._conn.execute(sa.select(g).where(g.c.group_id.in_(wanted)))
         return {r.group_id: frozenset(r.members) for r in rows}
-
-    async def prune_deliveries(self, before: datetime, limit: int) -> int:
-        return await retention.prune_deliveries(self._conn, before, limit)
 
     async def prune_message_slots(self, before: datetime, limit: int) -> int:
         return await retention.prune_message_slots(self._conn, before, limit)
