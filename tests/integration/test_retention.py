@@ -56,9 +56,9 @@ async def seed_old_rows(engine: Database, clock: FakeClock) -> None:
         for i in range(1200):
             await tx.deliveries.add(Delivery("shop", f"msg_old_{i}", "0" * 64, "b"))
         for state in ("closed", "superseded", "stale", "ready", "promoted"):
-            await tx.add_build(a_build(clock, state, BuildState(state)))
+            await tx.builds.add(a_build(clock, state, BuildState(state)))
             await tx.save_message(state, "card", MessageRef("C0SHOP", f"1.{state}"))
-        await tx.add_build(a_build(clock, "released", BuildState.CLOSED))  # promoted, then closed
+        await tx.builds.add(a_build(clock, "released", BuildState.CLOSED))  # promoted, then closed
         for build_id in ("closed", "released"):
             decision = await tx.add_decision(Decision(build_id, Action.DEPLOY, "U0O", clock.now()))
             await tx.save_message(build_id, f"announce:{decision.id}", MessageRef("C0SHOP", "2"))
@@ -87,7 +87,7 @@ async def test_the_daily_prune_deletes_old_rows_that_nothing_needs_and_keeps_the
     store = SqlStore(engine, clock)
     async with store.transaction() as tx:
         await tx.deliveries.add(Delivery("shop", "msg_new", "0" * 64, "b"))
-        await tx.add_build(a_build(clock, "recent", BuildState.CLOSED))
+        await tx.builds.add(a_build(clock, "recent", BuildState.CLOSED))
         await tx.save_message("recent", "card", MessageRef("C0SHOP", "4.1"))
     today = retention._day(clock.now())
 

@@ -80,7 +80,7 @@ async def ready_build(store: SqlStore) -> str:
         "b-ready", PROJECT.id, BuildType.BRANCH, "main", "r.example/x:1", BuildState.READY, now, now
     )
     async with store.transaction() as tx:
-        await tx.add_build(build)
+        await tx.builds.add(build)
     return build.id
 
 
@@ -191,4 +191,4 @@ async def test_no_click_or_reason_text_gets_a_5xx(
 
 async def _no_build(store: SqlStore) -> bool:
     async with store.transaction() as tx:
-        return await tx.get_build("b-ready") is None
+        return await tx.builds.get("b-ready") is None

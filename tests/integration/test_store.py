@@ -40,9 +40,9 @@ async def test_a_build_round_trips_with_its_times_in_utc(engine: Database) -> No
     clock = FakeClock()
     store = SqlStore(engine, clock)
     async with store.transaction() as tx:
-        await tx.add_build(a_build(clock))
+        await tx.builds.add(a_build(clock))
     async with store.transaction() as tx:
-        loaded = await tx.get_build("b1")
+        loaded = await tx.builds.get("b1")
     assert loaded == a_build(clock)
 
 
@@ -51,13 +51,13 @@ async def test_a_move_applies_only_from_the_expected_state(engine: Database) -> 
     store = SqlStore(engine, clock)
     before = a_build(clock)
     async with store.transaction() as tx:
-        await tx.add_build(before)
+        await tx.builds.add(before)
     deploying = before.moved_to(BuildState.DEPLOYING, clock.now())
     async with store.transaction() as tx:
-        assert await tx.move_build(before, deploying)
+        assert await tx.builds.move(before, deploying)
     async with store.transaction() as tx:
-        assert not await tx.move_build(before, before.moved_to(BuildState.FAILED, clock.now()))
-        assert (await tx.get_build("b1")) == deploying
+        assert not await tx.builds.move(before, before.moved_to(BuildState.FAILED, clock.now()))
+        assert (await tx.builds.get("b1")) == deploying
 
 
 async def test_a_failed_unit_of_work_leaves_nothing_behind(engine: Database) -> None:
@@ -66,14 +66,14 @@ async def test_a_failed_unit_of_work_leaves_nothing_behind(engine: Database) -> 
 
     async def crash_before_commit() -> None:
         async with store.transaction() as tx:
-            await tx.add_build(a_build(clock))
+            await tx.builds.add(a_build(clock))
             await tx.jobs.enqueue(SyncBuildCard("b1"))
             raise RuntimeError("crash before commit")
 
     with pytest.raises(RuntimeError):
         await crash_before_commit()
     async with store.transaction() as tx:
-        assert await tx.get_build("b1") is None
+        assert await tx.builds.get("b1") is None
     assert await SqlJobQueue(engine).claim("w", clock.now(), 30) is None
 
 
@@ -297,12 +297,12 @@ async def test_the_newest_build_of_a_target_is_never_a_stale_one(engine: Databas
     clock = FakeClock()
     store = SqlStore(engine, clock)
     async with store.transaction() as tx:
-        await tx.add_build(replace(a_build(clock, "b12"), build_number=12))
+        await tx.builds.add(replace(a_build(clock, "b12"), build_number=12))
     clock.advance(1)
     async with store.transaction() as tx:
-        await tx.add_build(replace(a_build(clock, "b11", BuildState.STALE), build_number=11))
+        await tx.builds.add(replace(a_build(clock, "b11", BuildState.STALE), build_number=11))
 
     async with store.transaction() as tx:
-        summary = await tx.target_summary("shop", BuildType.BRANCH, "main")
+        summary = await tx.builds.target_summary("shop", BuildType.BRANCH, "main")
 
     assert (summary.newest_build_id, summary.highest_build_number) == ("b12", 12)

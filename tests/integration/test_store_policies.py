@@ -135,14 +135,14 @@ async def test_a_job_with_a_dedupe_key_is_enqueued_once_ever(store: SqlStore) ->
 
 async def test_a_move_keeps_fields_another_transaction_wrote_meanwhile(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        await tx.add_build(replace(a_build(), state=BuildState.DEPLOYING))
-        read = await tx.get_build("b1")
+        await tx.builds.add(replace(a_build(), state=BuildState.DEPLOYING))
+        read = await tx.builds.get("b1")
     async with store.transaction() as tx:
-        await tx.set_author_user("b1", "U0ANN")  # the author lookup lands meanwhile
+        await tx.builds.set_author_user("b1", "U0ANN")  # the author lookup lands meanwhile
     assert read is not None
     async with store.transaction() as tx:
-        assert await tx.move_build(read, read.moved_to(BuildState.READY, CLOCK.now()))
-        stored = await tx.get_build("b1")
+        assert await tx.builds.move(read, read.moved_to(BuildState.READY, CLOCK.now()))
+        stored = await tx.builds.get("b1")
     assert stored is not None and stored.state is BuildState.READY
     assert stored.author_user == "U0ANN"
 
@@ -159,12 +159,12 @@ async def test_a_locked_build_makes_a_second_transaction_on_it_wait_its_turn(
     store: SqlStore,
 ) -> None:
     async with store.transaction() as tx:
-        await tx.add_build(a_build())
+        await tx.builds.add(a_build())
     held, order = asyncio.Event(), []
 
     async def first() -> None:
         async with store.transaction() as tx:
-            await tx.lock_build("b1")
+            await tx.builds.lock("b1")
             held.set()
             await asyncio.sleep(0.3)
             order.append("first done")
@@ -172,7 +172,7 @@ async def test_a_locked_build_makes_a_second_transaction_on_it_wait_its_turn(
     async def second() -> None:
         await held.wait()
         async with store.transaction() as tx:
-            await tx.lock_build("b1")
+            await tx.builds.lock("b1")
             order.append("second locked")
 
     await asyncio.gather(first(), second())

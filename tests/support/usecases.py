@@ -74,7 +74,7 @@ async def promoting(store: Store, clock: Clock, build_id: str = "b1") -> DeployP
         now, now, digest=DIGEST, ready_at=now,
     )  # fmt: skip
     async with store.transaction() as tx:
-        await tx.add_build(ready)
+        await tx.builds.add(ready)
     qa, owner = next(iter(PROJECT.qa)), next(iter(PROJECT.owners))
     await review.click(store, clock, PROJECTS, review.Click(build_id, qa, Action.APPROVE))
     deploy = review.Click(build_id, owner, Action.DEPLOY)

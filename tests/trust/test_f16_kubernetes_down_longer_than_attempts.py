@@ -197,7 +197,7 @@ async def jobs(store: SqlStore, kind: str) -> list[dict[str, Any]]:
 
 async def get_build(store: SqlStore, build_id: str) -> Build:
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
     assert build is not None
     return build
 

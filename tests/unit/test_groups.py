@@ -48,7 +48,7 @@ async def _ready_build(store: MemoryStore, clock: FakeClock) -> None:
         "b1", "shop", BuildType.BRANCH, "main", "r.example/a:1", BuildState.READY, now, now
     )
     async with store.transaction() as tx:
-        await tx.add_build(build)
+        await tx.builds.add(build)
 
 
 @pytest.mark.parametrize(

@@ -47,7 +47,7 @@ async def ready(store: MemoryStore, clock: FakeClock, build_id: str = "b1") -> N
         preview_url="https://main.branch.shop.example.com",
     )  # fmt: skip
     async with store.transaction() as tx:
-        await tx.add_build(build)
+        await tx.builds.add(build)
 
 
 async def publish(store: MemoryStore, clock: FakeClock, chat: FakeChat, user: str) -> None:

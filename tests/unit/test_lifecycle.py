@@ -84,7 +84,7 @@ async def deployed(
         clock.now(), clock.now(), **changes,
     )  # fmt: skip
     async with store.transaction() as tx:
-        await tx.add_build(build)
+        await tx.builds.add(build)
     cluster = FakeCluster(outcome=outcome) if outcome else FakeCluster()
     await preview.deploy_preview(
         DeployPreview("b1", "shop/shop-branch-main"),
@@ -580,7 +580,7 @@ async def add(
         build_id, "shop", build_type, target, "r.example/shop:1", state, clock.now(), clock.now()
     )
     async with store.transaction() as tx:
-        await tx.add_build(build)
+        await tx.builds.add(build)
 
 
 async def test_a_deleted_branch_closes_its_builds_and_queues_the_removal_of_its_preview() -> None:

@@ -26,12 +26,12 @@ async def _look_up(chat: Chat, author: str) -> str:
 
 async def resolve_author(job: ResolveAuthor, *, store: Store, chat: Chat, clock: Clock) -> None:
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
+        build = await tx.builds.get(job.build_id)
     if build is None or build.author is None or not build.author_pending:
         return
     user = await _look_up(chat, build.author)
     async with store.transaction() as tx:
-        await tx.set_author_user(build.id, user)
+        await tx.builds.set_author_user(build.id, user)
         detail = {"author": build.author, "slack_user": user or None}
         await tx.audit.append(
             AuditEvent(
@@ -39,6 +39,6 @@ async def resolve_author(job: ResolveAuthor, *, store: Store, chat: Chat, clock:
             )
         )
         await tx.jobs.enqueue(SyncBuildCard(build.id))  # it names the author, known or not
-        current = await tx.get_build(build.id)
+        current = await tx.builds.get(build.id)
         if current is not None and current.state is BuildState.READY:
             await tx.jobs.enqueue(SyncReviewDMs(build.id))

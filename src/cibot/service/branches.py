@@ -62,7 +62,7 @@ async def close_branch(
     """Close the branch's builds and queue its preview's removal; replay a repeated id."""
     now = clock.now()
     async with store.transaction() as tx:
-        await tx.lock_target(project.id, BuildType.BRANCH, branch)
+        await tx.builds.lock_target(project.id, BuildType.BRANCH, branch)
         delivery = await tx.deliveries.get(project.id, webhook_id)
         if delivery is not None:
             if delivery.body_sha256 != body_sha256:
@@ -88,7 +88,7 @@ async def close_branch(
 async def _builds_of(
     tx: Transaction, project: Project, branch: str, states: frozenset[BuildState]
 ) -> list[Build]:
-    found = await tx.builds_of_project(project.id, states)
+    found = await tx.builds.of_project(project.id, states)
     return [b for b in found if b.type is BuildType.BRANCH and b.target == branch]
 
 

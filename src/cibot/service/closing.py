@@ -33,11 +33,11 @@ async def close(
     A deploy job moving it on (accepted → deploying → ready) does not stop the close.
     `note` says why ci-bot closed it; it becomes the build's reason, shown on its card.
     """
-    current = await tx.lock_build(build.id)
+    current = await tx.builds.lock(build.id)
     if current is None or not still_applies(build.state, current.state):
         return False
     changes = {"reason": note} if note is not None else {}
-    if not await tx.move_build(current, current.moved_to(BuildState.CLOSED, now, **changes)):
+    if not await tx.builds.move(current, current.moved_to(BuildState.CLOSED, now, **changes)):
         return False
     await tx.add_decision(Decision(build.id, Action.CLOSE, actor, now, note=note))
     detail = {"reason": note} if note is not None else None

@@ -114,7 +114,7 @@ async def _refusal(tx: Transaction, parsed: _Parsed, user: str, now: datetime) -
 
 async def _redraw_reviews(tx: Transaction, project: Project) -> None:
     """The owner DMs of builds in review show the freeze (and the Deploy button or not)."""
-    for build in await tx.builds_of_project(project.id, (BuildState.READY,)):
+    for build in await tx.builds.of_project(project.id, (BuildState.READY,)):
         await tx.jobs.enqueue(SyncReviewDMs(build.id))
 
 

@@ -33,7 +33,7 @@ async def expire_review(
 ) -> None:
     now = clock.now()
     async with store.transaction() as tx:
-        build = await tx.lock_build(job.build_id)
+        build = await tx.builds.lock(job.build_id)
         project = projects.get(build.project_id) if build else None
         if build is None or project is None or build.state is not BuildState.READY:
             return
@@ -43,7 +43,7 @@ async def expire_review(
         if now < expires_at:
             await schedule(tx, project, build, now)  # the review time was made longer
             return
-        if await tx.move_build(build, build.moved_to(BuildState.EXPIRED, now)):
+        if await tx.builds.move(build, build.moved_to(BuildState.EXPIRED, now)):
             detail = {"expired_at": expires_at.isoformat()}
             await tx.audit.append(
                 AuditEvent(

@@ -83,5 +83,5 @@ async def refresh_groups(
     async with store.transaction() as tx:
         for project in projects.values():
             if project.groups & changed:
-                for build in await tx.builds_of_project(project.id, (BuildState.READY,)):
+                for build in await tx.builds.of_project(project.id, (BuildState.READY,)):
                     await tx.jobs.enqueue(SyncReviewDMs(build.id))

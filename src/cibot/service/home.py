@@ -156,7 +156,7 @@ async def read_home(
         roster = await roster_of(tx, project, now)
         if user not in roster.everyone:
             continue
-        builds = await tx.builds_of_project(project.id, PREVIEWS)
+        builds = await tx.builds.of_project(project.id, PREVIEWS)
         for build in builds:
             if build.state is BuildState.READY:
                 waiting += await _waiting_for(tx, project, roster, build, user=user, now=now)
@@ -206,7 +206,7 @@ async def _project_home(
         roles=roles,
         previews=_newest_per_target(builds),
         release=release,
-        release_build=await tx.get_build(release.build_id) if release else None,
+        release_build=await tx.builds.get(release.build_id) if release else None,
         previous=previous,
         freeze=project.policy.freeze(await tx.freeze_of(project.id), now),
         busy_with=busy,

@@ -47,7 +47,7 @@ async def check_idle_preview(
 ) -> None:
     now = clock.now()
     async with store.transaction() as tx:
-        build = await tx.lock_build(job.build_id)
+        build = await tx.builds.lock(job.build_id)
         project = projects.get(build.project_id) if build else None
         if build is None or project is None:
             return
@@ -76,7 +76,7 @@ async def _step(tx: Transaction, now: datetime, project: Project, build: Build) 
             await look_again(tx, build.id, check.at)
         case IdleStep.WARN:
             assert check.at is not None
-            await tx.mark_idle_warning(build.id, since, check.at)
+            await tx.builds.mark_idle_warning(build.id, since, check.at)
             detail = {"idle_since": since.isoformat(), "removal_at": check.at.isoformat()}
             await tx.audit.append(
                 AuditEvent(
@@ -113,7 +113,7 @@ async def warn_idle_preview(
 ) -> None:
     """Reply under each owner's DM, or under the card when nobody got a DM (a failed build)."""
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
+        build = await tx.builds.get(job.build_id)
         project = projects.get(build.project_id) if build else None
         if build is None or project is None:
             return

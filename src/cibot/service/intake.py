@@ -92,13 +92,13 @@ async def record_build(
             f"image {report.image!r} is not from a registry or repository {project.name} allows"
         )
     async with store.transaction() as tx:
-        await tx.lock_target(project.id, report.type, report.target)
+        await tx.builds.lock_target(project.id, report.type, report.target)
         delivery = await tx.deliveries.get(project.id, webhook_id)
         if delivery is not None:
             if delivery.body_sha256 != body_sha256:
                 raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
             return Accepted(delivery.build_id, replayed=True)
-        live = await tx.live_builds_of_target(project.id, report.type, report.target)
+        live = await tx.builds.live_of_target(project.id, report.type, report.target)
         same = _same_live_build(live, report)
         if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
             await tx.deliveries.add(Delivery(project.id, webhook_id, body_sha256, same.id))
@@ -118,7 +118,7 @@ async def _add_build(
     tx: Transaction, now: datetime, project: Project, report: BuildReport, live: Sequence[Build]
 ) -> Build:
     """Record the build; unless it came late, it supersedes the `live` builds of its target."""
-    summary = await tx.target_summary(project.id, report.type, report.target)
+    summary = await tx.builds.target_summary(project.id, report.type, report.target)
     stale = _is_stale(report, summary.highest_build_number)
     build = Build(
         id=new_build_id(now),
@@ -137,7 +137,7 @@ async def _add_build(
         reason="a newer build number of this target arrived first" if stale else None,
         author_user=author_user(report.author),
     )
-    await tx.add_build(build)
+    await tx.builds.add(build)
     await tx.audit.append(
         AuditEvent(
             now,
@@ -171,12 +171,12 @@ async def supersede(
 
     `reason` (why it stopped, e.g. its failed production deploy) replaces the one it had.
     """
-    current = await tx.lock_build(older.id)
+    current = await tx.builds.lock(older.id)
     if current is None or not still_applies(older.state, current.state):
         return False
     changes = {} if reason is None else {"reason": reason}
     superseded = current.moved_to(BuildState.SUPERSEDED, now, superseded_by=newer.id, **changes)
-    if not await tx.move_build(current, superseded):
+    if not await tx.builds.move(current, superseded):
         return False
     detail = {"by": newer.id}
     await tx.audit.append(
@@ -196,7 +196,7 @@ async def _supersede_other_tags(
     tag's environment is left to nobody: it is deleted (only ci-bot's objects, only while
     no newer build of that tag lives in it).
     """
-    for older in await tx.builds_of_project(project.id, LIVE):
+    for older in await tx.builds.of_project(project.id, LIVE):
         if older.type is not BuildType.TAG or older.target == build.target:
             continue
         if await supersede(tx, now, older, build):

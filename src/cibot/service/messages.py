@@ -105,11 +105,11 @@ async def load_review(
     store: Store, clock: Clock, projects: Mapping[str, Project], build_id: str
 ) -> Review | None:
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
         if build is None or build.project_id not in projects:
             return None
         project = projects[build.project_id]
-        newer = await tx.get_build(build.superseded_by) if build.superseded_by else None
+        newer = await tx.builds.get(build.superseded_by) if build.superseded_by else None
         return Review(
             project=project,
             build=build,
@@ -330,7 +330,7 @@ async def announce_decision(
 ) -> None:
     """Post the announcement of a production decision once; afterwards, redraw it."""
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
+        build = await tx.builds.get(job.build_id)
         decision = await tx.get_decision(job.decision_id)
         if build is None or decision is None or build.project_id not in projects:
             return

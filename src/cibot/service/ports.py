@@ -119,28 +119,16 @@ class Deliveries(Protocol):
         ...
 
 
-class Transaction(Protocol):
-    """One atomic unit of work: everything written in it commits together or not at all.
-
-    Its repositories, one per aggregate or concern, all write in this one transaction.
-    """
-
-    @property
-    def audit(self) -> AuditTrail: ...
-
-    @property
-    def deliveries(self) -> Deliveries: ...
-
-    @property
-    def jobs(self) -> Jobs: ...
+class Builds(Protocol):
+    """The builds CI reported, each moved through its states by compare-and-set."""
 
     async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
         """Serialise writers of one target's builds until this transaction ends."""
         ...
 
-    async def get_build(self, build_id: str) -> Build | None: ...
+    async def get(self, build_id: str) -> Build | None: ...
 
-    async def lock_build(self, build_id: str) -> Build | None:
+    async def lock(self, build_id: str) -> Build | None:
         """The build, locked until this transaction ends: decisions about it are serialised.
 
         A click is judged on the build *and* its verdicts; holding the build's lock while
@@ -149,13 +137,13 @@ class Transaction(Protocol):
         """
         ...
 
-    async def add_build(self, build: Build) -> None: ...
+    async def add(self, build: Build) -> None: ...
 
-    async def move_build(self, before: Build, after: Build) -> bool:
+    async def move(self, before: Build, after: Build) -> bool:
         """Write `after` only if the stored state is still `before.state` (compare-and-set)."""
         ...
 
-    async def live_builds_of_target(
+    async def live_of_target(
         self, project_id: str, build_type: BuildType, target: str
     ) -> Sequence[Build]:
         """The builds of one target still in play (accepted, deploying, ready, failed)."""
@@ -167,7 +155,7 @@ class Transaction(Protocol):
         """The newest build of one target and the highest build number CI gave it."""
         ...
 
-    async def touch_build(self, build_id: str, at: datetime) -> None:
+    async def touch(self, build_id: str, at: datetime) -> None:
         """Something happened to the build (a verdict, a decision): it is not idle since `at`."""
         ...
 
@@ -179,9 +167,28 @@ class Transaction(Protocol):
         self, build_id: str, idle_since: datetime, removal_at: datetime
     ) -> None: ...
 
-    async def builds_of_project(
+    async def of_project(
         self, project_id: str, states: Iterable[BuildState]
     ) -> Sequence[Build]: ...
+
+
+class Transaction(Protocol):
+    """One atomic unit of work: everything written in it commits together or not at all.
+
+    Its repositories, one per aggregate or concern, all write in this one transaction.
+    """
+
+    @property
+    def audit(self) -> AuditTrail: ...
+
+    @property
+    def builds(self) -> Builds: ...
+
+    @property
+    def deliveries(self) -> Deliveries: ...
+
+    @property
+    def jobs(self) -> Jobs: ...
 
     async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         """The last known members of each group that has been read from Slack."""

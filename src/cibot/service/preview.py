@@ -58,7 +58,7 @@ async def give_up(
     """The build's deploy job died, or is gone: fail the build with `reason`, if it is still
     accepted or deploying (compare-and-set), and say so on its card."""
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
     if build is not None and build.project_id in projects:
         failed = RolloutOutcome(ready=False, reason=reason)
         project = projects[build.project_id]
@@ -92,10 +92,10 @@ async def _unavailable(
         await _finish(store, clock, project, build.id, RolloutOutcome(ready=False, reason=reason))
         return
     async with store.transaction() as tx:
-        current = await tx.get_build(build.id)
+        current = await tx.builds.get(build.id)
         if current is not None and current.state is BuildState.DEPLOYING:
             noted = replace(current, reason=f"Kubernetes unreachable, retrying: {exc}")
-            if current.reason != noted.reason and await tx.move_build(current, noted):
+            if current.reason != noted.reason and await tx.builds.move(current, noted):
                 await tx.jobs.enqueue(SyncBuildCard(build.id))
     raise exc
 
@@ -103,12 +103,12 @@ async def _unavailable(
 async def _start(store: Store, clock: Clock, build_id: str) -> Build | None:
     """Move the build to DEPLOYING; None when it should not be deployed (any more)."""
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
         if build is None or build.state not in (BuildState.ACCEPTED, BuildState.DEPLOYING):
             return None
         if build.state is BuildState.ACCEPTED:
             deploying = build.moved_to(BuildState.DEPLOYING, clock.now())
-            if not await tx.move_build(build, deploying):
+            if not await tx.builds.move(build, deploying):
                 return None
             await tx.jobs.enqueue(SyncBuildCard(build.id))
             build = deploying
@@ -136,7 +136,7 @@ async def _finish(
     """
     now = clock.now()
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
         if build is None or build.state not in settles:
             return
         if outcome.ready:
@@ -150,7 +150,7 @@ async def _finish(
             )
         else:
             after = build.moved_to(BuildState.FAILED, now, reason=outcome.reason, active_at=now)
-        if await tx.move_build(build, after):
+        if await tx.builds.move(build, after):
             action = AuditAction.PREVIEW_READY if outcome.ready else AuditAction.PREVIEW_FAILED
             detail = {"digest": outcome.digest} if outcome.ready else {"reason": outcome.reason}
             await tx.audit.append(

@@ -78,7 +78,7 @@ async def deploy_production(
     render: RenderProduction,
 ) -> None:
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
+        build = await tx.builds.get(job.build_id)
         decision = await tx.get_decision(job.decision_id)
         if build is None or decision is None or decision.outcome is not None:
             return  # settled already: this job ran before, or gave up and was settled
@@ -127,7 +127,7 @@ async def roll_back(
     async with store.transaction() as tx:
         decision = await tx.get_decision(job.decision_id)
         target = await tx.get_release(job.to_release)
-        build = await tx.get_build(target.build_id) if target else None
+        build = await tx.builds.get(target.build_id) if target else None
     if decision is None or decision.outcome is not None or target is None or build is None:
         return
     pinned = replace(build, digest=target.digest)
@@ -176,7 +176,7 @@ async def give_up(
     failed with `reason`, free the slot and put the build back in review; once."""
     async with store.transaction() as tx:
         decision = await tx.get_decision(decision_id)
-        build = await tx.get_build(decision.build_id) if decision is not None else None
+        build = await tx.builds.get(decision.build_id) if decision is not None else None
         if decision is not None and build is not None and decision.outcome is not None:
             await tx.free_production(build.project_id, decision_id)  # if it still held it
     if decision is None or build is None or build.project_id not in projects:
@@ -219,7 +219,7 @@ async def _settle(
 async def _settle_build(
     tx: Transaction, now: datetime, project: Project, build: Build, outcome: RolloutOutcome
 ) -> None:
-    stored = await tx.get_build(build.id)
+    stored = await tx.builds.get(build.id)
     if stored is None or stored.state is not BuildState.PROMOTING:
         return
     if outcome.ready:
@@ -230,7 +230,7 @@ async def _settle_build(
             await intake.supersede(tx, now, stored, newer, reason=outcome.reason)
             return
         after = stored.moved_to(BuildState.READY, now, reason=outcome.reason)
-    if await tx.move_build(stored, after):
+    if await tx.builds.move(stored, after):
         await tx.jobs.enqueue(SyncReviewDMs(build.id))
         await tx.jobs.enqueue(SyncBuildCard(build.id))
         if not outcome.ready:  # in review again: its time may have run out meanwhile
@@ -244,7 +244,7 @@ async def _newer_build(tx: Transaction, build: Build) -> Build | None:
     way); if that deploy fails, it must not come back to review beside the newer build with
     its old approvals (TRUST T7: no approval survives a newer build).
     """
-    live = await tx.live_builds_of_target(build.project_id, build.type, build.target)
+    live = await tx.builds.live_of_target(build.project_id, build.type, build.target)
     newer = [b for b in live if (b.created_at, b.id) > (build.created_at, build.id)]
     return newer[-1] if newer else None
 
@@ -282,10 +282,10 @@ async def delete_preview(
 ) -> None:
     """Delete the preview, unless a newer build of the same target now lives in it."""
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
+        build = await tx.builds.get(job.build_id)
         if build is None:
             return
-        summary = await tx.target_summary(build.project_id, build.type, build.target)
+        summary = await tx.builds.target_summary(build.project_id, build.type, build.target)
     if summary.newest_build_id != build.id or build.state not in GONE:
         return
     await cluster.delete_environment(

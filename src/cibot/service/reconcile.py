@@ -84,7 +84,7 @@ async def _holds(store: Store, projects: Mapping[str, Project]) -> set[Hold]:
             holder = await tx.production_holder(project_id)
             if holder is not None:
                 holds.add(("decision", holder))
-            for build in await tx.builds_of_project(project_id, in_progress):
+            for build in await tx.builds.of_project(project_id, in_progress):
                 if build.state is not BuildState.PROMOTING:
                     holds.add(("build", build.id))
                     continue

@@ -66,7 +66,7 @@ async def _due(
 ) -> tuple[Project, Build, list[tuple[str, MessageRef]]] | None:
     """The build and the QA DMs to remind under; None when nobody is to be reminded."""
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
         project = projects.get(build.project_id) if build else None
         if build is None or project is None or build.state is not BuildState.READY:
             return None

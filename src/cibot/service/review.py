@@ -68,7 +68,7 @@ async def reason_form(
     Read-only: a refusal is recorded (and explained) when the click itself is made.
     """
     async with store.transaction() as tx:
-        build = await tx.get_build(click.build_id)
+        build = await tx.builds.get(click.build_id)
         if build is None or await _refusal(tx, clock.now(), projects, build, click) is not None:
             return None
     return ReasonForm(build, projects[build.project_id])
@@ -89,7 +89,7 @@ async def click(
     now = clock.now()
     try:
         async with store.transaction() as tx:
-            build = await tx.lock_build(click.build_id)
+            build = await tx.builds.lock(click.build_id)
             refusal = await _refusal(tx, now, projects, build, click)
             if refusal is not None:  # nothing written yet: record it in this transaction
                 await _record(tx, now, build, click, refusal)
@@ -98,7 +98,7 @@ async def click(
             await _take(tx, now, projects[build.project_id], build, click)
     except Refused as refused:  # a compare-and-set lost half-way: its writes were rolled back
         async with store.transaction() as tx:
-            build = await tx.get_build(click.build_id)
+            build = await tx.builds.get(click.build_id)
             await _record(tx, now, build, click, refused.refusal)
         return Answer(refused.refusal)
     return Answer()
@@ -171,7 +171,7 @@ async def _verdict(tx: Transaction, now: datetime, build: Build, click: Click) -
     verdict = VerdictRecord(build.id, click.user, VERDICT_OF[click.action], now, click.reason)
     if not await tx.add_verdict(verdict):
         raise Refused(Refusal("you already gave your verdict on this build", denied=False))
-    await tx.touch_build(build.id, now)
+    await tx.builds.touch(build.id, now)
     detail = {"reason": click.reason} if click.reason else None
     await tx.audit.append(
         AuditEvent(
@@ -201,9 +201,9 @@ async def _deploy(
     if not await tx.claim_production(project.id, build.id, decision.id, now):
         busy = Refusal("another production deployment has just started; try again after it", False)
         raise Refused(busy)
-    if not await tx.move_build(build, build.moved_to(BuildState.PROMOTING, now, reason=None)):
+    if not await tx.builds.move(build, build.moved_to(BuildState.PROMOTING, now, reason=None)):
         raise Refused(Refusal("someone else has just started or changed this deployment", False))
-    await tx.touch_build(build.id, now)
+    await tx.builds.touch(build.id, now)
     action = (
         AuditAction.PRODUCTION_OVERRIDE if note is not None else AuditAction.PRODUCTION_REQUESTED
     )

@@ -10,7 +10,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from cibot.domain.build import LIVE, Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
@@ -20,9 +19,9 @@ from cibot.service.ports import (
     AuditEvent,
     HomeMark,
     MessageRef,
-    TargetSummary,
 )
 from tests.support.memory.audit import MemoryAuditTrail
+from tests.support.memory.builds import MemoryBuilds
 from tests.support.memory.deliveries import MemoryDeliveries
 from tests.support.memory.jobs import MemoryJobs
 from tests.support.memory.state import Home, State
@@ -32,82 +31,9 @@ class MemoryTransaction:
     def __init__(self, state: State) -> None:
         self.state = state
         self.audit = MemoryAuditTrail(state)
+        self.builds = MemoryBuilds(state)
         self.deliveries = MemoryDeliveries(state)
         self.jobs = MemoryJobs(state)
-
-    async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
-        return None
-
-    async def get_build(self, build_id: str) -> Build | None:
-        return self.state.builds.get(build_id)
-
-    async def lock_build(self, build_id: str) -> Build | None:
-        return self.state.builds.get(build_id)  # one transaction at a time in memory
-
-    async def add_build(self, build: Build) -> None:
-        self.state.builds[build.id] = build
-
-    async def move_build(self, before: Build, after: Build) -> bool:
-        current = self.state.builds.get(before.id)
-        if current is None or current.state is not before.state:
-            return False
-        changed = {
-            name: getattr(after, name)
-            for name in Build.__slots__
-            if getattr(after, name) != getattr(before, name)
-        }
-        self.state.builds[after.id] = replace(current, **changed)
-        return True
-
-    def _set_build(self, build_id: str, **values: Any) -> None:
-        if build_id in self.state.builds:
-            self.state.builds[build_id] = replace(self.state.builds[build_id], **values)
-
-    async def touch_build(self, build_id: str, at: datetime) -> None:
-        self._set_build(build_id, active_at=at)
-
-    async def set_author_user(self, build_id: str, user: str) -> None:
-        self._set_build(build_id, author_user=user)
-
-    async def mark_idle_warning(
-        self, build_id: str, idle_since: datetime, removal_at: datetime
-    ) -> None:
-        self._set_build(build_id, idle_warned_for=idle_since, removal_at=removal_at)
-
-    async def builds_of_project(
-        self, project_id: str, states: Iterable[BuildState]
-    ) -> Sequence[Build]:
-        wanted = frozenset(states)
-        found = [
-            b
-            for b in self.state.builds.values()
-            if b.project_id == project_id and b.state in wanted
-        ]
-        return sorted(found, key=lambda b: (b.created_at, b.id))
-
-    def _of_target(self, project_id: str, build_type: BuildType, target: str) -> list[Build]:
-        found = [
-            b
-            for b in self.state.builds.values()
-            if (b.project_id, b.type, b.target) == (project_id, build_type, target)
-        ]
-        return sorted(found, key=lambda b: (b.created_at, b.id))
-
-    async def live_builds_of_target(
-        self, project_id: str, build_type: BuildType, target: str
-    ) -> Sequence[Build]:
-        return [b for b in self._of_target(project_id, build_type, target) if b.state in LIVE]
-
-    async def target_summary(
-        self, project_id: str, build_type: BuildType, target: str
-    ) -> TargetSummary:
-        builds = [
-            b
-            for b in self._of_target(project_id, build_type, target)
-            if b.state is not BuildState.STALE
-        ]
-        numbers = [b.build_number for b in builds if b.build_number is not None]
-        return TargetSummary(builds[-1].id if builds else None, max(numbers, default=None))
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
         return self.state.messages.get((build_id, role, user))
