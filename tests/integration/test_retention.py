@@ -60,7 +60,9 @@ async def seed_old_rows(engine: Database, clock: FakeClock) -> None:
             await tx.save_message(state, "card", MessageRef("C0SHOP", f"1.{state}"))
         await tx.builds.add(a_build(clock, "released", BuildState.CLOSED))  # promoted, then closed
         for build_id in ("closed", "released"):
-            decision = await tx.add_decision(Decision(build_id, Action.DEPLOY, "U0O", clock.now()))
+            decision = await tx.reviews.add_decision(
+                Decision(build_id, Action.DEPLOY, "U0O", clock.now())
+            )
             await tx.save_message(build_id, f"announce:{decision.id}", MessageRef("C0SHOP", "2"))
             await tx.add_release(
                 Release("shop", build_id, "r@sha256:1", "sha256:1", ReleaseKind.PROMOTION,

@@ -81,6 +81,6 @@ async def promoting(store: Store, clock: Clock, build_id: str = "b1") -> DeployP
     answer = await review.click(store, clock, PROJECTS, deploy)
     assert answer.accepted, answer.refusal
     async with store.transaction() as tx:
-        decision = await tx.latest_decision(build_id)
+        decision = await tx.reviews.latest_decision(build_id)
     assert decision is not None and decision.id is not None
     return DeployProduction(build_id, decision.id, production_environment(PROJECT))

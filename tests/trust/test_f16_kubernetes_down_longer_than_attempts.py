@@ -242,7 +242,7 @@ async def test_F16_a_production_deploy_whose_job_dies_goes_back_to_review_with_t
     assert dead["state"] == JobState.DEAD
     why = "ci-bot gave up after 2 attempt(s): RuntimeError: boom"
     async with store.transaction() as tx:
-        decision = await tx.get_decision(job.decision_id)
+        decision = await tx.reviews.get_decision(job.decision_id)
         holder = await tx.production_holder("shop")
     assert decision is not None and (decision.outcome, decision.reason) == ("failed", why)
     assert holder is None, "the slot is free"

@@ -187,7 +187,7 @@ async def test_F17_two_overlapping_runs_of_one_production_deploy_settle_it_once_
     await asyncio.wait_for(asyncio.gather(deploy(job), deploy(job)), 30)
 
     async with store.transaction() as tx:
-        decision = await tx.get_decision(job.decision_id)
+        decision = await tx.reviews.get_decision(job.decision_id)
         build = await tx.builds.get(job.build_id)
         releases = await tx.releases_of("shop")
         audit = await tx.audit.events("shop")

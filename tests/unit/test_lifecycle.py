@@ -474,7 +474,7 @@ async def test_a_rejection_is_an_answer_too() -> None:
     clock, chat = FakeClock(), FakeChat()
     store = await review_store(clock)
     async with store.transaction() as tx:
-        await tx.add_verdict(VerdictRecord("b1", "U0QA2", Verdict.REJECTED, clock.now()))
+        await tx.reviews.add_verdict(VerdictRecord("b1", "U0QA2", Verdict.REJECTED, clock.now()))
     clock.advance(3600)
 
     await remind(store, clock, chat)

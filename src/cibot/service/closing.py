@@ -39,7 +39,7 @@ async def close(
     changes = {"reason": note} if note is not None else {}
     if not await tx.builds.move(current, current.moved_to(BuildState.CLOSED, now, **changes)):
         return False
-    await tx.add_decision(Decision(build.id, Action.CLOSE, actor, now, note=note))
+    await tx.reviews.add_decision(Decision(build.id, Action.CLOSE, actor, now, note=note))
     detail = {"reason": note} if note is not None else None
     await tx.audit.append(AuditEvent(now, action, build.project_id, build.id, actor, detail))
     await tx.jobs.enqueue(SyncReviewDMs(build.id))

@@ -21,7 +21,7 @@ async def roster_of(tx: Transaction, project: Project, now: datetime) -> Roster:
 async def situation_of(
     tx: Transaction, project: Project, build_id: str | None, now: datetime
 ) -> Situation:
-    verdicts = tuple(await tx.verdicts_of(build_id)) if build_id else ()
+    verdicts = tuple(await tx.reviews.verdicts_of(build_id)) if build_id else ()
     return Situation(
         roster=await roster_of(tx, project, now),
         now=now,

@@ -174,7 +174,7 @@ async def _waiting_for(
         project=project,
         build=build,
         situation=await situation_of(tx, project, build.id, now),
-        decision=await tx.latest_decision(build.id),
+        decision=await tx.reviews.latest_decision(build.id),
         superseded_by=None,
         owner_refs={},
         qa_refs={},

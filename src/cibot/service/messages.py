@@ -114,7 +114,7 @@ async def load_review(
             project=project,
             build=build,
             situation=await situation_of(tx, project, build.id, clock.now()),
-            decision=await tx.latest_decision(build.id),
+            decision=await tx.reviews.latest_decision(build.id),
             superseded_by=newer,
             owner_refs=await tx.messages_of(build.id, OWNER_DM),
             qa_refs=await tx.messages_of(build.id, QA_DM),
@@ -331,7 +331,7 @@ async def announce_decision(
     """Post the announcement of a production decision once; afterwards, redraw it."""
     async with store.transaction() as tx:
         build = await tx.builds.get(job.build_id)
-        decision = await tx.get_decision(job.decision_id)
+        decision = await tx.reviews.get_decision(job.decision_id)
         if build is None or decision is None or build.project_id not in projects:
             return
         notice = await _production_notice(tx, projects[build.project_id], build, decision)

@@ -172,6 +172,33 @@ class Builds(Protocol):
     ) -> Sequence[Build]: ...
 
 
+class Reviews(Protocol):
+    """QA verdicts (one per person and build) and owners' decisions (deploy, close, roll back)."""
+
+    async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]: ...
+
+    async def add_verdict(self, verdict: VerdictRecord) -> bool:
+        """False (and nothing written) when this user already has a verdict on this build."""
+        ...
+
+    async def add_decision(self, decision: Decision) -> Decision:
+        """The decision with its id."""
+        ...
+
+    async def latest_decision(self, build_id: str) -> Decision | None: ...
+
+    async def get_decision(self, decision_id: int) -> Decision | None: ...
+
+    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> bool:
+        """Record how a production decision ended, once: False (and nothing written) when it
+        was settled already (compare-and-set on an unset outcome, the row locked meanwhile)."""
+        ...
+
+    async def start_decision(self, decision_id: int, at: datetime) -> bool:
+        """Record that the decision's deploy job has begun; False when a run began it before."""
+        ...
+
+
 class Transaction(Protocol):
     """One atomic unit of work: everything written in it commits together or not at all.
 
@@ -180,6 +207,9 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    @property
+    def reviews(self) -> Reviews: ...
 
     @property
     def builds(self) -> Builds: ...
@@ -260,29 +290,6 @@ class Transaction(Protocol):
 
     async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
         """When a post was begun whose landing was never recorded (None: there is none)."""
-        ...
-
-    async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]: ...
-
-    async def add_verdict(self, verdict: VerdictRecord) -> bool:
-        """False (and nothing written) when this user already has a verdict on this build."""
-        ...
-
-    async def add_decision(self, decision: Decision) -> Decision:
-        """The decision with its id."""
-        ...
-
-    async def latest_decision(self, build_id: str) -> Decision | None: ...
-
-    async def get_decision(self, decision_id: int) -> Decision | None: ...
-
-    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> bool:
-        """Record how a production decision ended, once: False (and nothing written) when it
-        was settled already (compare-and-set on an unset outcome, the row locked meanwhile)."""
-        ...
-
-    async def start_decision(self, decision_id: int, at: datetime) -> bool:
-        """Record that the decision's deploy job has begun; False when a run began it before."""
         ...
 
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:

@@ -79,7 +79,7 @@ async def deploy_production(
 ) -> None:
     async with store.transaction() as tx:
         build = await tx.builds.get(job.build_id)
-        decision = await tx.get_decision(job.decision_id)
+        decision = await tx.reviews.get_decision(job.decision_id)
         if build is None or decision is None or decision.outcome is not None:
             return  # settled already: this job ran before, or gave up and was settled
         if build.state is not BuildState.PROMOTING:
@@ -109,7 +109,7 @@ async def _frozen_since_the_click(
     over) may find production half-applied, and goes on: a freeze never leaves it so.
     """
     assert decision.id is not None
-    if not await tx.start_decision(decision.id, now):
+    if not await tx.reviews.start_decision(decision.id, now):
         return None
     return project.policy.freeze(await tx.freeze_of(project.id), now)
 
@@ -125,7 +125,7 @@ async def roll_back(
 ) -> None:
     """Redeploy the release before `job.from_release`: its build, at the digest it ran."""
     async with store.transaction() as tx:
-        decision = await tx.get_decision(job.decision_id)
+        decision = await tx.reviews.get_decision(job.decision_id)
         target = await tx.get_release(job.to_release)
         build = await tx.builds.get(target.build_id) if target else None
     if decision is None or decision.outcome is not None or target is None or build is None:
@@ -148,7 +148,7 @@ async def _run(
 
     async def still_wanted() -> bool:
         async with store.transaction() as tx:
-            current = await tx.get_decision(decision.id or 0)
+            current = await tx.reviews.get_decision(decision.id or 0)
         return current is not None and current.outcome is None
 
     until = deadline(project, rollout.started)
@@ -175,7 +175,7 @@ async def give_up(
     """A production deploy's (or rollback's) job died, or is gone: settle its decision as
     failed with `reason`, free the slot and put the build back in review; once."""
     async with store.transaction() as tx:
-        decision = await tx.get_decision(decision_id)
+        decision = await tx.reviews.get_decision(decision_id)
         build = await tx.builds.get(decision.build_id) if decision is not None else None
         if decision is not None and build is not None and decision.outcome is not None:
             await tx.free_production(build.project_id, decision_id)  # if it still held it
@@ -199,7 +199,7 @@ async def _settle(
     async with store.transaction() as tx:
         # The compare-and-set comes first: a second run (a job that ran twice, F17) finds the
         # decision settled and writes nothing, so there is one release and one announcement.
-        if not await tx.settle_decision(decision.id, result, outcome.reason):
+        if not await tx.reviews.settle_decision(decision.id, result, outcome.reason):
             return
         await tx.free_production(build.project_id, decision.id)
         if decision.action is not Action.ROLLBACK:

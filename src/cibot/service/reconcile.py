@@ -88,7 +88,7 @@ async def _holds(store: Store, projects: Mapping[str, Project]) -> set[Hold]:
                 if build.state is not BuildState.PROMOTING:
                     holds.add(("build", build.id))
                     continue
-                decision = await tx.latest_decision(build.id)
+                decision = await tx.reviews.latest_decision(build.id)
                 if decision is not None and decision.id is not None and decision.outcome is None:
                     holds.add(("decision", decision.id))
     return holds

@@ -169,7 +169,7 @@ async def _take(
 
 async def _verdict(tx: Transaction, now: datetime, build: Build, click: Click) -> None:
     verdict = VerdictRecord(build.id, click.user, VERDICT_OF[click.action], now, click.reason)
-    if not await tx.add_verdict(verdict):
+    if not await tx.reviews.add_verdict(verdict):
         raise Refused(Refusal("you already gave your verdict on this build", denied=False))
     await tx.builds.touch(build.id, now)
     detail = {"reason": click.reason} if click.reason else None
@@ -196,7 +196,9 @@ async def _deploy(
 ) -> None:
     """Start a production deploy: the project's one slot, then READY → PROMOTING."""
     note = click.reason if click.action is Action.OVERRIDE else None
-    decision = await tx.add_decision(Decision(build.id, click.action, click.user, now, note=note))
+    decision = await tx.reviews.add_decision(
+        Decision(build.id, click.action, click.user, now, note=note)
+    )
     assert decision.id is not None
     if not await tx.claim_production(project.id, build.id, decision.id, now):
         busy = Refusal("another production deployment has just started; try again after it", False)

@@ -62,7 +62,7 @@ async def rollback(
             assert previous is not None  # authorise_rollback refuses when there is none
             assert previous.id is not None
             assert release.id is not None
-            decision = await tx.add_decision(
+            decision = await tx.reviews.add_decision(
                 Decision(previous.build_id, Action.ROLLBACK, click.user, now)
             )
             assert decision.id is not None

@@ -13,7 +13,6 @@ from typing import Any
 from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
-from cibot.domain.review import Decision, Outcome, VerdictRecord
 from cibot.service.jobs import JobPayload
 from cibot.service.ports import (
     AuditEvent,
@@ -24,6 +23,7 @@ from tests.support.memory.audit import MemoryAuditTrail
 from tests.support.memory.builds import MemoryBuilds
 from tests.support.memory.deliveries import MemoryDeliveries
 from tests.support.memory.jobs import MemoryJobs
+from tests.support.memory.reviews import MemoryReviews
 from tests.support.memory.state import Home, State
 
 
@@ -31,6 +31,7 @@ class MemoryTransaction:
     def __init__(self, state: State) -> None:
         self.state = state
         self.audit = MemoryAuditTrail(state)
+        self.reviews = MemoryReviews(state)
         self.builds = MemoryBuilds(state)
         self.deliveries = MemoryDeliveries(state)
         self.jobs = MemoryJobs(state)
@@ -47,42 +48,6 @@ class MemoryTransaction:
 
     async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
         return self.state.posting.get((build_id, role, user))
-
-    async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]:
-        return [v for (b, _), v in self.state.verdicts.items() if b == build_id]
-
-    async def add_verdict(self, verdict: VerdictRecord) -> bool:
-        key = (verdict.build_id, verdict.user)
-        if key in self.state.verdicts:
-            return False
-        self.state.verdicts[key] = verdict
-        return True
-
-    async def add_decision(self, decision: Decision) -> Decision:
-        stored = replace(decision, id=len(self.state.decisions) + 1)
-        self.state.decisions.append(stored)
-        return stored
-
-    async def latest_decision(self, build_id: str) -> Decision | None:
-        return next((d for d in reversed(self.state.decisions) if d.build_id == build_id), None)
-
-    async def get_decision(self, decision_id: int) -> Decision | None:
-        return next((d for d in self.state.decisions if d.id == decision_id), None)
-
-    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> bool:
-        index = decision_id - 1
-        if self.state.decisions[index].outcome is not None:
-            return False
-        self.state.decisions[index] = replace(
-            self.state.decisions[index], outcome=outcome, reason=reason
-        )
-        return True
-
-    async def start_decision(self, decision_id: int, at: datetime) -> bool:
-        if decision_id in self.state.started:
-            return False
-        self.state.started.add(decision_id)
-        return True
 
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
         return {

@@ -23,10 +23,10 @@ from cibot.adapters.store.sql.audit import SqlAuditTrail
 from cibot.adapters.store.sql.builds import SqlBuilds
 from cibot.adapters.store.sql.deliveries import SqlDeliveries
 from cibot.adapters.store.sql.jobs import SqlJobs
+from cibot.adapters.store.sql.reviews import SqlReviews
 from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release, ReleaseKind
-from cibot.domain.review import Action, Decision, Outcome, Verdict, VerdictRecord
 from cibot.service.errors import StoreConflict, StoreUnavailable
 from cibot.service.ports import (
     AuditEvent,
@@ -42,6 +42,7 @@ class SqlTransaction:
         self._conn = conn
         self._clock = clock
         self.audit = SqlAuditTrail(conn, clock)
+        self.reviews = SqlReviews(conn, clock)
         self.builds = SqlBuilds(conn, clock)
         self.deliveries = SqlDeliveries(conn, clock)
         self.jobs = SqlJobs(conn, clock)
@@ -91,70 +92,6 @@ class SqlTransaction:
         )
         since: datetime | None = (await self._conn.execute(query)).scalar()
         return since
-
-    async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]:
-        v = t.verdicts
-        rows = await self._conn.execute(v.select().where(v.c.build_id == build_id))
-        return [
-            VerdictRecord(r.build_id, r.user_id, Verdict(r.verdict), r.at, r.reason) for r in rows
-        ]
-
-    async def add_verdict(self, verdict: VerdictRecord) -> bool:
-        result = await self._conn.execute(
-            self._insert()(t.verdicts)
-            .values(
-                build_id=verdict.build_id,
-                user_id=verdict.user,
-                verdict=verdict.verdict.value,
-                reason=verdict.reason,
-                at=verdict.at,
-            )
-            .on_conflict_do_nothing(index_elements=["build_id", "user_id"])
-        )
-        return result.rowcount == 1
-
-    async def add_decision(self, decision: Decision) -> Decision:
-        result = await self._conn.execute(
-            t.decisions.insert()
-            .values(
-                build_id=decision.build_id,
-                action=decision.action.value,
-                actor=decision.actor,
-                at=decision.at,
-                outcome=decision.outcome.value if decision.outcome else None,
-                reason=decision.reason,
-                note=decision.note,
-            )
-            .returning(t.decisions.c.id)
-        )
-        return replace(decision, id=result.scalar_one())
-
-    async def latest_decision(self, build_id: str) -> Decision | None:
-        d = t.decisions
-        query = d.select().where(d.c.build_id == build_id).order_by(d.c.id.desc()).limit(1)
-        return _decision((await self._conn.execute(query)).first())
-
-    async def get_decision(self, decision_id: int) -> Decision | None:
-        query = t.decisions.select().where(t.decisions.c.id == decision_id)
-        return _decision((await self._conn.execute(query)).first())
-
-    async def settle_decision(self, decision_id: int, outcome: Outcome, reason: str | None) -> bool:
-        """Compare-and-set on `outcome IS NULL`. The UPDATE locks the row: on PostgreSQL a
-        concurrent settle waits for this one to commit, then finds the outcome set."""
-        d = t.decisions
-        result = await self._conn.execute(
-            d.update()
-            .where(d.c.id == decision_id, d.c.outcome.is_(None))
-            .values(outcome=outcome.value, reason=reason)
-        )
-        return result.rowcount == 1
-
-    async def start_decision(self, decision_id: int, at: datetime) -> bool:
-        d = t.decisions
-        result = await self._conn.execute(
-            d.update().where(d.c.id == decision_id, d.c.started_at.is_(None)).values(started_at=at)
-        )
-        return result.rowcount == 1
 
     async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
         m = t.slack_messages
@@ -321,21 +258,6 @@ def _release(row: Any) -> Release:
         decision_id=row.decision_id,
         rolled_back_from=row.rolled_back_from,
         id=row.id,
-    )
-
-
-def _decision(row: Any) -> Decision | None:
-    if row is None:
-        return None
-    return Decision(
-        build_id=row.build_id,
-        action=Action(row.action),
-        actor=row.actor,
-        at=row.at,
-        id=row.id,
-        outcome=Outcome(row.outcome) if row.outcome else None,
-        reason=row.reason,
-        note=row.note,
     )
 
 
