@@ -64,7 +64,7 @@ async def seed_old_rows(engine: Database, clock: FakeClock) -> None:
                 Decision(build_id, Action.DEPLOY, "U0O", clock.now())
             )
             await tx.save_message(build_id, f"announce:{decision.id}", MessageRef("C0SHOP", "2"))
-            await tx.add_release(
+            await tx.releases.add(
                 Release("shop", build_id, "r@sha256:1", "sha256:1", ReleaseKind.PROMOTION,
                         "U0O", clock.now(), decision_id=decision.id)
             )  # fmt: skip

@@ -115,13 +115,13 @@ async def test_releases_are_a_history_per_project(store: SqlStore) -> None:
                        "U0OWNER", CLOCK.now())  # fmt: skip
 
     async with store.transaction() as tx:
-        first = await tx.add_release(release("b1"))
-        await tx.add_release(release("c1", "blog"))
-        second = await tx.add_release(release("b2"))
+        first = await tx.releases.add(release("b1"))
+        await tx.releases.add(release("c1", "blog"))
+        second = await tx.releases.add(release("b2"))
     async with store.transaction() as tx:
-        assert [r.build_id for r in await tx.releases_of("shop")] == ["b2", "b1"]
-        assert await tx.release_before(second) == first
-        assert await tx.release_before(first) is None
+        assert [r.build_id for r in await tx.releases.of_project("shop")] == ["b2", "b1"]
+        assert await tx.releases.before(second) == first
+        assert await tx.releases.before(first) is None
 
 
 async def test_a_job_with_a_dedupe_key_is_enqueued_once_ever(store: SqlStore) -> None:

@@ -189,7 +189,7 @@ async def test_F17_two_overlapping_runs_of_one_production_deploy_settle_it_once_
     async with store.transaction() as tx:
         decision = await tx.reviews.get_decision(job.decision_id)
         build = await tx.builds.get(job.build_id)
-        releases = await tx.releases_of("shop")
+        releases = await tx.releases.of_project("shop")
         audit = await tx.audit.events("shop")
     assert decision is not None and decision.outcome == "deployed"
     assert build is not None and build.state is BuildState.PROMOTED

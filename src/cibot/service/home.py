@@ -196,7 +196,7 @@ async def _project_home(
     user: str,
     now: datetime,
 ) -> ProjectHome:
-    releases = await tx.releases_of(project.id, limit=2)
+    releases = await tx.releases.of_project(project.id, limit=2)
     release = releases[0] if releases else None
     previous = releases[1] if len(releases) > 1 else None
     busy = await tx.production_busy_with(project.id)

@@ -345,17 +345,17 @@ async def _production_notice(
     tx: Transaction, project: Project, build: Build, decision: Decision
 ) -> ProductionNotice:
     assert decision.id is not None
-    release = await tx.release_of_decision(decision.id)
+    release = await tx.releases.of_decision(decision.id)
     if release is None:
         return ProductionNotice(project, build, decision)
-    newest = next(iter(await tx.releases_of(project.id, limit=1)), None)
-    undone = await tx.get_release(release.rolled_back_from) if release.rolled_back_from else None
+    newest = next(iter(await tx.releases.of_project(project.id, limit=1)), None)
+    undone = await tx.releases.get(release.rolled_back_from) if release.rolled_back_from else None
     return ProductionNotice(
         project,
         build,
         decision,
         release=release,
-        previous=await tx.release_before(release),
+        previous=await tx.releases.before(release),
         replaced_by=newest if newest is not None and newest.id != release.id else None,
         rolled_back_from=undone,
     )

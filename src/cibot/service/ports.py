@@ -199,6 +199,24 @@ class Reviews(Protocol):
         ...
 
 
+class Releases(Protocol):
+    """What ran in production, per project: each promotion and rollback, newest first."""
+
+    async def add(self, release: Release) -> Release: ...
+
+    async def get(self, release_id: int) -> Release | None: ...
+
+    async def of_decision(self, decision_id: int) -> Release | None: ...
+
+    async def of_project(self, project_id: str, limit: int = 20) -> Sequence[Release]:
+        """The project's production history, newest first."""
+        ...
+
+    async def before(self, release: Release) -> Release | None:
+        """The release production ran before `release`."""
+        ...
+
+
 class Transaction(Protocol):
     """One atomic unit of work: everything written in it commits together or not at all.
 
@@ -207,6 +225,9 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    @property
+    def releases(self) -> Releases: ...
 
     @property
     def reviews(self) -> Reviews: ...
@@ -262,20 +283,6 @@ class Transaction(Protocol):
 
     async def production_holder(self, project_id: str) -> int | None:
         """The decision whose deploy or rollback holds the project's production slot, if any."""
-        ...
-
-    async def add_release(self, release: Release) -> Release: ...
-
-    async def get_release(self, release_id: int) -> Release | None: ...
-
-    async def release_of_decision(self, decision_id: int) -> Release | None: ...
-
-    async def releases_of(self, project_id: str, limit: int = 20) -> Sequence[Release]:
-        """The project's production history, newest first."""
-        ...
-
-    async def release_before(self, release: Release) -> Release | None:
-        """The release production ran before `release`."""
         ...
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None: ...

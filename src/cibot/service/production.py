@@ -126,7 +126,7 @@ async def roll_back(
     """Redeploy the release before `job.from_release`: its build, at the digest it ran."""
     async with store.transaction() as tx:
         decision = await tx.reviews.get_decision(job.decision_id)
-        target = await tx.get_release(job.to_release)
+        target = await tx.releases.get(job.to_release)
         build = await tx.builds.get(target.build_id) if target else None
     if decision is None or decision.outcome is not None or target is None or build is None:
         return
@@ -255,8 +255,8 @@ async def _add_release(
     """Write the new release; the one it replaces gets its announcement redrawn (no button)."""
     build, decision = rollout.build, rollout.decision
     assert build.digest is not None
-    replaced = next(iter(await tx.releases_of(build.project_id, limit=1)), None)
-    release = await tx.add_release(
+    replaced = next(iter(await tx.releases.of_project(build.project_id, limit=1)), None)
+    release = await tx.releases.add(
         Release(
             project_id=build.project_id,
             build_id=build.id,

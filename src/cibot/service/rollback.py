@@ -46,13 +46,13 @@ async def rollback(
     project_id: str | None = None
     try:
         async with store.transaction() as tx:
-            release = await tx.get_release(release_id) if release_id else None
+            release = await tx.releases.get(release_id) if release_id else None
             project = projects.get(release.project_id) if release else None
             if release is None or project is None:
                 raise Refused(Refusal("this release is unknown to ci-bot", denied=True))
             project_id = project.id
-            current = next(iter(await tx.releases_of(project.id, limit=1)), None)
-            previous = await tx.release_before(release)
+            current = next(iter(await tx.releases.of_project(project.id, limit=1)), None)
+            previous = await tx.releases.before(release)
             situation = await situation_of(tx, project, None, now)
             refusal = authorise_rollback(
                 project, click.user, situation, release=release, current=current, previous=previous

@@ -6,13 +6,11 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
-from cibot.domain.release import Release
 from cibot.service.jobs import JobPayload
 from cibot.service.ports import (
     AuditEvent,
@@ -23,6 +21,7 @@ from tests.support.memory.audit import MemoryAuditTrail
 from tests.support.memory.builds import MemoryBuilds
 from tests.support.memory.deliveries import MemoryDeliveries
 from tests.support.memory.jobs import MemoryJobs
+from tests.support.memory.releases import MemoryReleases
 from tests.support.memory.reviews import MemoryReviews
 from tests.support.memory.state import Home, State
 
@@ -31,6 +30,7 @@ class MemoryTransaction:
     def __init__(self, state: State) -> None:
         self.state = state
         self.audit = MemoryAuditTrail(state)
+        self.releases = MemoryReleases(state)
         self.reviews = MemoryReviews(state)
         self.builds = MemoryBuilds(state)
         self.deliveries = MemoryDeliveries(state)
@@ -130,29 +130,6 @@ class MemoryTransaction:
     async def production_holder(self, project_id: str) -> int | None:
         slot = self.state.slots.get(project_id)
         return slot[1] if slot else None
-
-    async def add_release(self, release: Release) -> Release:
-        stored = replace(release, id=len(self.state.releases) + 1)
-        self.state.releases.append(stored)
-        return stored
-
-    async def get_release(self, release_id: int) -> Release | None:
-        return next((r for r in self.state.releases if r.id == release_id), None)
-
-    async def release_of_decision(self, decision_id: int) -> Release | None:
-        return next((r for r in self.state.releases if r.decision_id == decision_id), None)
-
-    async def releases_of(self, project_id: str, limit: int = 20) -> Sequence[Release]:
-        mine = [r for r in reversed(self.state.releases) if r.project_id == project_id]
-        return mine[:limit]
-
-    async def release_before(self, release: Release) -> Release | None:
-        earlier = [
-            r
-            for r in self.state.releases
-            if r.project_id == release.project_id and (r.id or 0) < (release.id or 0)
-        ]
-        return earlier[-1] if earlier else None
 
 
 class MemoryStore:

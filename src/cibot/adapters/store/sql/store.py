@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -23,10 +22,10 @@ from cibot.adapters.store.sql.audit import SqlAuditTrail
 from cibot.adapters.store.sql.builds import SqlBuilds
 from cibot.adapters.store.sql.deliveries import SqlDeliveries
 from cibot.adapters.store.sql.jobs import SqlJobs
+from cibot.adapters.store.sql.releases import SqlReleases
 from cibot.adapters.store.sql.reviews import SqlReviews
 from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
-from cibot.domain.release import Release, ReleaseKind
 from cibot.service.errors import StoreConflict, StoreUnavailable
 from cibot.service.ports import (
     AuditEvent,
@@ -42,6 +41,7 @@ class SqlTransaction:
         self._conn = conn
         self._clock = clock
         self.audit = SqlAuditTrail(conn, clock)
+        self.releases = SqlReleases(conn, clock)
         self.reviews = SqlReviews(conn, clock)
         self.builds = SqlBuilds(conn, clock)
         self.deliveries = SqlDeliveries(conn, clock)
@@ -202,63 +202,6 @@ class SqlTransaction:
         query = sa.select(p.c.decision_id).where(p.c.project_id == project_id)
         found: int | None = (await self._conn.execute(query)).scalar()
         return found
-
-    async def add_release(self, release: Release) -> Release:
-        result = await self._conn.execute(
-            t.releases.insert()
-            .values(
-                project_id=release.project_id,
-                build_id=release.build_id,
-                decision_id=release.decision_id,
-                image=release.image,
-                digest=release.digest,
-                kind=release.kind.value,
-                actor=release.actor,
-                at=release.at,
-                rolled_back_from=release.rolled_back_from,
-            )
-            .returning(t.releases.c.id)
-        )
-        return replace(release, id=result.scalar_one())
-
-    async def _releases(self, where: sa.ColumnElement[bool], limit: int) -> list[Release]:
-        r = t.releases
-        query = r.select().where(where).order_by(r.c.id.desc()).limit(limit)
-        return [_release(row) for row in await self._conn.execute(query)]
-
-    async def get_release(self, release_id: int) -> Release | None:
-        found = await self._releases(t.releases.c.id == release_id, 1)
-        return found[0] if found else None
-
-    async def release_of_decision(self, decision_id: int) -> Release | None:
-        found = await self._releases(t.releases.c.decision_id == decision_id, 1)
-        return found[0] if found else None
-
-    async def releases_of(self, project_id: str, limit: int = 20) -> Sequence[Release]:
-        return await self._releases(t.releases.c.project_id == project_id, limit)
-
-    async def release_before(self, release: Release) -> Release | None:
-        r = t.releases
-        assert release.id is not None
-        found = await self._releases(
-            sa.and_(r.c.project_id == release.project_id, r.c.id < release.id), 1
-        )
-        return found[0] if found else None
-
-
-def _release(row: Any) -> Release:
-    return Release(
-        project_id=row.project_id,
-        build_id=row.build_id,
-        image=row.image,
-        digest=row.digest,
-        kind=ReleaseKind(row.kind),
-        actor=row.actor,
-        at=row.at,
-        decision_id=row.decision_id,
-        rolled_back_from=row.rolled_back_from,
-        id=row.id,
-    )
 
 
 # SQLSTATE classes and codes that mean "try again": connection exceptions (08), operator
