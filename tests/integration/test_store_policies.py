@@ -83,18 +83,18 @@ async def test_one_production_slot_per_project_even_under_concurrent_claims(
 ) -> None:
     async def claim(n: int) -> bool:
         async with store.transaction() as tx:
-            return await tx.claim_production("shop", f"b{n}", n, CLOCK.now())
+            return await tx.production.claim("shop", f"b{n}", n, CLOCK.now())
 
     won = await asyncio.gather(*(claim(n) for n in range(1, 9)))
 
     assert sum(won) == 1
     winner = won.index(True) + 1
     async with store.transaction() as tx:
-        assert await tx.production_busy_with("shop") == f"b{winner}"
-        await tx.free_production("shop", winner + 1)  # someone else's decision frees nothing
-        assert await tx.production_busy_with("shop") == f"b{winner}"
-        await tx.free_production("shop", winner)
-        assert await tx.production_busy_with("shop") is None
+        assert await tx.production.busy_with("shop") == f"b{winner}"
+        await tx.production.free("shop", winner + 1)  # someone else's decision frees nothing
+        assert await tx.production.busy_with("shop") == f"b{winner}"
+        await tx.production.free("shop", winner)
+        assert await tx.production.busy_with("shop") is None
 
 
 async def test_a_freeze_is_set_once_and_lifted_once(store: SqlStore) -> None:

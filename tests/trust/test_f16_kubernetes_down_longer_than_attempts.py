@@ -243,7 +243,7 @@ async def test_F16_a_production_deploy_whose_job_dies_goes_back_to_review_with_t
     why = "ci-bot gave up after 2 attempt(s): RuntimeError: boom"
     async with store.transaction() as tx:
         decision = await tx.reviews.get_decision(job.decision_id)
-        holder = await tx.production_holder("shop")
+        holder = await tx.production.holder("shop")
     assert decision is not None and (decision.outcome, decision.reason) == ("failed", why)
     assert holder is None, "the slot is free"
     build = await get_build(store, job.build_id)
@@ -298,7 +298,7 @@ async def test_F16_the_reconciler_settles_what_dead_jobs_left_held_and_leaves_li
     back = await get_build(store, deploy.build_id)
     assert (back.state, back.reason) == (BuildState.READY, why)
     async with store.transaction() as tx:
-        assert await tx.production_holder("shop") is None
+        assert await tx.production.holder("shop") is None
     again = await reconcile.sweep(
         store=store, clock=clock, projects=PROJECTS, ledger=SqlJobQueue(database)
     )

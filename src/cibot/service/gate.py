@@ -27,5 +27,5 @@ async def situation_of(
         now=now,
         verdicts=verdicts,
         freeze=project.policy.freeze(await tx.freeze_of(project.id), now),
-        busy_with=await tx.production_busy_with(project.id),
+        busy_with=await tx.production.busy_with(project.id),
     )

@@ -199,7 +199,7 @@ async def _project_home(
     releases = await tx.releases.of_project(project.id, limit=2)
     release = releases[0] if releases else None
     previous = releases[1] if len(releases) > 1 else None
-    busy = await tx.production_busy_with(project.id)
+    busy = await tx.production.busy_with(project.id)
     roles = tuple(r for r, who in (("QA", roster.qa), ("owner", roster.owners)) if user in who)
     return ProjectHome(
         project=project,

@@ -217,6 +217,26 @@ class Releases(Protocol):
         ...
 
 
+class ProductionSlot(Protocol):
+    """Each project's one production slot: one deploy or rollback at a time."""
+
+    async def claim(self, project_id: str, build_id: str, decision_id: int, at: datetime) -> bool:
+        """Take the project's one production slot (compare-and-set); False when it is taken."""
+        ...
+
+    async def busy_with(self, project_id: str) -> str | None:
+        """The build a production deploy of this project is deploying now, if any."""
+        ...
+
+    async def free(self, project_id: str, decision_id: int) -> None:
+        """Give the slot back, if `decision_id` still holds it."""
+        ...
+
+    async def holder(self, project_id: str) -> int | None:
+        """The decision whose deploy or rollback holds the project's production slot, if any."""
+        ...
+
+
 class Transaction(Protocol):
     """One atomic unit of work: everything written in it commits together or not at all.
 
@@ -225,6 +245,9 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    @property
+    def production(self) -> ProductionSlot: ...
 
     @property
     def releases(self) -> Releases: ...
@@ -265,24 +288,6 @@ class Transaction(Protocol):
 
     async def lift_freeze(self, project_id: str) -> Freeze | None:
         """The freeze that was lifted; None when there was none."""
-        ...
-
-    async def claim_production(
-        self, project_id: str, build_id: str, decision_id: int, at: datetime
-    ) -> bool:
-        """Take the project's one production slot (compare-and-set); False when it is taken."""
-        ...
-
-    async def production_busy_with(self, project_id: str) -> str | None:
-        """The build a production deploy of this project is deploying now, if any."""
-        ...
-
-    async def free_production(self, project_id: str, decision_id: int) -> None:
-        """Give the slot back, if `decision_id` still holds it."""
-        ...
-
-    async def production_holder(self, project_id: str) -> int | None:
-        """The decision whose deploy or rollback holds the project's production slot, if any."""
         ...
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None: ...

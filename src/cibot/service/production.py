@@ -178,7 +178,7 @@ async def give_up(
         decision = await tx.reviews.get_decision(decision_id)
         build = await tx.builds.get(decision.build_id) if decision is not None else None
         if decision is not None and build is not None and decision.outcome is not None:
-            await tx.free_production(build.project_id, decision_id)  # if it still held it
+            await tx.production.free(build.project_id, decision_id)  # if it still held it
     if decision is None or build is None or build.project_id not in projects:
         return
     rollout = _Rollout(projects[build.project_id], build, decision, decision.at)
@@ -201,7 +201,7 @@ async def _settle(
         # decision settled and writes nothing, so there is one release and one announcement.
         if not await tx.reviews.settle_decision(decision.id, result, outcome.reason):
             return
-        await tx.free_production(build.project_id, decision.id)
+        await tx.production.free(build.project_id, decision.id)
         if decision.action is not Action.ROLLBACK:
             await _settle_build(tx, now, rollout.project, build, outcome)
         detail: dict[str, object] = {"reason": outcome.reason}

@@ -81,7 +81,7 @@ async def _holds(store: Store, projects: Mapping[str, Project]) -> set[Hold]:
     in_progress = (BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.PROMOTING)
     async with store.transaction() as tx:
         for project_id in projects:
-            holder = await tx.production_holder(project_id)
+            holder = await tx.production.holder(project_id)
             if holder is not None:
                 holds.add(("decision", holder))
             for build in await tx.builds.of_project(project_id, in_progress):

@@ -200,7 +200,7 @@ async def _deploy(
         Decision(build.id, click.action, click.user, now, note=note)
     )
     assert decision.id is not None
-    if not await tx.claim_production(project.id, build.id, decision.id, now):
+    if not await tx.production.claim(project.id, build.id, decision.id, now):
         busy = Refusal("another production deployment has just started; try again after it", False)
         raise Refused(busy)
     if not await tx.builds.move(build, build.moved_to(BuildState.PROMOTING, now, reason=None)):

@@ -66,7 +66,7 @@ async def rollback(
                 Decision(previous.build_id, Action.ROLLBACK, click.user, now)
             )
             assert decision.id is not None
-            if not await tx.claim_production(project.id, previous.build_id, decision.id, now):
+            if not await tx.production.claim(project.id, previous.build_id, decision.id, now):
                 raise Refused(Refusal("another production deployment has just started", False))
             detail = {"from_release": release.id, "to_release": previous.id}
             await tx.audit.append(

@@ -21,6 +21,7 @@ from tests.support.memory.audit import MemoryAuditTrail
 from tests.support.memory.builds import MemoryBuilds
 from tests.support.memory.deliveries import MemoryDeliveries
 from tests.support.memory.jobs import MemoryJobs
+from tests.support.memory.production import MemoryProduction
 from tests.support.memory.releases import MemoryReleases
 from tests.support.memory.reviews import MemoryReviews
 from tests.support.memory.state import Home, State
@@ -30,6 +31,7 @@ class MemoryTransaction:
     def __init__(self, state: State) -> None:
         self.state = state
         self.audit = MemoryAuditTrail(state)
+        self.production = MemoryProduction(state)
         self.releases = MemoryReleases(state)
         self.reviews = MemoryReviews(state)
         self.builds = MemoryBuilds(state)
@@ -109,27 +111,6 @@ class MemoryTransaction:
 
     async def lift_freeze(self, project_id: str) -> Freeze | None:
         return self.state.freezes.pop(project_id, None)
-
-    async def claim_production(
-        self, project_id: str, build_id: str, decision_id: int, at: datetime
-    ) -> bool:
-        if project_id in self.state.slots:
-            return False
-        self.state.slots[project_id] = (build_id, decision_id)
-        return True
-
-    async def production_busy_with(self, project_id: str) -> str | None:
-        slot = self.state.slots.get(project_id)
-        return slot[0] if slot else None
-
-    async def free_production(self, project_id: str, decision_id: int) -> None:
-        slot = self.state.slots.get(project_id)
-        if slot is not None and slot[1] == decision_id:
-            del self.state.slots[project_id]
-
-    async def production_holder(self, project_id: str) -> int | None:
-        slot = self.state.slots.get(project_id)
-        return slot[1] if slot else None
 
 
 class MemoryStore:

@@ -22,6 +22,7 @@ from cibot.adapters.store.sql.audit import SqlAuditTrail
 from cibot.adapters.store.sql.builds import SqlBuilds
 from cibot.adapters.store.sql.deliveries import SqlDeliveries
 from cibot.adapters.store.sql.jobs import SqlJobs
+from cibot.adapters.store.sql.production import SqlProduction
 from cibot.adapters.store.sql.releases import SqlReleases
 from cibot.adapters.store.sql.reviews import SqlReviews
 from cibot.domain.policy import Freeze
@@ -41,6 +42,7 @@ class SqlTransaction:
         self._conn = conn
         self._clock = clock
         self.audit = SqlAuditTrail(conn, clock)
+        self.production = SqlProduction(conn, clock)
         self.releases = SqlReleases(conn, clock)
         self.reviews = SqlReviews(conn, clock)
         self.builds = SqlBuilds(conn, clock)
@@ -168,40 +170,6 @@ class SqlTransaction:
             )
         ).first()
         return Freeze(row.reason, by=row.actor, since=row.at) if row else None
-
-    async def claim_production(
-        self, project_id: str, build_id: str, decision_id: int, at: datetime
-    ) -> bool:
-        p = t.production_slots
-        await self._conn.execute(
-            self._insert()(p).values(project_id=project_id).on_conflict_do_nothing()
-        )
-        result = await self._conn.execute(
-            p.update()
-            .where(p.c.project_id == project_id, p.c.build_id.is_(None))
-            .values(build_id=build_id, decision_id=decision_id, since=at)
-        )
-        return result.rowcount == 1
-
-    async def production_busy_with(self, project_id: str) -> str | None:
-        p = t.production_slots
-        query = sa.select(p.c.build_id).where(p.c.project_id == project_id)
-        found: str | None = (await self._conn.execute(query)).scalar()
-        return found
-
-    async def free_production(self, project_id: str, decision_id: int) -> None:
-        p = t.production_slots
-        await self._conn.execute(
-            p.update()
-            .where(p.c.project_id == project_id, p.c.decision_id == decision_id)
-            .values(build_id=None, decision_id=None, since=None)
-        )
-
-    async def production_holder(self, project_id: str) -> int | None:
-        p = t.production_slots
-        query = sa.select(p.c.decision_id).where(p.c.project_id == project_id)
-        found: int | None = (await self._conn.execute(query)).scalar()
-        return found
 
 
 # SQLSTATE classes and codes that mean "try again": connection exceptions (08), operator
