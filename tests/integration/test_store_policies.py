@@ -100,12 +100,12 @@ async def test_one_production_slot_per_project_even_under_concurrent_claims(
 async def test_a_freeze_is_set_once_and_lifted_once(store: SqlStore) -> None:
     freeze = Freeze("release week", by="U0OWNER", since=CLOCK.now())
     async with store.transaction() as tx:
-        assert await tx.set_freeze("shop", freeze)
-        assert not await tx.set_freeze("shop", replace(freeze, by="U0OTHER"))
+        assert await tx.freezes.set("shop", freeze)
+        assert not await tx.freezes.set("shop", replace(freeze, by="U0OTHER"))
     async with store.transaction() as tx:
-        assert await tx.freeze_of("shop") == freeze
-        assert await tx.lift_freeze("shop") == freeze
-        assert await tx.lift_freeze("shop") is None
+        assert await tx.freezes.get("shop") == freeze
+        assert await tx.freezes.lift("shop") == freeze
+        assert await tx.freezes.lift("shop") is None
 
 
 async def test_releases_are_a_history_per_project(store: SqlStore) -> None:

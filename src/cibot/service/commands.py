@@ -121,8 +121,8 @@ async def _redraw_reviews(tx: Transaction, project: Project) -> None:
 async def _freeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) -> Notice:
     project = parsed.project
     reason = parsed.rest.strip()[:500] or "no reason given"
-    if not await tx.set_freeze(project.id, Freeze(reason, by=user, since=now)):
-        current = await tx.freeze_of(project.id)
+    if not await tx.freezes.set(project.id, Freeze(reason, by=user, since=now)):
+        current = await tx.freezes.get(project.id)
         by = f" by {current.by}" if current and current.by else ""
         return Notice(f"Nothing changed: {project.name} is already frozen{by}")
     detail = {"reason": reason}
@@ -136,7 +136,7 @@ async def _freeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) ->
 
 async def _unfreeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) -> Notice:
     project = parsed.project
-    lifted = await tx.lift_freeze(project.id)
+    lifted = await tx.freezes.lift(project.id)
     if lifted is None:
         windows = project.policy.window_freeze(now)
         still = f" (a configured freeze window still applies: {windows.reason})" if windows else ""

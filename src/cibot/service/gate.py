@@ -26,6 +26,6 @@ async def situation_of(
         roster=await roster_of(tx, project, now),
         now=now,
         verdicts=verdicts,
-        freeze=project.policy.freeze(await tx.freeze_of(project.id), now),
+        freeze=project.policy.freeze(await tx.freezes.get(project.id), now),
         busy_with=await tx.production.busy_with(project.id),
     )

@@ -208,7 +208,7 @@ async def _project_home(
         release=release,
         release_build=await tx.builds.get(release.build_id) if release else None,
         previous=previous,
-        freeze=project.policy.freeze(await tx.freeze_of(project.id), now),
+        freeze=project.policy.freeze(await tx.freezes.get(project.id), now),
         busy_with=busy,
         may_roll_back=user in roster.owners and previous is not None and busy is None,
     )

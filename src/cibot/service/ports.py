@@ -237,6 +237,22 @@ class ProductionSlot(Protocol):
         ...
 
 
+class Freezes(Protocol):
+    """The freezes owners set from Slack (not the configured windows): one per project at most."""
+
+    async def get(self, project_id: str) -> Freeze | None:
+        """The freeze an owner set from Slack (not the configured windows)."""
+        ...
+
+    async def set(self, project_id: str, freeze: Freeze) -> bool:
+        """False (and nothing changed) when the project is already frozen."""
+        ...
+
+    async def lift(self, project_id: str) -> Freeze | None:
+        """The freeze that was lifted; None when there was none."""
+        ...
+
+
 class Transaction(Protocol):
     """One atomic unit of work: everything written in it commits together or not at all.
 
@@ -245,6 +261,9 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    @property
+    def freezes(self) -> Freezes: ...
 
     @property
     def production(self) -> ProductionSlot: ...
@@ -277,18 +296,6 @@ class Transaction(Protocol):
         ...
 
     async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None: ...
-
-    async def freeze_of(self, project_id: str) -> Freeze | None:
-        """The freeze an owner set from Slack (not the configured windows)."""
-        ...
-
-    async def set_freeze(self, project_id: str, freeze: Freeze) -> bool:
-        """False (and nothing changed) when the project is already frozen."""
-        ...
-
-    async def lift_freeze(self, project_id: str) -> Freeze | None:
-        """The freeze that was lifted; None when there was none."""
-        ...
 
     async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None: ...
 

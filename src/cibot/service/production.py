@@ -111,7 +111,7 @@ async def _frozen_since_the_click(
     assert decision.id is not None
     if not await tx.reviews.start_decision(decision.id, now):
         return None
-    return project.policy.freeze(await tx.freeze_of(project.id), now)
+    return project.policy.freeze(await tx.freezes.get(project.id), now)
 
 
 async def roll_back(

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.service.jobs import JobPayload
 from cibot.service.ports import (
@@ -20,6 +19,7 @@ from cibot.service.ports import (
 from tests.support.memory.audit import MemoryAuditTrail
 from tests.support.memory.builds import MemoryBuilds
 from tests.support.memory.deliveries import MemoryDeliveries
+from tests.support.memory.freezes import MemoryFreezes
 from tests.support.memory.jobs import MemoryJobs
 from tests.support.memory.production import MemoryProduction
 from tests.support.memory.releases import MemoryReleases
@@ -31,6 +31,7 @@ class MemoryTransaction:
     def __init__(self, state: State) -> None:
         self.state = state
         self.audit = MemoryAuditTrail(state)
+        self.freezes = MemoryFreezes(state)
         self.production = MemoryProduction(state)
         self.releases = MemoryReleases(state)
         self.reviews = MemoryReviews(state)
@@ -99,18 +100,6 @@ class MemoryTransaction:
     async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None:
         self.state.groups[group_id] = members
         self.state.groups_read_at[group_id] = at
-
-    async def freeze_of(self, project_id: str) -> Freeze | None:
-        return self.state.freezes.get(project_id)
-
-    async def set_freeze(self, project_id: str, freeze: Freeze) -> bool:
-        if project_id in self.state.freezes:
-            return False
-        self.state.freezes[project_id] = freeze
-        return True
-
-    async def lift_freeze(self, project_id: str) -> Freeze | None:
-        return self.state.freezes.pop(project_id, None)
 
 
 class MemoryStore:

@@ -21,11 +21,11 @@ from cibot.adapters.store.database import Conn, Database
 from cibot.adapters.store.sql.audit import SqlAuditTrail
 from cibot.adapters.store.sql.builds import SqlBuilds
 from cibot.adapters.store.sql.deliveries import SqlDeliveries
+from cibot.adapters.store.sql.freezes import SqlFreezes
 from cibot.adapters.store.sql.jobs import SqlJobs
 from cibot.adapters.store.sql.production import SqlProduction
 from cibot.adapters.store.sql.releases import SqlReleases
 from cibot.adapters.store.sql.reviews import SqlReviews
-from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.service.errors import StoreConflict, StoreUnavailable
 from cibot.service.ports import (
@@ -42,6 +42,7 @@ class SqlTransaction:
         self._conn = conn
         self._clock = clock
         self.audit = SqlAuditTrail(conn, clock)
+        self.freezes = SqlFreezes(conn, clock)
         self.production = SqlProduction(conn, clock)
         self.releases = SqlReleases(conn, clock)
         self.reviews = SqlReviews(conn, clock)
@@ -145,31 +146,6 @@ class SqlTransaction:
                 set_={"members": statement.excluded.members, "refreshed_at": at},
             )
         )
-
-    async def freeze_of(self, project_id: str) -> Freeze | None:
-        f = t.freezes
-        row = (await self._conn.execute(f.select().where(f.c.project_id == project_id))).first()
-        return Freeze(row.reason, by=row.actor, since=row.at) if row else None
-
-    async def set_freeze(self, project_id: str, freeze: Freeze) -> bool:
-        statement = self._insert()(t.freezes).values(
-            project_id=project_id, reason=freeze.reason, actor=freeze.by or "", at=freeze.since
-        )
-        result = await self._conn.execute(
-            statement.on_conflict_do_nothing(index_elements=["project_id"])
-        )
-        return result.rowcount == 1
-
-    async def lift_freeze(self, project_id: str) -> Freeze | None:
-        f = t.freezes
-        row = (
-            await self._conn.execute(
-                f.delete()
-                .where(f.c.project_id == project_id)
-                .returning(f.c.reason, f.c.actor, f.c.at)
-            )
-        ).first()
-        return Freeze(row.reason, by=row.actor, since=row.at) if row else None
 
 
 # SQLSTATE classes and codes that mean "try again": connection exceptions (08), operator
