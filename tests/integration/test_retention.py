@@ -57,18 +57,18 @@ async def seed_old_rows(engine: Database, clock: FakeClock) -> None:
             await tx.deliveries.add(Delivery("shop", f"msg_old_{i}", "0" * 64, "b"))
         for state in ("closed", "superseded", "stale", "ready", "promoted"):
             await tx.builds.add(a_build(clock, state, BuildState(state)))
-            await tx.save_message(state, "card", MessageRef("C0SHOP", f"1.{state}"))
+            await tx.messages.save(state, "card", MessageRef("C0SHOP", f"1.{state}"))
         await tx.builds.add(a_build(clock, "released", BuildState.CLOSED))  # promoted, then closed
         for build_id in ("closed", "released"):
             decision = await tx.reviews.add_decision(
                 Decision(build_id, Action.DEPLOY, "U0O", clock.now())
             )
-            await tx.save_message(build_id, f"announce:{decision.id}", MessageRef("C0SHOP", "2"))
+            await tx.messages.save(build_id, f"announce:{decision.id}", MessageRef("C0SHOP", "2"))
             await tx.releases.add(
                 Release("shop", build_id, "r@sha256:1", "sha256:1", ReleaseKind.PROMOTION,
                         "U0O", clock.now(), decision_id=decision.id)
             )  # fmt: skip
-        await tx.save_message("", "freeze:k1", MessageRef("C0SHOP", "3.1"))
+        await tx.messages.save("", "freeze:k1", MessageRef("C0SHOP", "3.1"))
         await tx.audit.append(AuditEvent(clock.now(), AuditAction.BUILD_ACCEPTED, "shop", "closed"))
         for i in range(700):
             await tx.jobs.enqueue(SyncBuildCard(f"done-{i}"))
@@ -90,7 +90,7 @@ async def test_the_daily_prune_deletes_old_rows_that_nothing_needs_and_keeps_the
     async with store.transaction() as tx:
         await tx.deliveries.add(Delivery("shop", "msg_new", "0" * 64, "b"))
         await tx.builds.add(a_build(clock, "recent", BuildState.CLOSED))
-        await tx.save_message("recent", "card", MessageRef("C0SHOP", "4.1"))
+        await tx.messages.save("recent", "card", MessageRef("C0SHOP", "4.1"))
     today = retention._day(clock.now())
 
     await retention.prune_retention(

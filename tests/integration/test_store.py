@@ -93,12 +93,12 @@ async def test_a_second_delivery_with_the_same_id_is_a_conflict(engine: Database
 async def test_message_refs_are_kept_per_build_role_and_user(engine: Database) -> None:
     store = SqlStore(engine, FakeClock())
     async with store.transaction() as tx:
-        await tx.save_message("b1", "card", MessageRef("C1", "1.1"))
-        await tx.save_message("b1", "dm", MessageRef("D1", "2.2"), user="U1")
+        await tx.messages.save("b1", "card", MessageRef("C1", "1.1"))
+        await tx.messages.save("b1", "dm", MessageRef("D1", "2.2"), user="U1")
     async with store.transaction() as tx:
-        assert await tx.get_message("b1", "card") == MessageRef("C1", "1.1")
-        assert await tx.get_message("b1", "dm", "U1") == MessageRef("D1", "2.2")
-        assert await tx.get_message("b1", "dm", "U2") is None
+        assert await tx.messages.get("b1", "card") == MessageRef("C1", "1.1")
+        assert await tx.messages.get("b1", "dm", "U1") == MessageRef("D1", "2.2")
+        assert await tx.messages.get("b1", "dm", "U2") is None
 
 
 async def test_jobs_of_one_queue_run_one_at_a_time_in_order(engine: Database) -> None:

@@ -101,7 +101,7 @@ async def with_dms(store: MemoryStore, *users: tuple[str, str]) -> None:
     """Record the DMs of (role, user) as posted."""
     async with store.transaction() as tx:
         for role, user in users:
-            await tx.save_message("b1", role, MessageRef(f"D{user}", "1.1"), user)
+            await tx.messages.save("b1", role, MessageRef(f"D{user}", "1.1"), user)
 
 
 # --- expiry ------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ async def test_a_failed_build_without_dms_is_warned_in_the_thread_of_its_card() 
     clock, chat = FakeClock(), FakeChat()
     store = await deployed(clock, RolloutOutcome(ready=False, reason="ImagePullBackOff"))
     async with store.transaction() as tx:
-        await tx.save_message("b1", CARD, MessageRef("C0SHOP", "1.5"))
+        await tx.messages.save("b1", CARD, MessageRef("C0SHOP", "1.5"))
     clock.advance(5 * 3600)
 
     await check(store, clock)
@@ -430,7 +430,7 @@ async def test_one_reminder_goes_to_each_qa_member_who_has_not_answered_and_is_n
 
 async def _reminded(store: MemoryStore) -> dict[str, MessageRef]:
     async with store.transaction() as tx:
-        return await tx.messages_of("b1", reminders.REMINDER)
+        return await tx.messages.of_role("b1", reminders.REMINDER)
 
 
 async def test_a_reminder_that_failed_for_one_person_is_retried_for_them_only() -> None:

@@ -35,7 +35,7 @@ async def sync_build_card(
         newer = await tx.builds.get(build.superseded_by) if build.superseded_by else None
         tally = Tally.of(await tx.reviews.verdicts_of(build.id))
         decision = await tx.reviews.latest_decision(build.id)
-        saved = await tx.get_message(build.id, CARD)
+        saved = await tx.messages.get(build.id, CARD)
     project = projects[build.project_id]
     note = build.reason if build.state is BuildState.DEPLOYING else None
     view = BuildCard(project, build, newer, note=note, tally=tally, decision=decision)

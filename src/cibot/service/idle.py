@@ -121,9 +121,9 @@ async def warn_idle_preview(
         if warned is None or removal is None or not _still_idle(build, warned):
             return
         role = warning_role(warned)
-        done = await tx.messages_of(build.id, role)
-        under = await tx.messages_of(build.id, OWNER_DM)
-        card = await tx.get_message(build.id, CARD)
+        done = await tx.messages.of_role(build.id, role)
+        under = await tx.messages.of_role(build.id, OWNER_DM)
+        card = await tx.messages.get(build.id, CARD)
     if not under and card is not None:
         under = {"": card}
     view = IdleWarning(project, build, warned, removal)

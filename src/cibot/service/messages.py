@@ -116,8 +116,8 @@ async def load_review(
             situation=await situation_of(tx, project, build.id, clock.now()),
             decision=await tx.reviews.latest_decision(build.id),
             superseded_by=newer,
-            owner_refs=await tx.messages_of(build.id, OWNER_DM),
-            qa_refs=await tx.messages_of(build.id, QA_DM),
+            owner_refs=await tx.messages.of_role(build.id, OWNER_DM),
+            qa_refs=await tx.messages.of_role(build.id, QA_DM),
         )
 
 
@@ -305,7 +305,7 @@ async def post_verdict_replies(
     if review is None or verdict is None:
         return
     async with store.transaction() as tx:
-        done = await tx.messages_of(review.build.id, reply_role(job.qa_user))
+        done = await tx.messages.of_role(review.build.id, reply_role(job.qa_user))
     view = VerdictReply(verdict)
 
     def reply_to(owner: str, under: MessageRef) -> Callable[[], Awaitable[None]]:
@@ -336,7 +336,7 @@ async def announce_decision(
             return
         notice = await _production_notice(tx, projects[build.project_id], build, decision)
         slot = Slot(build.id, f"announce:{job.decision_id}")
-        saved = await tx.get_message(slot.build_id, slot.role)
+        saved = await tx.messages.get(slot.build_id, slot.role)
     to = To(channel=notice.project.channel)
     await post_or_update(store, chat, clock, slot, to=to, view=notice, saved=saved)
 

@@ -253,6 +253,32 @@ class Freezes(Protocol):
         ...
 
 
+class Messages(Protocol):
+    """Slack message slots: where each posted message lives, and posts begun but not yet landed."""
+
+    async def get(self, build_id: str, role: str, user: str = "") -> MessageRef | None: ...
+
+    async def save(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
+        """Remember where a posted message lives (and forget that its post had begun)."""
+        ...
+
+    async def begin_post(self, build_id: str, role: str, user: str, at: datetime) -> None:
+        """A post is about to be made; kept until `save_message` records where it landed."""
+        ...
+
+    async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
+        """When a post was begun whose landing was never recorded (None: there is none)."""
+        ...
+
+    async def of_role(self, build_id: str, role: str) -> dict[str, MessageRef]:
+        """The posted messages of one role for a build, by user."""
+        ...
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` message slots no job will redraw, older than `before`."""
+        ...
+
+
 class Transaction(Protocol):
     """One atomic unit of work: everything written in it commits together or not at all.
 
@@ -261,6 +287,9 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    @property
+    def messages(self) -> Messages: ...
 
     @property
     def freezes(self) -> Freezes: ...
@@ -287,33 +316,11 @@ class Transaction(Protocol):
         """The last known members of each group that has been read from Slack."""
         ...
 
-    async def prune_message_slots(self, before: datetime, limit: int) -> int:
-        """Delete up to `limit` message slots no job will redraw, older than `before`."""
-        ...
-
     async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
         """The last known members of each group read from Slack, with when they were read."""
         ...
 
     async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None: ...
-
-    async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None: ...
-
-    async def save_message(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
-        """Remember where a posted message lives (and forget that its post had begun)."""
-        ...
-
-    async def begin_post(self, build_id: str, role: str, user: str, at: datetime) -> None:
-        """A post is about to be made; kept until `save_message` records where it landed."""
-        ...
-
-    async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
-        """When a post was begun whose landing was never recorded (None: there is none)."""
-        ...
-
-    async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
-        """The posted messages of one role for a build, by user."""
-        ...
 
     async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
         """The person opened their Home tab (Slack's event `event_id`): from now on what

@@ -76,8 +76,8 @@ async def _due(
         situation = await situation_of(tx, project, build.id, now)
         if situation.quorum(project, build).met:
             return None
-        dms = await tx.messages_of(build.id, QA_DM)
-        reminded = await tx.messages_of(build.id, REMINDER)
+        dms = await tx.messages.of_role(build.id, QA_DM)
+        reminded = await tx.messages.of_role(build.id, REMINDER)
     answered = {v.user for v in situation.verdicts}
     due = [
         (user, dms[user])

@@ -101,4 +101,4 @@ async def _finished_jobs(tx: Transaction, before: datetime, limit: int) -> int:
 
 
 async def _message_slots(tx: Transaction, before: datetime, limit: int) -> int:
-    return await tx.prune_message_slots(before, limit)
+    return await tx.messages.prune(before, limit)

@@ -14,13 +14,13 @@ from cibot.service.jobs import JobPayload
 from cibot.service.ports import (
     AuditEvent,
     HomeMark,
-    MessageRef,
 )
 from tests.support.memory.audit import MemoryAuditTrail
 from tests.support.memory.builds import MemoryBuilds
 from tests.support.memory.deliveries import MemoryDeliveries
 from tests.support.memory.freezes import MemoryFreezes
 from tests.support.memory.jobs import MemoryJobs
+from tests.support.memory.messages import MemoryMessages
 from tests.support.memory.production import MemoryProduction
 from tests.support.memory.releases import MemoryReleases
 from tests.support.memory.reviews import MemoryReviews
@@ -31,6 +31,7 @@ class MemoryTransaction:
     def __init__(self, state: State) -> None:
         self.state = state
         self.audit = MemoryAuditTrail(state)
+        self.messages = MemoryMessages(state)
         self.freezes = MemoryFreezes(state)
         self.production = MemoryProduction(state)
         self.releases = MemoryReleases(state)
@@ -38,24 +39,6 @@ class MemoryTransaction:
         self.builds = MemoryBuilds(state)
         self.deliveries = MemoryDeliveries(state)
         self.jobs = MemoryJobs(state)
-
-    async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
-        return self.state.messages.get((build_id, role, user))
-
-    async def save_message(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
-        self.state.messages[(build_id, role, user)] = ref
-        self.state.posting.pop((build_id, role, user), None)
-
-    async def begin_post(self, build_id: str, role: str, user: str, at: datetime) -> None:
-        self.state.posting.setdefault((build_id, role, user), at)
-
-    async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
-        return self.state.posting.get((build_id, role, user))
-
-    async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
-        return {
-            u: ref for (b, r, u), ref in self.state.messages.items() if (b, r) == (build_id, role)
-        }
 
     async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
         return {g: self.state.groups[g] for g in group_ids if g in self.state.groups}
@@ -86,9 +69,6 @@ class MemoryTransaction:
         return True
 
     # Retention is tested on the real store; the memory one keeps no row times to prune by.
-
-    async def prune_message_slots(self, before: datetime, limit: int) -> int:
-        return 0
 
     async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
         return {

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from cibot.adapters.store import homes, retention
+from cibot.adapters.store import homes
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Conn, Database
 from cibot.adapters.store.sql.audit import SqlAuditTrail
@@ -23,6 +23,7 @@ from cibot.adapters.store.sql.builds import SqlBuilds
 from cibot.adapters.store.sql.deliveries import SqlDeliveries
 from cibot.adapters.store.sql.freezes import SqlFreezes
 from cibot.adapters.store.sql.jobs import SqlJobs
+from cibot.adapters.store.sql.messages import SqlMessages
 from cibot.adapters.store.sql.production import SqlProduction
 from cibot.adapters.store.sql.releases import SqlReleases
 from cibot.adapters.store.sql.reviews import SqlReviews
@@ -32,7 +33,6 @@ from cibot.service.ports import (
     AuditEvent,
     Clock,
     HomeMark,
-    MessageRef,
     Transaction,
 )
 
@@ -42,6 +42,7 @@ class SqlTransaction:
         self._conn = conn
         self._clock = clock
         self.audit = SqlAuditTrail(conn, clock)
+        self.messages = SqlMessages(conn, clock)
         self.freezes = SqlFreezes(conn, clock)
         self.production = SqlProduction(conn, clock)
         self.releases = SqlReleases(conn, clock)
@@ -54,56 +55,6 @@ class SqlTransaction:
         """Write the buffered jobs and audit rows, one statement each (before commit)."""
         await self.jobs.flush()
         await self.audit.flush()
-
-    async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None:
-        m = t.slack_messages
-        row = (
-            await self._conn.execute(
-                sa.select(m.c.channel, m.c.ts).where(
-                    m.c.build_id == build_id, m.c.role == role, m.c.user_id == user
-                )
-            )
-        ).first()
-        return MessageRef(channel=row.channel, ts=row.ts) if row else None
-
-    async def save_message(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
-        await self._conn.execute(
-            t.slack_messages.insert().values(
-                build_id=build_id,
-                role=role,
-                user_id=user,
-                channel=ref.channel,
-                ts=ref.ts,
-                created_at=self._clock.now(),
-            )
-        )
-        p = t.slack_posting
-        await self._conn.execute(
-            p.delete().where(p.c.build_id == build_id, p.c.role == role, p.c.user_id == user)
-        )
-
-    async def begin_post(self, build_id: str, role: str, user: str, at: datetime) -> None:
-        statement = self._insert()(t.slack_posting).values(
-            build_id=build_id, role=role, user_id=user, since=at
-        )
-        await self._conn.execute(statement.on_conflict_do_nothing())
-
-    async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
-        p = t.slack_posting
-        query = sa.select(p.c.since).where(
-            p.c.build_id == build_id, p.c.role == role, p.c.user_id == user
-        )
-        since: datetime | None = (await self._conn.execute(query)).scalar()
-        return since
-
-    async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
-        m = t.slack_messages
-        rows = await self._conn.execute(
-            sa.select(m.c.user_id, m.c.channel, m.c.ts).where(
-                m.c.build_id == build_id, m.c.role == role
-            )
-        )
-        return {r.user_id: MessageRef(r.channel, r.ts) for r in rows}
 
     async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
         return await homes.open_home(self._conn, self._insert(), user, event_id, at)
@@ -125,9 +76,6 @@ class SqlTransaction:
             return {}
         rows = await self._conn.execute(sa.select(g).where(g.c.group_id.in_(wanted)))
         return {r.group_id: frozenset(r.members) for r in rows}
-
-    async def prune_message_slots(self, before: datetime, limit: int) -> int:
-        return await retention.prune_message_slots(self._conn, before, limit)
 
     async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
         g, wanted = t.slack_groups, sorted(set(group_ids))
