@@ -149,10 +149,10 @@ async def test_a_move_keeps_fields_another_transaction_wrote_meanwhile(store: Sq
 
 async def test_group_members_are_stored_and_replaced(store: SqlStore) -> None:
     async with store.transaction() as tx:
-        await tx.save_group("S0QA", frozenset({"U0A", "U0B"}), CLOCK.now())
-        await tx.save_group("S0QA", frozenset({"U0C"}), CLOCK.now())
+        await tx.groups.save("S0QA", frozenset({"U0A", "U0B"}), CLOCK.now())
+        await tx.groups.save("S0QA", frozenset({"U0C"}), CLOCK.now())
     async with store.transaction() as tx:
-        assert await tx.group_members(["S0QA", "S0NEVER"]) == {"S0QA": frozenset({"U0C"})}
+        assert await tx.groups.members(["S0QA", "S0NEVER"]) == {"S0QA": frozenset({"U0C"})}
 
 
 async def test_a_locked_build_makes_a_second_transaction_on_it_wait_its_turn(

@@ -15,7 +15,7 @@ from cibot.service.ports import Transaction
 async def roster_of(tx: Transaction, project: Project, now: datetime) -> Roster:
     """The project's people: its user ids, plus its groups' members as last read from Slack,
     if that was recently enough to trust (fail closed: else the group holds nobody)."""
-    return Roster.fresh(project, await tx.group_snapshots(project.groups), now)
+    return Roster.fresh(project, await tx.groups.snapshots(project.groups), now)
 
 
 async def situation_of(

@@ -68,7 +68,7 @@ async def refresh_groups(
         )
     groups = sorted({g for p in projects.values() for g in p.groups})
     async with store.transaction() as tx:
-        known = await tx.group_members(groups)
+        known = await tx.groups.members(groups)
     changed: set[str] = set()
     for group in groups:
         try:
@@ -79,7 +79,7 @@ async def refresh_groups(
         if known.get(group) != members:
             changed.add(group)
         async with store.transaction() as tx:
-            await tx.save_group(group, members, clock.now())
+            await tx.groups.save(group, members, clock.now())
     async with store.transaction() as tx:
         for project in projects.values():
             if project.groups & changed:

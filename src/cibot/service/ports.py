@@ -279,6 +279,20 @@ class Messages(Protocol):
         ...
 
 
+class Groups(Protocol):
+    """The members of Slack user groups, as last read from Slack."""
+
+    async def members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        """The last known members of each group that has been read from Slack."""
+        ...
+
+    async def snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
+        """The last known members of each group read from Slack, with when they were read."""
+        ...
+
+    async def save(self, group_id: str, members: frozenset[str], at: datetime) -> None: ...
+
+
 class Transaction(Protocol):
     """One atomic unit of work: everything written in it commits together or not at all.
 
@@ -287,6 +301,9 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    @property
+    def groups(self) -> Groups: ...
 
     @property
     def messages(self) -> Messages: ...
@@ -311,16 +328,6 @@ class Transaction(Protocol):
 
     @property
     def jobs(self) -> Jobs: ...
-
-    async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
-        """The last known members of each group that has been read from Slack."""
-        ...
-
-    async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
-        """The last known members of each group read from Slack, with when they were read."""
-        ...
-
-    async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None: ...
 
     async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
         """The person opened their Home tab (Slack's event `event_id`): from now on what

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from cibot.domain.project import GroupSnapshot
 from cibot.service.jobs import JobPayload
 from cibot.service.ports import (
     AuditEvent,
@@ -19,6 +18,7 @@ from tests.support.memory.audit import MemoryAuditTrail
 from tests.support.memory.builds import MemoryBuilds
 from tests.support.memory.deliveries import MemoryDeliveries
 from tests.support.memory.freezes import MemoryFreezes
+from tests.support.memory.groups import MemoryGroups
 from tests.support.memory.jobs import MemoryJobs
 from tests.support.memory.messages import MemoryMessages
 from tests.support.memory.production import MemoryProduction
@@ -31,6 +31,7 @@ class MemoryTransaction:
     def __init__(self, state: State) -> None:
         self.state = state
         self.audit = MemoryAuditTrail(state)
+        self.groups = MemoryGroups(state)
         self.messages = MemoryMessages(state)
         self.freezes = MemoryFreezes(state)
         self.production = MemoryProduction(state)
@@ -39,9 +40,6 @@ class MemoryTransaction:
         self.builds = MemoryBuilds(state)
         self.deliveries = MemoryDeliveries(state)
         self.jobs = MemoryJobs(state)
-
-    async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
-        return {g: self.state.groups[g] for g in group_ids if g in self.state.groups}
 
     async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
         home = self.state.homes.setdefault(user, Home(opened_at=at))
@@ -69,17 +67,6 @@ class MemoryTransaction:
         return True
 
     # Retention is tested on the real store; the memory one keeps no row times to prune by.
-
-    async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
-        return {
-            g: GroupSnapshot(self.state.groups[g], self.state.groups_read_at[g])
-            for g in group_ids
-            if g in self.state.groups
-        }
-
-    async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None:
-        self.state.groups[group_id] = members
-        self.state.groups_read_at[group_id] = at
 
 
 class MemoryStore:

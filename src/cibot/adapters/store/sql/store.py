@@ -11,23 +11,21 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from cibot.adapters.store import homes
-from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Conn, Database
 from cibot.adapters.store.sql.audit import SqlAuditTrail
 from cibot.adapters.store.sql.builds import SqlBuilds
 from cibot.adapters.store.sql.deliveries import SqlDeliveries
 from cibot.adapters.store.sql.freezes import SqlFreezes
+from cibot.adapters.store.sql.groups import SqlGroups
 from cibot.adapters.store.sql.jobs import SqlJobs
 from cibot.adapters.store.sql.messages import SqlMessages
 from cibot.adapters.store.sql.production import SqlProduction
 from cibot.adapters.store.sql.releases import SqlReleases
 from cibot.adapters.store.sql.reviews import SqlReviews
-from cibot.domain.project import GroupSnapshot
 from cibot.service.errors import StoreConflict, StoreUnavailable
 from cibot.service.ports import (
     AuditEvent,
@@ -42,6 +40,7 @@ class SqlTransaction:
         self._conn = conn
         self._clock = clock
         self.audit = SqlAuditTrail(conn, clock)
+        self.groups = SqlGroups(conn, clock)
         self.messages = SqlMessages(conn, clock)
         self.freezes = SqlFreezes(conn, clock)
         self.production = SqlProduction(conn, clock)
@@ -69,31 +68,6 @@ class SqlTransaction:
 
     def _insert(self) -> Callable[..., Any]:
         return postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
-
-    async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
-        g, wanted = t.slack_groups, sorted(set(group_ids))
-        if not wanted:
-            return {}
-        rows = await self._conn.execute(sa.select(g).where(g.c.group_id.in_(wanted)))
-        return {r.group_id: frozenset(r.members) for r in rows}
-
-    async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
-        g, wanted = t.slack_groups, sorted(set(group_ids))
-        if not wanted:
-            return {}
-        rows = await self._conn.execute(sa.select(g).where(g.c.group_id.in_(wanted)))
-        return {r.group_id: GroupSnapshot(frozenset(r.members), r.refreshed_at) for r in rows}
-
-    async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None:
-        statement = self._insert()(t.slack_groups).values(
-            group_id=group_id, members=sorted(members), refreshed_at=at
-        )
-        await self._conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=["group_id"],
-                set_={"members": statement.excluded.members, "refreshed_at": at},
-            )
-        )
 
 
 # SQLSTATE classes and codes that mean "try again": connection exceptions (08), operator
