@@ -66,7 +66,7 @@ async def opened(store: Store, clock: Clock, user: str, event_id: str) -> bool:
     before (a retry): it was taken then."""
     now = clock.now()
     async with store.transaction() as tx:
-        if not await tx.open_home(user, event_id, now):
+        if not await tx.homes.open(user, event_id, now):
             return False
         await queue(tx, [user], now)
     return True
@@ -76,7 +76,7 @@ async def queue(
     tx: Transaction, users: Iterable[str], now: datetime, every: timedelta = EVERY
 ) -> None:
     """Queue a publish of the Home tab of each of `users` who has one and none waiting."""
-    for mark in await tx.mark_homes(users, now, now - LOST_AFTER):
+    for mark in await tx.homes.mark(users, now, now - LOST_AFTER):
         run_at = now if mark.last_started is None else max(now, mark.last_started + every)
         await tx.jobs.enqueue(PublishHome(mark.user), run_at)
 
@@ -111,7 +111,7 @@ async def publish_home(
     """Publish the person's Home tab as things are now."""
     now = clock.now()
     async with store.transaction() as tx:
-        if not await tx.take_home(job.user, now):
+        if not await tx.homes.take(job.user, now):
             return
     async with store.transaction() as tx:
         view = await read_home(tx, projects, job.user, now)

@@ -293,49 +293,16 @@ class Groups(Protocol):
     async def save(self, group_id: str, members: frozenset[str], at: datetime) -> None: ...
 
 
-class Transaction(Protocol):
-    """One atomic unit of work: everything written in it commits together or not at all.
+class Homes(Protocol):
+    """Who has ci-bot's Home tab, and whether a publish of it is queued (coalescing per person)."""
 
-    Its repositories, one per aggregate or concern, all write in this one transaction.
-    """
-
-    @property
-    def audit(self) -> AuditTrail: ...
-
-    @property
-    def groups(self) -> Groups: ...
-
-    @property
-    def messages(self) -> Messages: ...
-
-    @property
-    def freezes(self) -> Freezes: ...
-
-    @property
-    def production(self) -> ProductionSlot: ...
-
-    @property
-    def releases(self) -> Releases: ...
-
-    @property
-    def reviews(self) -> Reviews: ...
-
-    @property
-    def builds(self) -> Builds: ...
-
-    @property
-    def deliveries(self) -> Deliveries: ...
-
-    @property
-    def jobs(self) -> Jobs: ...
-
-    async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
+    async def open(self, user: str, event_id: str, at: datetime) -> bool:
         """The person opened their Home tab (Slack's event `event_id`): from now on what
         they care about is published there. False when this event was taken before (Slack
         sent it again)."""
         ...
 
-    async def mark_homes(
+    async def mark(
         self, users: Iterable[str], at: datetime, stale_before: datetime
     ) -> Sequence[HomeMark]:
         """Of `users`, those who have a Home tab and no publish queued (or one queued before
@@ -343,10 +310,50 @@ class Transaction(Protocol):
         Concurrent callers take turns per person, so only one of them queues it."""
         ...
 
-    async def take_home(self, user: str, at: datetime) -> bool:
+    async def take(self, user: str, at: datetime) -> bool:
         """A publish of the person's Home begins at `at`: a change from now on queues another
         one. False when they have no Home tab."""
         ...
+
+
+class Transaction(Protocol):
+    """One atomic unit of work: everything written in it commits together or not at all.
+
+    Its repositories, one per aggregate or concern, all write in this one transaction.
+    """
+
+    @property
+    def builds(self) -> Builds: ...
+
+    @property
+    def reviews(self) -> Reviews: ...
+
+    @property
+    def releases(self) -> Releases: ...
+
+    @property
+    def production(self) -> ProductionSlot: ...
+
+    @property
+    def freezes(self) -> Freezes: ...
+
+    @property
+    def messages(self) -> Messages: ...
+
+    @property
+    def deliveries(self) -> Deliveries: ...
+
+    @property
+    def groups(self) -> Groups: ...
+
+    @property
+    def homes(self) -> Homes: ...
+
+    @property
+    def jobs(self) -> Jobs: ...
+
+    @property
+    def audit(self) -> AuditTrail: ...
 
 
 class Store(Protocol):

@@ -4,69 +4,42 @@ it on success only, so a use case that fails half-way leaves nothing behind, as 
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
 from typing import Any
 
 from cibot.service.jobs import JobPayload
 from cibot.service.ports import (
     AuditEvent,
-    HomeMark,
 )
 from tests.support.memory.audit import MemoryAuditTrail
 from tests.support.memory.builds import MemoryBuilds
 from tests.support.memory.deliveries import MemoryDeliveries
 from tests.support.memory.freezes import MemoryFreezes
 from tests.support.memory.groups import MemoryGroups
+from tests.support.memory.homes import MemoryHomes
 from tests.support.memory.jobs import MemoryJobs
 from tests.support.memory.messages import MemoryMessages
 from tests.support.memory.production import MemoryProduction
 from tests.support.memory.releases import MemoryReleases
 from tests.support.memory.reviews import MemoryReviews
-from tests.support.memory.state import Home, State
+from tests.support.memory.state import State
 
 
 class MemoryTransaction:
     def __init__(self, state: State) -> None:
         self.state = state
-        self.audit = MemoryAuditTrail(state)
-        self.groups = MemoryGroups(state)
-        self.messages = MemoryMessages(state)
-        self.freezes = MemoryFreezes(state)
-        self.production = MemoryProduction(state)
-        self.releases = MemoryReleases(state)
-        self.reviews = MemoryReviews(state)
         self.builds = MemoryBuilds(state)
+        self.reviews = MemoryReviews(state)
+        self.releases = MemoryReleases(state)
+        self.production = MemoryProduction(state)
+        self.freezes = MemoryFreezes(state)
+        self.messages = MemoryMessages(state)
         self.deliveries = MemoryDeliveries(state)
+        self.groups = MemoryGroups(state)
+        self.homes = MemoryHomes(state)
         self.jobs = MemoryJobs(state)
-
-    async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
-        home = self.state.homes.setdefault(user, Home(opened_at=at))
-        if home.event_id == event_id:
-            return False
-        home.event_id = event_id
-        return True
-
-    async def mark_homes(
-        self, users: Iterable[str], at: datetime, stale_before: datetime
-    ) -> Sequence[HomeMark]:
-        marked = []
-        for user in sorted(set(users)):
-            home = self.state.homes.get(user)
-            if home is not None and (home.queued_at is None or home.queued_at < stale_before):
-                home.queued_at = at
-                marked.append(HomeMark(user, home.started_at))
-        return marked
-
-    async def take_home(self, user: str, at: datetime) -> bool:
-        home = self.state.homes.get(user)
-        if home is None:
-            return False
-        home.queued_at, home.started_at = None, at
-        return True
-
-    # Retention is tested on the real store; the memory one keeps no row times to prune by.
+        self.audit = MemoryAuditTrail(state)
 
 
 class MemoryStore:

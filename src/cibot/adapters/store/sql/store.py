@@ -6,21 +6,18 @@ transaction as the audit row and the jobs it causes, so either all of it happene
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from cibot.adapters.store import homes
 from cibot.adapters.store.database import Conn, Database
 from cibot.adapters.store.sql.audit import SqlAuditTrail
 from cibot.adapters.store.sql.builds import SqlBuilds
 from cibot.adapters.store.sql.deliveries import SqlDeliveries
 from cibot.adapters.store.sql.freezes import SqlFreezes
 from cibot.adapters.store.sql.groups import SqlGroups
+from cibot.adapters.store.sql.homes import SqlHomes
 from cibot.adapters.store.sql.jobs import SqlJobs
 from cibot.adapters.store.sql.messages import SqlMessages
 from cibot.adapters.store.sql.production import SqlProduction
@@ -30,44 +27,30 @@ from cibot.service.errors import StoreConflict, StoreUnavailable
 from cibot.service.ports import (
     AuditEvent,
     Clock,
-    HomeMark,
     Transaction,
 )
 
 
 class SqlTransaction:
+    """One unit of work on one connection; its repositories share the connection."""
+
     def __init__(self, conn: Conn, clock: Clock) -> None:
-        self._conn = conn
-        self._clock = clock
-        self.audit = SqlAuditTrail(conn, clock)
-        self.groups = SqlGroups(conn, clock)
-        self.messages = SqlMessages(conn, clock)
-        self.freezes = SqlFreezes(conn, clock)
-        self.production = SqlProduction(conn, clock)
-        self.releases = SqlReleases(conn, clock)
-        self.reviews = SqlReviews(conn, clock)
         self.builds = SqlBuilds(conn, clock)
+        self.reviews = SqlReviews(conn, clock)
+        self.releases = SqlReleases(conn, clock)
+        self.production = SqlProduction(conn, clock)
+        self.freezes = SqlFreezes(conn, clock)
+        self.messages = SqlMessages(conn, clock)
         self.deliveries = SqlDeliveries(conn, clock)
+        self.groups = SqlGroups(conn, clock)
+        self.homes = SqlHomes(conn, clock)
         self.jobs = SqlJobs(conn, clock)
+        self.audit = SqlAuditTrail(conn, clock)
 
     async def flush(self) -> None:
         """Write the buffered jobs and audit rows, one statement each (before commit)."""
         await self.jobs.flush()
         await self.audit.flush()
-
-    async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
-        return await homes.open_home(self._conn, self._insert(), user, event_id, at)
-
-    async def mark_homes(
-        self, users: Iterable[str], at: datetime, stale_before: datetime
-    ) -> Sequence[HomeMark]:
-        return await homes.mark(self._conn, users, at, stale_before)
-
-    async def take_home(self, user: str, at: datetime) -> bool:
-        return await homes.take(self._conn, user, at)
-
-    def _insert(self) -> Callable[..., Any]:
-        return postgresql.insert if self._conn.dialect.name == "postgresql" else sqlite.insert
 
 
 # SQLSTATE classes and codes that mean "try again": connection exceptions (08), operator
