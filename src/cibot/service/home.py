@@ -8,9 +8,9 @@ the store calls before each commit) finds the projects touched and queues a publ
 their QA members and owners who have a Home tab, in that same transaction. Nothing at the
 call sites, and no change that commits without its publish queued.
 
-Coalescing: at most one publish waits per person (the store marks them, `mark_homes`,
+Coalescing: at most one publish waits per person (the store marks them, `tx.homes.mark`,
 each row locked in turn), however many changes come before it runs; it unmarks them as it
-begins (`take_home`), so a change committed after that queues the next one, and a change
+begins (`tx.homes.take`), so a change committed after that queues the next one, and a change
 committed before is what it reads. A publish runs no sooner than `EVERY` after the
 person's previous one began: one publish per person per few seconds at most, on any
 number of replicas and across restarts (the marks and jobs are rows). The jobs share one

@@ -263,7 +263,7 @@ class Messages(Protocol):
         ...
 
     async def begin_post(self, build_id: str, role: str, user: str, at: datetime) -> None:
-        """A post is about to be made; kept until `save_message` records where it landed."""
+        """A post is about to be made; kept until `save` records where it landed."""
         ...
 
     async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
