@@ -37,17 +37,17 @@ async def troubled_jobs(database_url: str) -> dict[str, int]:
     now = datetime.now(UTC)
     try:
         async with store.transaction() as tx:
-            await tx.enqueue(DeployPreview("b-dead", "shop/shop-branch-main"))
+            await tx.jobs.enqueue(DeployPreview("b-dead", "shop/shop-branch-main"))
         dead = await queue.claim("w", datetime.now(UTC), 30)
         assert dead is not None
         assert await queue.give_up(dead, "ClusterUnavailable: connection refused")
         async with store.transaction() as tx:
-            await tx.enqueue(SyncBuildCard("b-orphan"), now - timedelta(hours=2))
+            await tx.jobs.enqueue(SyncBuildCard("b-orphan"), now - timedelta(hours=2))
         orphan = await queue.claim("w", now - timedelta(hours=1), 30)  # its worker died
         assert orphan is not None and orphan.id == dead.id + 1
         async with store.transaction() as tx:
-            await tx.enqueue(NotifyUser("C1", "U1", "overdue"), now - timedelta(hours=1))
-            await tx.enqueue(NotifyUser("C1", "U1", "fresh"), now + timedelta(minutes=5))
+            await tx.jobs.enqueue(NotifyUser("C1", "U1", "overdue"), now - timedelta(hours=1))
+            await tx.jobs.enqueue(NotifyUser("C1", "U1", "fresh"), now + timedelta(minutes=5))
         return {"dead": dead.id, "orphan": orphan.id, "overdue": dead.id + 2, "fresh": dead.id + 3}
     finally:
         await database.dispose()

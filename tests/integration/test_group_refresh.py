@@ -93,7 +93,7 @@ async def test_a_refresh_job_that_dies_leaves_its_successor_and_the_keeper_mends
         engine, store, clock, FakeChat(groups={"S0QA": frozenset({"U0ANN"})})
     ).run_until_idle()
     async with store.transaction() as tx:
-        snapshot = (await tx.group_snapshots(["S0QA"]))["S0QA"]
+        snapshot = (await tx.groups.snapshots(["S0QA"]))["S0QA"]
     assert snapshot.members == {"U0ANN"}
     assert clock.now() - snapshot.read_at < timedelta(seconds=1)
     assert (await refresh_jobs(engine))[f"refresh_groups:{slot + 4}"] == "pending"

@@ -148,7 +148,7 @@ async def test_a_publish_cut_off_by_a_crash_is_run_again_by_another_runner(
     died = await queue.claim("replica-that-dies", clock.now(), lease_seconds=30)
     assert died is not None and isinstance(died.payload, PublishHome)
     async with store.transaction() as tx:  # it began (and unmarked the person), then died
-        await tx.take_home(QA, clock.now())
+        await tx.homes.take(QA, clock.now())
     chat = CountingChat()
 
     clock.advance(31)  # the lease runs out

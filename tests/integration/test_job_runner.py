@@ -71,7 +71,7 @@ async def test_an_announcement_is_posted_once_when_two_runs_of_it_race(database:
         kind = AnnounceDecision.kind
         [row] = (await conn.execute(t.jobs.select().where(t.jobs.c.kind == kind))).all()
     async with store.transaction() as tx:  # e.g. its redraw, queued while it is being posted
-        await tx.enqueue(decode(row.kind, row.payload))
+        await tx.jobs.enqueue(decode(row.kind, row.payload))
     chat = SlowChat()
     handlers: dict[type[JobPayload], Handler] = dict.fromkeys(PAYLOAD_TYPES.values(), noop)
     handlers[AnnounceDecision] = partial(
@@ -104,7 +104,7 @@ async def test_a_drain_lets_the_job_in_flight_finish_and_claims_nothing_more(
     clock = FakeClock()
     store = SqlStore(database, clock)
     async with store.transaction() as tx:
-        await tx.enqueue(SyncBuildCard("b1"))
+        await tx.jobs.enqueue(SyncBuildCard("b1"))
     started, finished = asyncio.Event(), []
 
     async def card(job: SyncBuildCard) -> None:
@@ -121,7 +121,7 @@ async def test_a_drain_lets_the_job_in_flight_finish_and_claims_nothing_more(
     runner.drain()  # SIGTERM
     await asyncio.sleep(0.05)
     async with store.transaction() as tx:
-        await tx.enqueue(SyncBuildCard("b2"))  # another replica's, due now
+        await tx.jobs.enqueue(SyncBuildCard("b2"))  # another replica's, due now
     await runner.stop()
 
     assert finished == ["b1"], "the job in flight finished; nothing new was started"

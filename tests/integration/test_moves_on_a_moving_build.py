@@ -36,12 +36,12 @@ def a_build(build_id: str, state: BuildState) -> Build:
 async def added(store: SqlStore, *builds: Build) -> None:
     async with store.transaction() as tx:
         for build in builds:
-            await tx.add_build(build)
+            await tx.builds.add(build)
 
 
 async def stored(store: SqlStore, build_id: str) -> Build:
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
     assert build is not None
     return build
 
@@ -49,7 +49,7 @@ async def stored(store: SqlStore, build_id: str) -> Build:
 async def moved_meanwhile(store: SqlStore, build: Build, state: BuildState) -> None:
     """What a worker does between the caller's read and its write: another transaction."""
     async with store.transaction() as other:
-        assert await other.move_build(build, build.moved_to(state, CLOCK.now()))
+        assert await other.builds.move(build, build.moved_to(state, CLOCK.now()))
 
 
 async def test_a_build_its_deploy_job_moved_on_is_still_superseded(store: SqlStore) -> None:
@@ -57,7 +57,7 @@ async def test_a_build_its_deploy_job_moved_on_is_still_superseded(store: SqlSto
     await added(store, older, newer)
 
     async with store.transaction() as tx:
-        [read, _] = await tx.live_builds_of_target("shop", BuildType.BRANCH, "main")
+        [read, _] = await tx.builds.live_of_target("shop", BuildType.BRANCH, "main")
         await moved_meanwhile(store, read, BuildState.DEPLOYING)
         assert await intake.supersede(tx, CLOCK.now(), read, newer)
 

@@ -23,6 +23,7 @@ from cibot.domain.release import Release, ReleaseKind
 from cibot.domain.review import Action, Decision
 from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
 from cibot.service import retention
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import JobPayload, PruneRetention, SyncBuildCard
 from cibot.service.ports import AuditEvent, Delivery, MessageRef
 from tests.support.fakes import FakeClock
@@ -53,23 +54,25 @@ async def seed_old_rows(engine: Database, clock: FakeClock) -> None:
     store = SqlStore(engine, clock)
     async with store.transaction() as tx:
         for i in range(1200):
-            await tx.add_delivery(Delivery("shop", f"msg_old_{i}", "0" * 64, "b"))
+            await tx.deliveries.add(Delivery("shop", f"msg_old_{i}", "0" * 64, "b"))
         for state in ("closed", "superseded", "stale", "ready", "promoted"):
-            await tx.add_build(a_build(clock, state, BuildState(state)))
-            await tx.save_message(state, "card", MessageRef("C0SHOP", f"1.{state}"))
-        await tx.add_build(a_build(clock, "released", BuildState.CLOSED))  # promoted, then closed
+            await tx.builds.add(a_build(clock, state, BuildState(state)))
+            await tx.messages.save(state, "card", MessageRef("C0SHOP", f"1.{state}"))
+        await tx.builds.add(a_build(clock, "released", BuildState.CLOSED))  # promoted, then closed
         for build_id in ("closed", "released"):
-            decision = await tx.add_decision(Decision(build_id, Action.DEPLOY, "U0O", clock.now()))
-            await tx.save_message(build_id, f"announce:{decision.id}", MessageRef("C0SHOP", "2"))
-            await tx.add_release(
+            decision = await tx.reviews.add_decision(
+                Decision(build_id, Action.DEPLOY, "U0O", clock.now())
+            )
+            await tx.messages.save(build_id, f"announce:{decision.id}", MessageRef("C0SHOP", "2"))
+            await tx.releases.add(
                 Release("shop", build_id, "r@sha256:1", "sha256:1", ReleaseKind.PROMOTION,
                         "U0O", clock.now(), decision_id=decision.id)
             )  # fmt: skip
-        await tx.save_message("", "freeze:k1", MessageRef("C0SHOP", "3.1"))
-        await tx.audit(AuditEvent(clock.now(), "build.accepted", "shop", "closed"))
+        await tx.messages.save("", "freeze:k1", MessageRef("C0SHOP", "3.1"))
+        await tx.audit.append(AuditEvent(clock.now(), AuditAction.BUILD_ACCEPTED, "shop", "closed"))
         for i in range(700):
-            await tx.enqueue(SyncBuildCard(f"done-{i}"))
-        await tx.enqueue(SyncBuildCard("still-pending"))
+            await tx.jobs.enqueue(SyncBuildCard(f"done-{i}"))
+        await tx.jobs.enqueue(SyncBuildCard("still-pending"))
     async with engine.begin() as conn:
         await conn.execute(
             sa.text("UPDATE jobs SET state = 'done' WHERE payload NOT LIKE '%still-pending%'")
@@ -85,9 +88,9 @@ async def test_the_daily_prune_deletes_old_rows_that_nothing_needs_and_keeps_the
     clock.advance(OLD * 86400)
     store = SqlStore(engine, clock)
     async with store.transaction() as tx:
-        await tx.add_delivery(Delivery("shop", "msg_new", "0" * 64, "b"))
-        await tx.add_build(a_build(clock, "recent", BuildState.CLOSED))
-        await tx.save_message("recent", "card", MessageRef("C0SHOP", "4.1"))
+        await tx.deliveries.add(Delivery("shop", "msg_new", "0" * 64, "b"))
+        await tx.builds.add(a_build(clock, "recent", BuildState.CLOSED))
+        await tx.messages.save("recent", "card", MessageRef("C0SHOP", "4.1"))
     today = retention._day(clock.now())
 
     await retention.prune_retention(
@@ -107,7 +110,7 @@ async def test_the_daily_prune_deletes_old_rows_that_nothing_needs_and_keeps_the
     audit = await rows(engine, "SELECT action FROM audit_events ORDER BY id")
     assert audit == [("build.accepted",), ("retention.pruned",)]
     async with store.transaction() as tx:
-        (event,) = await tx.audit_events(None, limit=1)
+        (event,) = await tx.audit.events(None, limit=1)
     assert event.detail == {"deliveries": 1200, "finished_jobs": 700, "slack_messages": 5}
 
 

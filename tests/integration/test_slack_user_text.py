@@ -80,7 +80,7 @@ async def ready_build(store: SqlStore) -> str:
         "b-ready", PROJECT.id, BuildType.BRANCH, "main", "r.example/x:1", BuildState.READY, now, now
     )
     async with store.transaction() as tx:
-        await tx.add_build(build)
+        await tx.builds.add(build)
     return build.id
 
 
@@ -112,7 +112,7 @@ async def test_a_rollback_button_with_a_value_that_is_no_release_id_is_refused_a
 
     assert response.status_code == 200, response.text
     async with store.transaction() as tx:
-        events = await tx.audit_events(None, limit=5)
+        events = await tx.audit.events(None, limit=5)
     assert [(e.action, (e.detail or {}).get("reason")) for e in events] == [
         ("click.denied", "this release is unknown to ci-bot")
     ]
@@ -191,4 +191,4 @@ async def test_no_click_or_reason_text_gets_a_5xx(
 
 async def _no_build(store: SqlStore) -> bool:
     async with store.transaction() as tx:
-        return await tx.get_build("b-ready") is None
+        return await tx.builds.get("b-ready") is None

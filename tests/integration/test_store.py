@@ -40,9 +40,9 @@ async def test_a_build_round_trips_with_its_times_in_utc(engine: Database) -> No
     clock = FakeClock()
     store = SqlStore(engine, clock)
     async with store.transaction() as tx:
-        await tx.add_build(a_build(clock))
+        await tx.builds.add(a_build(clock))
     async with store.transaction() as tx:
-        loaded = await tx.get_build("b1")
+        loaded = await tx.builds.get("b1")
     assert loaded == a_build(clock)
 
 
@@ -51,13 +51,13 @@ async def test_a_move_applies_only_from_the_expected_state(engine: Database) -> 
     store = SqlStore(engine, clock)
     before = a_build(clock)
     async with store.transaction() as tx:
-        await tx.add_build(before)
+        await tx.builds.add(before)
     deploying = before.moved_to(BuildState.DEPLOYING, clock.now())
     async with store.transaction() as tx:
-        assert await tx.move_build(before, deploying)
+        assert await tx.builds.move(before, deploying)
     async with store.transaction() as tx:
-        assert not await tx.move_build(before, before.moved_to(BuildState.FAILED, clock.now()))
-        assert (await tx.get_build("b1")) == deploying
+        assert not await tx.builds.move(before, before.moved_to(BuildState.FAILED, clock.now()))
+        assert (await tx.builds.get("b1")) == deploying
 
 
 async def test_a_failed_unit_of_work_leaves_nothing_behind(engine: Database) -> None:
@@ -66,25 +66,25 @@ async def test_a_failed_unit_of_work_leaves_nothing_behind(engine: Database) -> 
 
     async def crash_before_commit() -> None:
         async with store.transaction() as tx:
-            await tx.add_build(a_build(clock))
-            await tx.enqueue(SyncBuildCard("b1"))
+            await tx.builds.add(a_build(clock))
+            await tx.jobs.enqueue(SyncBuildCard("b1"))
             raise RuntimeError("crash before commit")
 
     with pytest.raises(RuntimeError):
         await crash_before_commit()
     async with store.transaction() as tx:
-        assert await tx.get_build("b1") is None
+        assert await tx.builds.get("b1") is None
     assert await SqlJobQueue(engine).claim("w", clock.now(), 30) is None
 
 
 async def test_a_second_delivery_with_the_same_id_is_a_conflict(engine: Database) -> None:
     store = SqlStore(engine, FakeClock())
     async with store.transaction() as tx:
-        await tx.add_delivery(Delivery("shop", "msg_1", "abc", "b1"))
+        await tx.deliveries.add(Delivery("shop", "msg_1", "abc", "b1"))
 
     async def add_again() -> None:
         async with store.transaction() as tx:
-            await tx.add_delivery(Delivery("shop", "msg_1", "def", "b2"))
+            await tx.deliveries.add(Delivery("shop", "msg_1", "def", "b2"))
 
     with pytest.raises(StoreConflict):
         await add_again()
@@ -93,21 +93,21 @@ async def test_a_second_delivery_with_the_same_id_is_a_conflict(engine: Database
 async def test_message_refs_are_kept_per_build_role_and_user(engine: Database) -> None:
     store = SqlStore(engine, FakeClock())
     async with store.transaction() as tx:
-        await tx.save_message("b1", "card", MessageRef("C1", "1.1"))
-        await tx.save_message("b1", "dm", MessageRef("D1", "2.2"), user="U1")
+        await tx.messages.save("b1", "card", MessageRef("C1", "1.1"))
+        await tx.messages.save("b1", "dm", MessageRef("D1", "2.2"), user="U1")
     async with store.transaction() as tx:
-        assert await tx.get_message("b1", "card") == MessageRef("C1", "1.1")
-        assert await tx.get_message("b1", "dm", "U1") == MessageRef("D1", "2.2")
-        assert await tx.get_message("b1", "dm", "U2") is None
+        assert await tx.messages.get("b1", "card") == MessageRef("C1", "1.1")
+        assert await tx.messages.get("b1", "dm", "U1") == MessageRef("D1", "2.2")
+        assert await tx.messages.get("b1", "dm", "U2") is None
 
 
 async def test_jobs_of_one_queue_run_one_at_a_time_in_order(engine: Database) -> None:
     clock = FakeClock()
     store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
     async with store.transaction() as tx:
-        await tx.enqueue(DeployPreview("b1", "shop/env"))
-        await tx.enqueue(DeployPreview("b2", "shop/env"))
-        await tx.enqueue(DeployPreview("b3", "shop/other"))
+        await tx.jobs.enqueue(DeployPreview("b1", "shop/env"))
+        await tx.jobs.enqueue(DeployPreview("b2", "shop/env"))
+        await tx.jobs.enqueue(DeployPreview("b3", "shop/other"))
 
     first = await queue.claim("w1", clock.now(), 30)
     second = await queue.claim("w2", clock.now(), 30)
@@ -127,12 +127,12 @@ async def test_a_job_waits_while_pending_and_due_with_the_very_same_payload(
     clock = FakeClock()
     store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
     async with store.transaction() as tx:
-        await tx.enqueue(SyncReviewDMs("b1"))
-        await tx.enqueue(SyncReviewDMs("b2"), run_at=clock.now() + timedelta(minutes=1))
+        await tx.jobs.enqueue(SyncReviewDMs("b1"))
+        await tx.jobs.enqueue(SyncReviewDMs("b2"), run_at=clock.now() + timedelta(minutes=1))
 
     async def waiting(payload: SyncReviewDMs) -> bool:
         async with store.transaction() as tx:
-            return await tx.job_waiting(payload)
+            return await tx.jobs.waiting(payload)
 
     before = [await waiting(SyncReviewDMs("b1")), await waiting(SyncReviewDMs("b1", "U1"))]
     later = await waiting(SyncReviewDMs("b2"))
@@ -150,7 +150,7 @@ async def test_an_expired_lease_is_taken_over_and_the_old_worker_cannot_settle_i
     clock = FakeClock()
     store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
     async with store.transaction() as tx:
-        await tx.enqueue(SyncBuildCard("b1"))
+        await tx.jobs.enqueue(SyncBuildCard("b1"))
     lost = await queue.claim("dead-worker", clock.now(), 30)
     assert lost is not None
     assert await queue.claim("w2", clock.now(), 30) is None, "leased: nobody else runs it"
@@ -168,7 +168,7 @@ async def test_a_retried_job_waits_for_its_backoff(engine: Database) -> None:
     clock = FakeClock()
     store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
     async with store.transaction() as tx:
-        await tx.enqueue(SyncBuildCard("b1"))
+        await tx.jobs.enqueue(SyncBuildCard("b1"))
     job = await queue.claim("w", clock.now(), 30)
     assert job is not None
 
@@ -185,7 +185,7 @@ async def test_concurrent_claimers_never_get_the_same_job(engine: Database) -> N
     store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
     async with store.transaction() as tx:
         for i in range(30):
-            await tx.enqueue(SyncBuildCard(f"b{i}"))
+            await tx.jobs.enqueue(SyncBuildCard(f"b{i}"))
 
     async def drain(worker: str) -> list[int]:
         got = []
@@ -207,7 +207,7 @@ async def test_a_job_interrupted_by_a_graceful_stop_is_handed_back_at_once(
     clock = FakeClock()
     store, queue = SqlStore(engine, clock), SqlJobQueue(engine)
     async with store.transaction() as tx:
-        await tx.enqueue(SyncBuildCard("b1"))
+        await tx.jobs.enqueue(SyncBuildCard("b1"))
     started = asyncio.Event()
 
     async def never_ends(_: SyncBuildCard) -> None:
@@ -264,7 +264,7 @@ async def test_a_commit_with_one_due_job_wakes_one_worker_not_all(engine: Databa
     store, queue, runner = await four_sleeping_workers(engine, clock, ran)
     try:
         async with store.transaction() as tx:
-            await tx.enqueue(SyncBuildCard("b1"))
+            await tx.jobs.enqueue(SyncBuildCard("b1"))
 
         assert await asyncio.wait_for(ran.get(), 10) == "b1"  # long before the 60 s poll
         await asyncio.sleep(0.2)
@@ -279,9 +279,9 @@ async def test_a_commit_with_only_a_later_job_wakes_nobody(engine: Database) -> 
     store, queue, runner = await four_sleeping_workers(engine, clock, ran)
     try:
         async with store.transaction() as tx:
-            await tx.enqueue(SyncBuildCard("later"), run_at=clock.now() + timedelta(hours=1))
-            await tx.enqueue(SyncBuildCard("now-1"))
-            await tx.enqueue(SyncBuildCard("now-2"))
+            await tx.jobs.enqueue(SyncBuildCard("later"), run_at=clock.now() + timedelta(hours=1))
+            await tx.jobs.enqueue(SyncBuildCard("now-1"))
+            await tx.jobs.enqueue(SyncBuildCard("now-2"))
 
         got = {await asyncio.wait_for(ran.get(), 10) for _ in range(2)}
         await asyncio.sleep(0.2)
@@ -297,12 +297,12 @@ async def test_the_newest_build_of_a_target_is_never_a_stale_one(engine: Databas
     clock = FakeClock()
     store = SqlStore(engine, clock)
     async with store.transaction() as tx:
-        await tx.add_build(replace(a_build(clock, "b12"), build_number=12))
+        await tx.builds.add(replace(a_build(clock, "b12"), build_number=12))
     clock.advance(1)
     async with store.transaction() as tx:
-        await tx.add_build(replace(a_build(clock, "b11", BuildState.STALE), build_number=11))
+        await tx.builds.add(replace(a_build(clock, "b11", BuildState.STALE), build_number=11))
 
     async with store.transaction() as tx:
-        summary = await tx.target_summary("shop", BuildType.BRANCH, "main")
+        summary = await tx.builds.target_summary("shop", BuildType.BRANCH, "main")
 
     assert (summary.newest_build_id, summary.highest_build_number) == ("b12", 12)

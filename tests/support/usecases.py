@@ -74,13 +74,13 @@ async def promoting(store: Store, clock: Clock, build_id: str = "b1") -> DeployP
         now, now, digest=DIGEST, ready_at=now,
     )  # fmt: skip
     async with store.transaction() as tx:
-        await tx.add_build(ready)
+        await tx.builds.add(ready)
     qa, owner = next(iter(PROJECT.qa)), next(iter(PROJECT.owners))
     await review.click(store, clock, PROJECTS, review.Click(build_id, qa, Action.APPROVE))
     deploy = review.Click(build_id, owner, Action.DEPLOY)
     answer = await review.click(store, clock, PROJECTS, deploy)
     assert answer.accepted, answer.refusal
     async with store.transaction() as tx:
-        decision = await tx.latest_decision(build_id)
+        decision = await tx.reviews.latest_decision(build_id)
     assert decision is not None and decision.id is not None
     return DeployProduction(build_id, decision.id, production_environment(PROJECT))

@@ -197,7 +197,7 @@ async def jobs(store: SqlStore, kind: str) -> list[dict[str, Any]]:
 
 async def get_build(store: SqlStore, build_id: str) -> Build:
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
     assert build is not None
     return build
 
@@ -242,8 +242,8 @@ async def test_F16_a_production_deploy_whose_job_dies_goes_back_to_review_with_t
     assert dead["state"] == JobState.DEAD
     why = "ci-bot gave up after 2 attempt(s): RuntimeError: boom"
     async with store.transaction() as tx:
-        decision = await tx.get_decision(job.decision_id)
-        holder = await tx.production_holder("shop")
+        decision = await tx.reviews.get_decision(job.decision_id)
+        holder = await tx.production.holder("shop")
     assert decision is not None and (decision.outcome, decision.reason) == ("failed", why)
     assert holder is None, "the slot is free"
     build = await get_build(store, job.build_id)
@@ -298,7 +298,7 @@ async def test_F16_the_reconciler_settles_what_dead_jobs_left_held_and_leaves_li
     back = await get_build(store, deploy.build_id)
     assert (back.state, back.reason) == (BuildState.READY, why)
     async with store.transaction() as tx:
-        assert await tx.production_holder("shop") is None
+        assert await tx.production.holder("shop") is None
     again = await reconcile.sweep(
         store=store, clock=clock, projects=PROJECTS, ledger=SqlJobQueue(database)
     )

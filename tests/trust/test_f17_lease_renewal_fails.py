@@ -32,6 +32,7 @@ from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import BuildState
 from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.service import production
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import AnnounceDecision, Job, SyncBuildCard
 from tests.support.fakes import FakeClock, FakeCluster
 from tests.support.usecases import PROJECTS, promoting
@@ -116,7 +117,7 @@ async def two_replicas_run_one_job(
     clock, runs = SystemClock(), Runs()
     queue_a, queue_b = BlippingQueue(databases[0], failures), SqlJobQueue(databases[1])
     async with SqlStore(databases[0], clock).transaction() as tx:
-        await tx.enqueue(SyncBuildCard("b1"))
+        await tx.jobs.enqueue(SyncBuildCard("b1"))
     settings = WorkerSettings(workers=1, lease_seconds=LEASE, poll_interval_seconds=0.05)
     a = JobRunner(queue_a, clock, {SyncBuildCard: runs.handler("A", 2.5 * LEASE)}, settings)
     b = JobRunner(queue_b, clock, {SyncBuildCard: runs.handler("B", 0.2)}, settings)
@@ -186,14 +187,14 @@ async def test_F17_two_overlapping_runs_of_one_production_deploy_settle_it_once_
     await asyncio.wait_for(asyncio.gather(deploy(job), deploy(job)), 30)
 
     async with store.transaction() as tx:
-        decision = await tx.get_decision(job.decision_id)
-        build = await tx.get_build(job.build_id)
-        releases = await tx.releases_of("shop")
-        audit = await tx.audit_events("shop")
+        decision = await tx.reviews.get_decision(job.decision_id)
+        build = await tx.builds.get(job.build_id)
+        releases = await tx.releases.of_project("shop")
+        audit = await tx.audit.events("shop")
     assert decision is not None and decision.outcome == "deployed"
     assert build is not None and build.state is BuildState.PROMOTED
     assert len(releases) == 1, "one release, so Roll back goes where it should"
-    assert [e.action for e in audit].count("production.deployed") == 1
+    assert [e.action for e in audit].count(AuditAction.PRODUCTION_DEPLOYED) == 1
     assert len(await jobs_of(store, AnnounceDecision.kind)) == 1
 
 

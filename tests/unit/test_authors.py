@@ -67,7 +67,7 @@ async def test_a_resolved_ready_build_has_its_dms_redrawn() -> None:
     accepted = await record(store, clock, report(author="U0NOBODY"))
     async with store.transaction() as tx:
         ready = build(store, accepted.build_id)
-        await tx.move_build(ready, replace(ready, state=BuildState.READY))
+        await tx.builds.move(ready, replace(ready, state=BuildState.READY))
 
     await authors.resolve_author(
         ResolveAuthor(accepted.build_id), store=store, chat=FakeChat(), clock=clock

@@ -24,6 +24,7 @@ from cibot.domain.policy import Freeze, Policy, Quorum, UnknownAuthor
 from cibot.domain.project import Project
 from cibot.domain.release import Release, ReleaseKind
 from cibot.domain.review import Action, Decision, Outcome, Tally, Verdict, VerdictRecord
+from cibot.service.audit import AuditAction
 from cibot.service.ports import AuditEvent
 from cibot.service.views import (
     BuildCard,
@@ -105,7 +106,9 @@ def release(release_id: int, kind: ReleaseKind = ReleaseKind.PROMOTION) -> Relea
 
 def event(index: int) -> AuditEvent:
     detail = {"reason": "<!channel> *x*", "skipped": None, "n": index}
-    return AuditEvent(NOW - timedelta(minutes=index), "build.approved", "shop", "b-1", QA_1, detail)
+    return AuditEvent(
+        NOW - timedelta(minutes=index), AuditAction.VERDICT_APPROVED, "shop", "b-1", QA_1, detail
+    )
 
 
 DEPLOYED = decided(Action.DEPLOY, Outcome.DEPLOYED)

@@ -66,7 +66,7 @@ async def test_a_signed_deletion_closes_the_branchs_builds_and_answers_with_thei
         "b1", "shop", BuildType.BRANCH, "feature/x", "r.example/shop:1", BuildState.READY, now, now
     )
     async with store.transaction() as tx:
-        await tx.add_build(ready)
+        await tx.builds.add(ready)
 
     response = await post(client, body(project="shop", branch="feature/x"))
 

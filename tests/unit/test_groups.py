@@ -48,7 +48,7 @@ async def _ready_build(store: MemoryStore, clock: FakeClock) -> None:
         "b1", "shop", BuildType.BRANCH, "main", "r.example/a:1", BuildState.READY, now, now
     )
     async with store.transaction() as tx:
-        await tx.add_build(build)
+        await tx.builds.add(build)
 
 
 @pytest.mark.parametrize(
@@ -66,7 +66,7 @@ async def test_a_click_by_a_member_of_a_stale_group_is_refused_with_the_reason(
     await _ready_build(store, clock)
     async with store.transaction() as tx:
         at = clock.now() - timedelta(minutes=read_minutes_ago)
-        await tx.save_group("S0QA", frozenset({"U0ANN"}), at)
+        await tx.groups.save("S0QA", frozenset({"U0ANN"}), at)
 
     answer = await review.click(store, clock, PROJECTS, review.Click("b1", "U0ANN", Action.APPROVE))
 

@@ -13,6 +13,7 @@ from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import DateWindow, Policy
 from cibot.domain.review import Action
 from cibot.service import home, messages, review
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import NotifyUser, PublishHome, RepublishHomes
 from cibot.service.ports import AuditEvent
 from cibot.service.views import HomeView, QaDM
@@ -46,7 +47,7 @@ async def ready(store: MemoryStore, clock: FakeClock, build_id: str = "b1") -> N
         preview_url="https://main.branch.shop.example.com",
     )  # fmt: skip
     async with store.transaction() as tx:
-        await tx.add_build(build)
+        await tx.builds.add(build)
 
 
 async def publish(store: MemoryStore, clock: FakeClock, chat: FakeChat, user: str) -> None:
@@ -93,7 +94,9 @@ async def test_changes_before_the_publish_runs_queue_one_publish_no_sooner_than_
     for index in range(5):
         await ready(store, clock, f"b{index}")
         async with store.transaction() as tx:
-            await tx.audit(AuditEvent(clock.now(), "preview.ready", PROJECT.id, f"b{index}"))
+            await tx.audit.append(
+                AuditEvent(clock.now(), AuditAction.PREVIEW_READY, PROJECT.id, f"b{index}")
+            )
 
     assert publishes(store) == [(QA, started + home.EVERY)]
 
@@ -107,7 +110,7 @@ async def test_a_refused_click_or_another_projects_change_publishes_nothing(
 
     await review.click(store, clock, PROJECTS, review.Click("b1", QA, Action.DEPLOY))
     async with store.transaction() as tx:
-        await tx.audit(AuditEvent(clock.now(), "preview.ready", "elsewhere", "b9"))
+        await tx.audit.append(AuditEvent(clock.now(), AuditAction.PREVIEW_READY, "elsewhere", "b9"))
 
     assert publishes(store) == []
 
@@ -120,7 +123,7 @@ async def test_a_publish_queued_long_ago_is_taken_for_lost_and_queued_again(
     clock.advance(home.LOST_AFTER.total_seconds() + 1)
 
     async with store.transaction() as tx:
-        await tx.audit(AuditEvent(clock.now(), "preview.ready", PROJECT.id, "b1"))
+        await tx.audit.append(AuditEvent(clock.now(), AuditAction.PREVIEW_READY, PROJECT.id, "b1"))
 
     assert publishes(store) == [(QA, clock.now())]
 

@@ -25,6 +25,7 @@ from cibot.service import (
     reminders,
     review,
 )
+from cibot.service.audit import AuditAction
 from cibot.service.cards import CARD
 from cibot.service.errors import ChatUnavailable, ReplayMismatch
 from cibot.service.jobs import (
@@ -83,7 +84,7 @@ async def deployed(
         clock.now(), clock.now(), **changes,
     )  # fmt: skip
     async with store.transaction() as tx:
-        await tx.add_build(build)
+        await tx.builds.add(build)
     cluster = FakeCluster(outcome=outcome) if outcome else FakeCluster()
     await preview.deploy_preview(
         DeployPreview("b1", "shop/shop-branch-main"),
@@ -100,7 +101,7 @@ async def with_dms(store: MemoryStore, *users: tuple[str, str]) -> None:
     """Record the DMs of (role, user) as posted."""
     async with store.transaction() as tx:
         for role, user in users:
-            await tx.save_message("b1", role, MessageRef(f"D{user}", "1.1"), user)
+            await tx.messages.save("b1", role, MessageRef(f"D{user}", "1.1"), user)
 
 
 # --- expiry ------------------------------------------------------------------------------
@@ -302,7 +303,7 @@ async def test_a_restart_or_a_second_run_never_warns_twice() -> None:
 
     assert len(chat.replies) == 1
     assert len(store.jobs_of(WarnIdlePreview)) == 1
-    assert [e.action for e in store.state.audit].count("preview.idle_warning") == 1
+    assert [e.action for e in store.state.audit].count(AuditAction.PREVIEW_IDLE_WARNING) == 1
 
 
 async def test_activity_after_a_warning_starts_a_new_idle_period() -> None:
@@ -331,7 +332,7 @@ async def test_a_failed_build_without_dms_is_warned_in_the_thread_of_its_card() 
     clock, chat = FakeClock(), FakeChat()
     store = await deployed(clock, RolloutOutcome(ready=False, reason="ImagePullBackOff"))
     async with store.transaction() as tx:
-        await tx.save_message("b1", CARD, MessageRef("C0SHOP", "1.5"))
+        await tx.messages.save("b1", CARD, MessageRef("C0SHOP", "1.5"))
     clock.advance(5 * 3600)
 
     await check(store, clock)
@@ -429,7 +430,7 @@ async def test_one_reminder_goes_to_each_qa_member_who_has_not_answered_and_is_n
 
 async def _reminded(store: MemoryStore) -> dict[str, MessageRef]:
     async with store.transaction() as tx:
-        return await tx.messages_of("b1", reminders.REMINDER)
+        return await tx.messages.of_role("b1", reminders.REMINDER)
 
 
 async def test_a_reminder_that_failed_for_one_person_is_retried_for_them_only() -> None:
@@ -473,7 +474,7 @@ async def test_a_rejection_is_an_answer_too() -> None:
     clock, chat = FakeClock(), FakeChat()
     store = await review_store(clock)
     async with store.transaction() as tx:
-        await tx.add_verdict(VerdictRecord("b1", "U0QA2", Verdict.REJECTED, clock.now()))
+        await tx.reviews.add_verdict(VerdictRecord("b1", "U0QA2", Verdict.REJECTED, clock.now()))
     clock.advance(3600)
 
     await remind(store, clock, chat)
@@ -579,7 +580,7 @@ async def add(
         build_id, "shop", build_type, target, "r.example/shop:1", state, clock.now(), clock.now()
     )
     async with store.transaction() as tx:
-        await tx.add_build(build)
+        await tx.builds.add(build)
 
 
 async def test_a_deleted_branch_closes_its_builds_and_queues_the_removal_of_its_preview() -> None:

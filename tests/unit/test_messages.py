@@ -38,7 +38,7 @@ class FlakyChat(FakeChat):
 async def ready_store() -> MemoryStore:
     store = MemoryStore()
     async with store.transaction() as tx:
-        await tx.add_build(READY)
+        await tx.builds.add(READY)
     return store
 
 
@@ -80,7 +80,7 @@ async def test_one_failed_dm_does_not_stop_the_others_and_the_retry_sends_only_i
 async def test_a_build_no_longer_in_review_gets_no_new_dms() -> None:
     store, chat = MemoryStore(), FakeChat()
     async with store.transaction() as tx:
-        await tx.add_build(replace(READY, state=BuildState.SUPERSEDED))
+        await tx.builds.add(replace(READY, state=BuildState.SUPERSEDED))
 
     await messages.sync_review_dms(
         SyncReviewDMs("b1"), store=store, clock=CLOCK, chat=chat, projects=PROJECTS
@@ -127,7 +127,7 @@ async def test_a_redraw_of_everyone_that_finds_another_waiting_leaves_the_dms_to
         SyncReviewDMs("b1"), store=store, clock=CLOCK, chat=chat, projects=PROJECTS
     )
     async with store.transaction() as tx:
-        await tx.enqueue(SyncReviewDMs("b1"))  # the build moved on: a newer redraw waits
+        await tx.jobs.enqueue(SyncReviewDMs("b1"))  # the build moved on: a newer redraw waits
 
     for job in (SyncReviewDMs("b1"), SyncReviewDMs("b1", "U0QA3")):
         await messages.sync_review_dms(job, store=store, clock=CLOCK, chat=chat, projects=PROJECTS)

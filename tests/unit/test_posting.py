@@ -25,7 +25,7 @@ async def test_a_message_is_posted_once_and_then_found_in_the_store() -> None:
 async def test_a_post_that_landed_but_was_never_saved_is_found_in_slack_not_posted_again() -> None:
     store, chat = MemoryStore(), FakeChat()
     async with store.transaction() as tx:  # the first try got this far, then ci-bot died
-        await tx.begin_post(SLOT.build_id, SLOT.role, SLOT.user, CLOCK.now())
+        await tx.messages.begin_post(SLOT.build_id, SLOT.role, SLOT.user, CLOCK.now())
     landed = await chat.post("C0SHOP", Notice("hi"), key=SLOT.key)
 
     found = await posting.post_or_update(store, chat, CLOCK, SLOT, to=TO, view=Notice("hi!"))
@@ -34,13 +34,13 @@ async def test_a_post_that_landed_but_was_never_saved_is_found_in_slack_not_post
     assert len(chat.posts) == 1, "adopted, not posted twice"
     assert chat.updates == [(landed, Notice("hi!"))], "and brought up to date"
     async with store.transaction() as tx:
-        assert await tx.get_message(SLOT.build_id, SLOT.role, SLOT.user) == landed, "and saved"
+        assert await tx.messages.get(SLOT.build_id, SLOT.role, SLOT.user) == landed, "and saved"
 
 
 async def test_a_post_begun_that_never_landed_is_made_again() -> None:
     store, chat = MemoryStore(), FakeChat()
     async with store.transaction() as tx:
-        await tx.begin_post(SLOT.build_id, SLOT.role, SLOT.user, CLOCK.now())
+        await tx.messages.begin_post(SLOT.build_id, SLOT.role, SLOT.user, CLOCK.now())
 
     ref, new = await posting.post_once(store, chat, CLOCK, SLOT, to=TO, view=Notice("hi"))
 

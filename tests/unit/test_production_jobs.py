@@ -41,7 +41,7 @@ async def run(
 
 async def freeze(store: MemoryStore, clock: FakeClock) -> None:
     async with store.transaction() as tx:
-        assert await tx.set_freeze("shop", FROZEN)
+        assert await tx.freezes.set("shop", FROZEN)
 
 
 async def test_a_freeze_begun_after_the_click_stops_the_deploy_before_anything_is_applied() -> None:

@@ -224,7 +224,7 @@ def test_a_rollback_is_offered_only_from_the_current_release_to_an_earlier_one()
 async def store_with_ready_build(build: Build = READY) -> MemoryStore:
     store = MemoryStore()
     async with store.transaction() as tx:
-        await tx.add_build(build)
+        await tx.builds.add(build)
     return store
 
 
@@ -360,7 +360,7 @@ async def test_rollback_redeploys_the_previous_release_and_records_where_it_came
     await promote(store, FakeCluster())
     second = replace(READY, id="b2", digest="sha256:" + "e" * 64)
     async with store.transaction() as tx:
-        await tx.add_build(second)
+        await tx.builds.add(second)
     await review.click(store, CLOCK, PROJECTS, review.Click("b2", "U0QA", Action.APPROVE))
     await promote(store, FakeCluster(), "b2")
     current = store.state.releases[-1]

@@ -46,7 +46,7 @@ async def _read(
     database = Database(settings.database.async_url)
     try:
         async with SqlStore(database, SystemClock()).transaction() as tx:
-            return await tx.audit_events(project, since, limit)
+            return await tx.audit.events(project, since, limit)
     finally:
         await database.dispose()
 

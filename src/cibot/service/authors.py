@@ -11,6 +11,7 @@ block` keeps such a build from production.
 from __future__ import annotations
 
 from cibot.domain.build import BuildState
+from cibot.service.audit import AuditAction
 from cibot.service.intake import is_slack_user_id
 from cibot.service.jobs import ResolveAuthor, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Chat, Clock, Store
@@ -25,17 +26,19 @@ async def _look_up(chat: Chat, author: str) -> str:
 
 async def resolve_author(job: ResolveAuthor, *, store: Store, chat: Chat, clock: Clock) -> None:
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
+        build = await tx.builds.get(job.build_id)
     if build is None or build.author is None or not build.author_pending:
         return
     user = await _look_up(chat, build.author)
     async with store.transaction() as tx:
-        await tx.set_author_user(build.id, user)
+        await tx.builds.set_author_user(build.id, user)
         detail = {"author": build.author, "slack_user": user or None}
-        await tx.audit(
-            AuditEvent(clock.now(), "author.resolved", build.project_id, build.id, detail=detail)
+        await tx.audit.append(
+            AuditEvent(
+                clock.now(), AuditAction.AUTHOR_RESOLVED, build.project_id, build.id, detail=detail
+            )
         )
-        await tx.enqueue(SyncBuildCard(build.id))  # it names the author, known or not
-        current = await tx.get_build(build.id)
+        await tx.jobs.enqueue(SyncBuildCard(build.id))  # it names the author, known or not
+        current = await tx.builds.get(build.id)
         if current is not None and current.state is BuildState.READY:
-            await tx.enqueue(SyncReviewDMs(build.id))
+            await tx.jobs.enqueue(SyncReviewDMs(build.id))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.project import Project
 from cibot.service import closing
+from cibot.service.audit import AuditAction
 from cibot.service.errors import ReplayMismatch
 from cibot.service.jobs import DeleteBranchPreview
 from cibot.service.ports import AuditEvent, Clock, Cluster, Delivery, Store, Transaction
@@ -61,8 +62,8 @@ async def close_branch(
     """Close the branch's builds and queue its preview's removal; replay a repeated id."""
     now = clock.now()
     async with store.transaction() as tx:
-        await tx.lock_target(project.id, BuildType.BRANCH, branch)
-        delivery = await tx.get_delivery(project.id, webhook_id)
+        await tx.builds.lock_target(project.id, BuildType.BRANCH, branch)
+        delivery = await tx.deliveries.get(project.id, webhook_id)
         if delivery is not None:
             if delivery.body_sha256 != body_sha256:
                 raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
@@ -74,18 +75,20 @@ async def close_branch(
             if await closing.close(tx, now, build, actor=closing.CIBOT, note=BRANCH_DELETED)
         ]
         environment = preview_environment(project, BuildType.BRANCH, branch)
-        await tx.enqueue(DeleteBranchPreview(project.id, branch, environment))
+        await tx.jobs.enqueue(DeleteBranchPreview(project.id, branch, environment))
         detail = {"branch": branch, "closed": closed, "webhook_id": webhook_id}
-        await tx.audit(AuditEvent(now, "branch.deleted", project.id, detail=detail))
+        await tx.audit.append(
+            AuditEvent(now, AuditAction.BRANCH_DELETED, project.id, detail=detail)
+        )
         answer = {"closed": closed}
-        await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, "", answer))
+        await tx.deliveries.add(Delivery(project.id, webhook_id, body_sha256, "", answer))
     return BranchClosed(tuple(closed))
 
 
 async def _builds_of(
     tx: Transaction, project: Project, branch: str, states: frozenset[BuildState]
 ) -> list[Build]:
-    found = await tx.builds_of_project(project.id, states)
+    found = await tx.builds.of_project(project.id, states)
     return [b for b in found if b.type is BuildType.BRANCH and b.target == branch]
 
 

@@ -29,13 +29,13 @@ async def sync_build_card(
     projects: Mapping[str, Project],
 ) -> None:
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
+        build = await tx.builds.get(job.build_id)
         if build is None:
             return
-        newer = await tx.get_build(build.superseded_by) if build.superseded_by else None
-        tally = Tally.of(await tx.verdicts_of(build.id))
-        decision = await tx.latest_decision(build.id)
-        saved = await tx.get_message(build.id, CARD)
+        newer = await tx.builds.get(build.superseded_by) if build.superseded_by else None
+        tally = Tally.of(await tx.reviews.verdicts_of(build.id))
+        decision = await tx.reviews.latest_decision(build.id)
+        saved = await tx.messages.get(build.id, CARD)
     project = projects[build.project_id]
     note = build.reason if build.state is BuildState.DEPLOYING else None
     view = BuildCard(project, build, newer, note=note, tally=tally, decision=decision)

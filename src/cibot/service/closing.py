@@ -12,6 +12,7 @@ from datetime import datetime
 
 from cibot.domain.build import Build, BuildState, still_applies
 from cibot.domain.review import Action, Decision
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Transaction
 
@@ -25,22 +26,22 @@ async def close(
     *,
     actor: str,
     note: str | None = None,
-    action: str = "build.closed",
+    action: AuditAction = AuditAction.BUILD_CLOSED,
 ) -> bool:
     """Close `build` as read; False (and nothing written) when someone else decided meanwhile.
 
     A deploy job moving it on (accepted → deploying → ready) does not stop the close.
     `note` says why ci-bot closed it; it becomes the build's reason, shown on its card.
     """
-    current = await tx.lock_build(build.id)
+    current = await tx.builds.lock(build.id)
     if current is None or not still_applies(build.state, current.state):
         return False
     changes = {"reason": note} if note is not None else {}
-    if not await tx.move_build(current, current.moved_to(BuildState.CLOSED, now, **changes)):
+    if not await tx.builds.move(current, current.moved_to(BuildState.CLOSED, now, **changes)):
         return False
-    await tx.add_decision(Decision(build.id, Action.CLOSE, actor, now, note=note))
+    await tx.reviews.add_decision(Decision(build.id, Action.CLOSE, actor, now, note=note))
     detail = {"reason": note} if note is not None else None
-    await tx.audit(AuditEvent(now, action, build.project_id, build.id, actor, detail))
-    await tx.enqueue(SyncReviewDMs(build.id))
-    await tx.enqueue(SyncBuildCard(build.id))
+    await tx.audit.append(AuditEvent(now, action, build.project_id, build.id, actor, detail))
+    await tx.jobs.enqueue(SyncReviewDMs(build.id))
+    await tx.jobs.enqueue(SyncBuildCard(build.id))
     return True

@@ -21,6 +21,7 @@ from enum import StrEnum
 from cibot.domain.build import BuildState
 from cibot.domain.policy import Freeze
 from cibot.domain.project import Project
+from cibot.service.audit import AuditAction
 from cibot.service.gate import roster_of
 from cibot.service.jobs import AnnounceFreeze, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Store, Transaction
@@ -87,8 +88,10 @@ async def run(
         refusal = await _refusal(tx, parsed, command.user, now)
         if refusal is not None:
             detail = {"command": parsed.verb.value, "reason": refusal}
-            event = AuditEvent(now, "command.denied", parsed.project.id, None, command.user, detail)
-            await tx.audit(event)
+            event = AuditEvent(
+                now, AuditAction.COMMAND_DENIED, parsed.project.id, None, command.user, detail
+            )
+            await tx.audit.append(event)
             return Notice(f"Not allowed: {refusal}")
         match parsed.verb:
             case Verb.FREEZE:
@@ -111,33 +114,35 @@ async def _refusal(tx: Transaction, parsed: _Parsed, user: str, now: datetime) -
 
 async def _redraw_reviews(tx: Transaction, project: Project) -> None:
     """The owner DMs of builds in review show the freeze (and the Deploy button or not)."""
-    for build in await tx.builds_of_project(project.id, (BuildState.READY,)):
-        await tx.enqueue(SyncReviewDMs(build.id))
+    for build in await tx.builds.of_project(project.id, (BuildState.READY,)):
+        await tx.jobs.enqueue(SyncReviewDMs(build.id))
 
 
 async def _freeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) -> Notice:
     project = parsed.project
     reason = parsed.rest.strip()[:500] or "no reason given"
-    if not await tx.set_freeze(project.id, Freeze(reason, by=user, since=now)):
-        current = await tx.freeze_of(project.id)
+    if not await tx.freezes.set(project.id, Freeze(reason, by=user, since=now)):
+        current = await tx.freezes.get(project.id)
         by = f" by {current.by}" if current and current.by else ""
         return Notice(f"Nothing changed: {project.name} is already frozen{by}")
     detail = {"reason": reason}
-    await tx.audit(AuditEvent(now, "production.frozen", project.id, None, user, detail))
-    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=True, reason=reason))
+    await tx.audit.append(
+        AuditEvent(now, AuditAction.PRODUCTION_FROZEN, project.id, None, user, detail)
+    )
+    await tx.jobs.enqueue(AnnounceFreeze(project.id, user, frozen=True, reason=reason))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} are frozen until an owner unfreezes them")
 
 
 async def _unfreeze(tx: Transaction, now: datetime, parsed: _Parsed, user: str) -> Notice:
     project = parsed.project
-    lifted = await tx.lift_freeze(project.id)
+    lifted = await tx.freezes.lift(project.id)
     if lifted is None:
         windows = project.policy.window_freeze(now)
         still = f" (a configured freeze window still applies: {windows.reason})" if windows else ""
         return Notice(f"Nothing changed: {project.name} was not frozen by an owner{still}")
-    await tx.audit(AuditEvent(now, "production.unfrozen", project.id, None, user))
-    await tx.enqueue(AnnounceFreeze(project.id, user, frozen=False))
+    await tx.audit.append(AuditEvent(now, AuditAction.PRODUCTION_UNFROZEN, project.id, None, user))
+    await tx.jobs.enqueue(AnnounceFreeze(project.id, user, frozen=False))
     await _redraw_reviews(tx, project)
     return Notice(f"Production deploys of {project.name} may go ahead again")
 
@@ -161,5 +166,5 @@ async def _history(tx: Transaction, parsed: _Parsed) -> History | Notice:
             f"The count is a whole number from 1 to {HISTORY_MAX}: "
             "`/cibot history [project] [count]`"
         )
-    events = await tx.audit_events(parsed.project.id, limit=count)
+    events = await tx.audit.events(parsed.project.id, limit=count)
     return History(parsed.project, tuple(events))

@@ -14,6 +14,7 @@ from datetime import datetime
 
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import ExpireReview, SyncBuildCard, SyncReviewDMs, timed_key
 from cibot.service.ports import AuditEvent, Clock, Store, Transaction
 
@@ -24,7 +25,7 @@ async def schedule(tx: Transaction, project: Project, build: Build, now: datetim
     if expires_at is None:
         return
     at = max(expires_at, now)
-    await tx.enqueue(ExpireReview(build.id), at, dedupe_key=timed_key("expire", build.id, at))
+    await tx.jobs.enqueue(ExpireReview(build.id), at, dedupe_key=timed_key("expire", build.id, at))
 
 
 async def expire_review(
@@ -32,7 +33,7 @@ async def expire_review(
 ) -> None:
     now = clock.now()
     async with store.transaction() as tx:
-        build = await tx.lock_build(job.build_id)
+        build = await tx.builds.lock(job.build_id)
         project = projects.get(build.project_id) if build else None
         if build is None or project is None or build.state is not BuildState.READY:
             return
@@ -42,10 +43,12 @@ async def expire_review(
         if now < expires_at:
             await schedule(tx, project, build, now)  # the review time was made longer
             return
-        if await tx.move_build(build, build.moved_to(BuildState.EXPIRED, now)):
+        if await tx.builds.move(build, build.moved_to(BuildState.EXPIRED, now)):
             detail = {"expired_at": expires_at.isoformat()}
-            await tx.audit(
-                AuditEvent(now, "review.expired", build.project_id, build.id, detail=detail)
+            await tx.audit.append(
+                AuditEvent(
+                    now, AuditAction.REVIEW_EXPIRED, build.project_id, build.id, detail=detail
+                )
             )
-            await tx.enqueue(SyncBuildCard(build.id))
-            await tx.enqueue(SyncReviewDMs(build.id))
+            await tx.jobs.enqueue(SyncBuildCard(build.id))
+            await tx.jobs.enqueue(SyncReviewDMs(build.id))

@@ -15,17 +15,17 @@ from cibot.service.ports import Transaction
 async def roster_of(tx: Transaction, project: Project, now: datetime) -> Roster:
     """The project's people: its user ids, plus its groups' members as last read from Slack,
     if that was recently enough to trust (fail closed: else the group holds nobody)."""
-    return Roster.fresh(project, await tx.group_snapshots(project.groups), now)
+    return Roster.fresh(project, await tx.groups.snapshots(project.groups), now)
 
 
 async def situation_of(
     tx: Transaction, project: Project, build_id: str | None, now: datetime
 ) -> Situation:
-    verdicts = tuple(await tx.verdicts_of(build_id)) if build_id else ()
+    verdicts = tuple(await tx.reviews.verdicts_of(build_id)) if build_id else ()
     return Situation(
         roster=await roster_of(tx, project, now),
         now=now,
         verdicts=verdicts,
-        freeze=project.policy.freeze(await tx.freeze_of(project.id), now),
-        busy_with=await tx.production_busy_with(project.id),
+        freeze=project.policy.freeze(await tx.freezes.get(project.id), now),
+        busy_with=await tx.production.busy_with(project.id),
     )

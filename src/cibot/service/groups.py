@@ -47,7 +47,7 @@ async def schedule(
         return
     slot = _slot(clock.now(), period)
     async with store.transaction() as tx:
-        await tx.enqueue(RefreshGroups(slot), clock.now(), dedupe_key=f"refresh_groups:{slot}")
+        await tx.jobs.enqueue(RefreshGroups(slot), clock.now(), dedupe_key=f"refresh_groups:{slot}")
 
 
 async def refresh_groups(
@@ -61,14 +61,14 @@ async def refresh_groups(
 ) -> None:
     following = job.slot + 1
     async with store.transaction() as tx:  # first: whatever happens below, the chain goes on
-        await tx.enqueue(
+        await tx.jobs.enqueue(
             RefreshGroups(following),
             _slot_start(following, period),
             dedupe_key=f"refresh_groups:{following}",
         )
     groups = sorted({g for p in projects.values() for g in p.groups})
     async with store.transaction() as tx:
-        known = await tx.group_members(groups)
+        known = await tx.groups.members(groups)
     changed: set[str] = set()
     for group in groups:
         try:
@@ -79,9 +79,9 @@ async def refresh_groups(
         if known.get(group) != members:
             changed.add(group)
         async with store.transaction() as tx:
-            await tx.save_group(group, members, clock.now())
+            await tx.groups.save(group, members, clock.now())
     async with store.transaction() as tx:
         for project in projects.values():
             if project.groups & changed:
-                for build in await tx.builds_of_project(project.id, (BuildState.READY,)):
-                    await tx.enqueue(SyncReviewDMs(build.id))
+                for build in await tx.builds.of_project(project.id, (BuildState.READY,)):
+                    await tx.jobs.enqueue(SyncReviewDMs(build.id))

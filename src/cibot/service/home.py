@@ -8,9 +8,9 @@ the store calls before each commit) finds the projects touched and queues a publ
 their QA members and owners who have a Home tab, in that same transaction. Nothing at the
 call sites, and no change that commits without its publish queued.
 
-Coalescing: at most one publish waits per person (the store marks them, `mark_homes`,
+Coalescing: at most one publish waits per person (the store marks them, `tx.homes.mark`,
 each row locked in turn), however many changes come before it runs; it unmarks them as it
-begins (`take_home`), so a change committed after that queues the next one, and a change
+begins (`tx.homes.take`), so a change committed after that queues the next one, and a change
 committed before is what it reads. A publish runs no sooner than `EVERY` after the
 person's previous one began: one publish per person per few seconds at most, on any
 number of replicas and across restarts (the marks and jobs are rows). The jobs share one
@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project, Roster
+from cibot.service.audit import AuditAction
 from cibot.service.gate import roster_of, situation_of
 from cibot.service.jobs import PublishHome, RepublishHomes
 from cibot.service.messages import Review
@@ -38,13 +39,13 @@ EVENTS_SHOWN = 10  # the latest audit lines of the person's projects
 # row (a new kind too) publishes the Home tabs of the project's people.
 QUIET = frozenset(
     {
-        "click.denied",
-        "click.ignored",
-        "command.denied",
-        "build.refused",
-        "build.repeated",
-        "preview.idle_warning",
-        "retention.pruned",
+        AuditAction.CLICK_DENIED,
+        AuditAction.CLICK_IGNORED,
+        AuditAction.COMMAND_DENIED,
+        AuditAction.BUILD_REFUSED,
+        AuditAction.BUILD_REPEATED,
+        AuditAction.PREVIEW_IDLE_WARNING,
+        AuditAction.RETENTION_PRUNED,
     }
 )
 # Builds whose preview exists (or is being made): the newest of each target is shown.
@@ -65,7 +66,7 @@ async def opened(store: Store, clock: Clock, user: str, event_id: str) -> bool:
     before (a retry): it was taken then."""
     now = clock.now()
     async with store.transaction() as tx:
-        if not await tx.open_home(user, event_id, now):
+        if not await tx.homes.open(user, event_id, now):
             return False
         await queue(tx, [user], now)
     return True
@@ -75,9 +76,9 @@ async def queue(
     tx: Transaction, users: Iterable[str], now: datetime, every: timedelta = EVERY
 ) -> None:
     """Queue a publish of the Home tab of each of `users` who has one and none waiting."""
-    for mark in await tx.mark_homes(users, now, now - LOST_AFTER):
+    for mark in await tx.homes.mark(users, now, now - LOST_AFTER):
         run_at = now if mark.last_started is None else max(now, mark.last_started + every)
-        await tx.enqueue(PublishHome(mark.user), run_at)
+        await tx.jobs.enqueue(PublishHome(mark.user), run_at)
 
 
 async def audited(
@@ -110,7 +111,7 @@ async def publish_home(
     """Publish the person's Home tab as things are now."""
     now = clock.now()
     async with store.transaction() as tx:
-        if not await tx.take_home(job.user, now):
+        if not await tx.homes.take(job.user, now):
             return
     async with store.transaction() as tx:
         view = await read_home(tx, projects, job.user, now)
@@ -128,7 +129,7 @@ async def _republish_when_windows_end(store: Store, view: HomeView) -> None:
         for project_id, until in ending:
             at = until + timedelta(seconds=1)
             key = f"republish_homes:{project_id}:{int(at.timestamp())}"
-            await tx.enqueue(RepublishHomes(project_id), at, dedupe_key=key)
+            await tx.jobs.enqueue(RepublishHomes(project_id), at, dedupe_key=key)
 
 
 async def republish_homes(
@@ -155,12 +156,12 @@ async def read_home(
         roster = await roster_of(tx, project, now)
         if user not in roster.everyone:
             continue
-        builds = await tx.builds_of_project(project.id, PREVIEWS)
+        builds = await tx.builds.of_project(project.id, PREVIEWS)
         for build in builds:
             if build.state is BuildState.READY:
                 waiting += await _waiting_for(tx, project, roster, build, user=user, now=now)
         mine.append(await _project_home(tx, project, roster, builds, user=user, now=now))
-        events += await tx.audit_events(project.id, limit=EVENTS_SHOWN)
+        events += await tx.audit.events(project.id, limit=EVENTS_SHOWN)
     events.sort(key=lambda e: (e.at, e.id or 0), reverse=True)
     return HomeView(user, now, tuple(waiting), tuple(mine), tuple(events[:EVENTS_SHOWN]))
 
@@ -173,7 +174,7 @@ async def _waiting_for(
         project=project,
         build=build,
         situation=await situation_of(tx, project, build.id, now),
-        decision=await tx.latest_decision(build.id),
+        decision=await tx.reviews.latest_decision(build.id),
         superseded_by=None,
         owner_refs={},
         qa_refs={},
@@ -195,19 +196,19 @@ async def _project_home(
     user: str,
     now: datetime,
 ) -> ProjectHome:
-    releases = await tx.releases_of(project.id, limit=2)
+    releases = await tx.releases.of_project(project.id, limit=2)
     release = releases[0] if releases else None
     previous = releases[1] if len(releases) > 1 else None
-    busy = await tx.production_busy_with(project.id)
+    busy = await tx.production.busy_with(project.id)
     roles = tuple(r for r, who in (("QA", roster.qa), ("owner", roster.owners)) if user in who)
     return ProjectHome(
         project=project,
         roles=roles,
         previews=_newest_per_target(builds),
         release=release,
-        release_build=await tx.get_build(release.build_id) if release else None,
+        release_build=await tx.builds.get(release.build_id) if release else None,
         previous=previous,
-        freeze=project.policy.freeze(await tx.freeze_of(project.id), now),
+        freeze=project.policy.freeze(await tx.freezes.get(project.id), now),
         busy_with=busy,
         may_roll_back=user in roster.owners and previous is not None and busy is None,
     )

@@ -19,6 +19,7 @@ from cibot.domain.build import Build, BuildState
 from cibot.domain.lifecycle import PREVIEW_UP, IdleStep, idle_check, idle_since
 from cibot.domain.project import Project
 from cibot.service import closing
+from cibot.service.audit import AuditAction
 from cibot.service.cards import CARD
 from cibot.service.jobs import CheckIdlePreview, DeletePreview, WarnIdlePreview, timed_key
 from cibot.service.messages import OWNER_DM, all_or_retry
@@ -29,7 +30,9 @@ from cibot.service.views import IdleWarning
 
 
 async def look_again(tx: Transaction, build_id: str, at: datetime) -> None:
-    await tx.enqueue(CheckIdlePreview(build_id), at, dedupe_key=timed_key("idle", build_id, at))
+    await tx.jobs.enqueue(
+        CheckIdlePreview(build_id), at, dedupe_key=timed_key("idle", build_id, at)
+    )
 
 
 async def schedule(tx: Transaction, project: Project, build: Build, since: datetime) -> None:
@@ -44,7 +47,7 @@ async def check_idle_preview(
 ) -> None:
     now = clock.now()
     async with store.transaction() as tx:
-        build = await tx.lock_build(job.build_id)
+        build = await tx.builds.lock(job.build_id)
         project = projects.get(build.project_id) if build else None
         if build is None or project is None:
             return
@@ -73,12 +76,14 @@ async def _step(tx: Transaction, now: datetime, project: Project, build: Build) 
             await look_again(tx, build.id, check.at)
         case IdleStep.WARN:
             assert check.at is not None
-            await tx.mark_idle_warning(build.id, since, check.at)
+            await tx.builds.mark_idle_warning(build.id, since, check.at)
             detail = {"idle_since": since.isoformat(), "removal_at": check.at.isoformat()}
-            await tx.audit(
-                AuditEvent(now, "preview.idle_warning", build.project_id, build.id, detail=detail)
+            await tx.audit.append(
+                AuditEvent(
+                    now, AuditAction.PREVIEW_IDLE_WARNING, build.project_id, build.id, detail=detail
+                )
             )
-            await tx.enqueue(WarnIdlePreview(build.id))
+            await tx.jobs.enqueue(WarnIdlePreview(build.id))
             await look_again(tx, build.id, check.at)
         case IdleStep.REMOVE:
             await _remove(tx, now, project, build)
@@ -87,10 +92,10 @@ async def _step(tx: Transaction, now: datetime, project: Project, build: Build) 
 async def _remove(tx: Transaction, now: datetime, project: Project, build: Build) -> None:
     note = project.lifecycle.removal_note()
     if await closing.close(
-        tx, now, build, actor=closing.CIBOT, note=note, action="preview.removed"
+        tx, now, build, actor=closing.CIBOT, note=note, action=AuditAction.PREVIEW_REMOVED
     ):
         environment = preview_environment(project, build.type, build.target)
-        await tx.enqueue(DeletePreview(build.id, environment))
+        await tx.jobs.enqueue(DeletePreview(build.id, environment))
 
 
 def warning_role(idle_since: datetime) -> str:
@@ -108,7 +113,7 @@ async def warn_idle_preview(
 ) -> None:
     """Reply under each owner's DM, or under the card when nobody got a DM (a failed build)."""
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
+        build = await tx.builds.get(job.build_id)
         project = projects.get(build.project_id) if build else None
         if build is None or project is None:
             return
@@ -116,9 +121,9 @@ async def warn_idle_preview(
         if warned is None or removal is None or not _still_idle(build, warned):
             return
         role = warning_role(warned)
-        done = await tx.messages_of(build.id, role)
-        under = await tx.messages_of(build.id, OWNER_DM)
-        card = await tx.get_message(build.id, CARD)
+        done = await tx.messages.of_role(build.id, role)
+        under = await tx.messages.of_role(build.id, OWNER_DM)
+        card = await tx.messages.get(build.id, CARD)
     if not under and card is not None:
         under = {"": card}
     view = IdleWarning(project, build, warned, removal)

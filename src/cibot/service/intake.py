@@ -16,6 +16,7 @@ from datetime import datetime
 from cibot.domain import naming
 from cibot.domain.build import LIVE, Build, BuildState, BuildType, still_applies
 from cibot.domain.project import Project
+from cibot.service.audit import AuditAction
 from cibot.service.errors import ImageNotAllowed, ReplayMismatch
 from cibot.service.jobs import (
     DeletePreview,
@@ -91,23 +92,25 @@ async def record_build(
             f"image {report.image!r} is not from a registry or repository {project.name} allows"
         )
     async with store.transaction() as tx:
-        await tx.lock_target(project.id, report.type, report.target)
-        delivery = await tx.get_delivery(project.id, webhook_id)
+        await tx.builds.lock_target(project.id, report.type, report.target)
+        delivery = await tx.deliveries.get(project.id, webhook_id)
         if delivery is not None:
             if delivery.body_sha256 != body_sha256:
                 raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
             return Accepted(delivery.build_id, replayed=True)
-        live = await tx.live_builds_of_target(project.id, report.type, report.target)
+        live = await tx.builds.live_of_target(project.id, report.type, report.target)
         same = _same_live_build(live, report)
         if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
-            await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, same.id))
+            await tx.deliveries.add(Delivery(project.id, webhook_id, body_sha256, same.id))
             detail = {"webhook_id": webhook_id}
-            await tx.audit(
-                AuditEvent(clock.now(), "build.repeated", project.id, same.id, detail=detail)
+            await tx.audit.append(
+                AuditEvent(
+                    clock.now(), AuditAction.BUILD_REPEATED, project.id, same.id, detail=detail
+                )
             )
             return Accepted(same.id, replayed=True)
         build = await _add_build(tx, clock.now(), project, report, live)
-        await tx.add_delivery(Delivery(project.id, webhook_id, body_sha256, build.id))
+        await tx.deliveries.add(Delivery(project.id, webhook_id, body_sha256, build.id))
         return Accepted(build.id)
 
 
@@ -115,7 +118,7 @@ async def _add_build(
     tx: Transaction, now: datetime, project: Project, report: BuildReport, live: Sequence[Build]
 ) -> Build:
     """Record the build; unless it came late, it supersedes the `live` builds of its target."""
-    summary = await tx.target_summary(project.id, report.type, report.target)
+    summary = await tx.builds.target_summary(project.id, report.type, report.target)
     stale = _is_stale(report, summary.highest_build_number)
     build = Build(
         id=new_build_id(now),
@@ -134,20 +137,25 @@ async def _add_build(
         reason="a newer build number of this target arrived first" if stale else None,
         author_user=author_user(report.author),
     )
-    await tx.add_build(build)
-    await tx.audit(
-        AuditEvent(now, "build.stale" if stale else "build.accepted", project.id, build.id)
+    await tx.builds.add(build)
+    await tx.audit.append(
+        AuditEvent(
+            now,
+            AuditAction.BUILD_STALE if stale else AuditAction.BUILD_ACCEPTED,
+            project.id,
+            build.id,
+        )
     )
     if stale:
         return build
     if build.author_pending:
-        await tx.enqueue(ResolveAuthor(build.id))
+        await tx.jobs.enqueue(ResolveAuthor(build.id))
     for older in live:
         await supersede(tx, now, older, build)
     if build.type is BuildType.TAG and project.lifecycle.newer_tag_supersedes:
         await _supersede_other_tags(tx, now, project, build)
-    await tx.enqueue(SyncBuildCard(build.id))
-    await tx.enqueue(
+    await tx.jobs.enqueue(SyncBuildCard(build.id))
+    await tx.jobs.enqueue(
         DeployPreview(build.id, preview_environment(project, report.type, report.target))
     )
     return build
@@ -163,17 +171,19 @@ async def supersede(
 
     `reason` (why it stopped, e.g. its failed production deploy) replaces the one it had.
     """
-    current = await tx.lock_build(older.id)
+    current = await tx.builds.lock(older.id)
     if current is None or not still_applies(older.state, current.state):
         return False
     changes = {} if reason is None else {"reason": reason}
     superseded = current.moved_to(BuildState.SUPERSEDED, now, superseded_by=newer.id, **changes)
-    if not await tx.move_build(current, superseded):
+    if not await tx.builds.move(current, superseded):
         return False
     detail = {"by": newer.id}
-    await tx.audit(AuditEvent(now, "build.superseded", older.project_id, older.id, detail=detail))
-    await tx.enqueue(SyncBuildCard(older.id))
-    await tx.enqueue(SyncReviewDMs(older.id))
+    await tx.audit.append(
+        AuditEvent(now, AuditAction.BUILD_SUPERSEDED, older.project_id, older.id, detail=detail)
+    )
+    await tx.jobs.enqueue(SyncBuildCard(older.id))
+    await tx.jobs.enqueue(SyncReviewDMs(older.id))
     return True
 
 
@@ -186,12 +196,12 @@ async def _supersede_other_tags(
     tag's environment is left to nobody: it is deleted (only ci-bot's objects, only while
     no newer build of that tag lives in it).
     """
-    for older in await tx.builds_of_project(project.id, LIVE):
+    for older in await tx.builds.of_project(project.id, LIVE):
         if older.type is not BuildType.TAG or older.target == build.target:
             continue
         if await supersede(tx, now, older, build):
             environment = preview_environment(project, older.type, older.target)
-            await tx.enqueue(DeletePreview(older.id, environment))
+            await tx.jobs.enqueue(DeletePreview(older.id, environment))
 
 
 # A build in one of these states is still being deployed or reviewed: the same image again
@@ -234,8 +244,11 @@ async def record_refusal(
     flood of forged requests cannot fill the audit table.
     """
     async with store.transaction() as tx:
-        await tx.audit(
+        await tx.audit.append(
             AuditEvent(
-                clock.now(), "build.refused", project_id, detail={"status": status, **detail}
+                clock.now(),
+                AuditAction.BUILD_REFUSED,
+                project_id,
+                detail={"status": status, **detail},
             )
         )

@@ -106,19 +106,19 @@ async def load_review(
     store: Store, clock: Clock, projects: Mapping[str, Project], build_id: str
 ) -> Review | None:
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
         if build is None or build.project_id not in projects:
             return None
         project = projects[build.project_id]
-        newer = await tx.get_build(build.superseded_by) if build.superseded_by else None
+        newer = await tx.builds.get(build.superseded_by) if build.superseded_by else None
         return Review(
             project=project,
             build=build,
             situation=await situation_of(tx, project, build.id, clock.now()),
-            decision=await tx.latest_decision(build.id),
+            decision=await tx.reviews.latest_decision(build.id),
             superseded_by=newer,
-            owner_refs=await tx.messages_of(build.id, OWNER_DM),
-            qa_refs=await tx.messages_of(build.id, QA_DM),
+            owner_refs=await tx.messages.of_role(build.id, OWNER_DM),
+            qa_refs=await tx.messages.of_role(build.id, QA_DM),
         )
 
 
@@ -191,7 +191,7 @@ def _redrawn_later(store: Store, job: SyncReviewDMs) -> Callable[[], Awaitable[b
         nonlocal waiting
         if not waiting:
             async with store.transaction() as tx:
-                waiting = await tx.job_waiting(job)
+                waiting = await tx.jobs.waiting(job)
         return waiting
 
     return check
@@ -205,13 +205,13 @@ async def _redraw_when_the_window_ends(store: Store, review: Review) -> None:
     at = freeze.until + timedelta(seconds=1)
     key = f"redraw:{review.build.id}:{int(at.timestamp())}"
     async with store.transaction() as tx:
-        await tx.enqueue(RedrawReview(review.build.id), at, dedupe_key=key)
+        await tx.jobs.enqueue(RedrawReview(review.build.id), at, dedupe_key=key)
 
 
 async def redraw_review(job: RedrawReview, *, store: Store) -> None:
     """Queue the redraw (the DM queue must not hold a job waiting for the future)."""
     async with store.transaction() as tx:
-        await tx.enqueue(SyncReviewDMs(job.build_id))
+        await tx.jobs.enqueue(SyncReviewDMs(job.build_id))
 
 
 def _dm(
@@ -306,7 +306,7 @@ async def post_verdict_replies(
     if review is None or verdict is None:
         return
     async with store.transaction() as tx:
-        done = await tx.messages_of(review.build.id, reply_role(job.qa_user))
+        done = await tx.messages.of_role(review.build.id, reply_role(job.qa_user))
     view = VerdictReply(verdict)
 
     def reply_to(owner: str, under: MessageRef) -> Callable[[], Awaitable[None]]:
@@ -331,13 +331,13 @@ async def announce_decision(
 ) -> None:
     """Post the announcement of a production decision once; afterwards, redraw it."""
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
-        decision = await tx.get_decision(job.decision_id)
+        build = await tx.builds.get(job.build_id)
+        decision = await tx.reviews.get_decision(job.decision_id)
         if build is None or decision is None or build.project_id not in projects:
             return
         notice = await _production_notice(tx, projects[build.project_id], build, decision)
         slot = Slot(build.id, f"announce:{job.decision_id}")
-        saved = await tx.get_message(slot.build_id, slot.role)
+        saved = await tx.messages.get(slot.build_id, slot.role)
     to = To(channel=notice.project.channel)
     await post_or_update(store, chat, clock, slot, to=to, view=notice, saved=saved)
 
@@ -346,17 +346,17 @@ async def _production_notice(
     tx: Transaction, project: Project, build: Build, decision: Decision
 ) -> ProductionNotice:
     assert decision.id is not None
-    release = await tx.release_of_decision(decision.id)
+    release = await tx.releases.of_decision(decision.id)
     if release is None:
         return ProductionNotice(project, build, decision)
-    newest = next(iter(await tx.releases_of(project.id, limit=1)), None)
-    undone = await tx.get_release(release.rolled_back_from) if release.rolled_back_from else None
+    newest = next(iter(await tx.releases.of_project(project.id, limit=1)), None)
+    undone = await tx.releases.get(release.rolled_back_from) if release.rolled_back_from else None
     return ProductionNotice(
         project,
         build,
         decision,
         release=release,
-        previous=await tx.release_before(release),
+        previous=await tx.releases.before(release),
         replaced_by=newest if newest is not None and newest.id != release.id else None,
         rolled_back_from=undone,
     )

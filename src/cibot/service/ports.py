@@ -18,6 +18,7 @@ from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
 from cibot.domain.review import Decision, Outcome, VerdictRecord
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import Job, JobPayload, JobRecord
 
 if TYPE_CHECKING:  # the views name AuditEvent from here; the port names the views
@@ -52,7 +53,7 @@ class MessageRef:
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     at: datetime
-    action: str
+    action: AuditAction
     project_id: str | None = None
     build_id: str | None = None
     actor: str | None = None
@@ -76,16 +77,61 @@ class HomeMark:
     last_started: datetime | None = None
 
 
-class Transaction(Protocol):
-    """One atomic unit of work: everything written in it commits together or not at all."""
+class AuditTrail(Protocol):
+    """The audit table: append-only (the database refuses updates and deletes)."""
+
+    async def append(self, event: AuditEvent) -> None:
+        """Record `event`; its action must be an `AuditAction` (a free string is refused)."""
+        ...
+
+    async def events(
+        self, project_id: str | None = None, since: datetime | None = None, limit: int = 100
+    ) -> Sequence[AuditEvent]:
+        """Audit rows, newest first."""
+        ...
+
+
+class Jobs(Protocol):
+    """The durable job table, as a transaction adds to it (claiming is `JobQueue`'s)."""
+
+    async def enqueue(
+        self, payload: JobPayload, run_at: datetime | None = None, dedupe_key: str | None = None
+    ) -> None:
+        """Add a job; with a `dedupe_key`, only if no job ever had that key (else nothing)."""
+        ...
+
+    async def waiting(self, payload: JobPayload) -> bool:
+        """A job with this very payload is pending and due: it runs later than any running
+        one, and reads then what is true then."""
+        ...
+
+    async def prune_finished(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` done or dead jobs last changed before `before`; how many."""
+        ...
+
+
+class Deliveries(Protocol):
+    """The first answer given to each CI webhook id (replayed for repeats of that id)."""
+
+    async def get(self, project_id: str, webhook_id: str) -> Delivery | None: ...
+
+    async def add(self, delivery: Delivery) -> None: ...
+
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` webhook deliveries recorded before `before`; how many."""
+        ...
+
+
+class Builds(Protocol):
+    """The builds CI reported, each moved through its states by compare-and-set."""
 
     async def lock_target(self, project_id: str, build_type: BuildType, target: str) -> None:
         """Serialise writers of one target's builds until this transaction ends."""
         ...
 
-    async def get_build(self, build_id: str) -> Build | None: ...
+    async def get(self, build_id: str) -> Build | None: ...
 
-    async def lock_build(self, build_id: str) -> Build | None:
+    async def lock(self, build_id: str) -> Build | None:
         """The build, locked until this transaction ends: decisions about it are serialised.
 
         A click is judged on the build *and* its verdicts; holding the build's lock while
@@ -94,13 +140,13 @@ class Transaction(Protocol):
         """
         ...
 
-    async def add_build(self, build: Build) -> None: ...
+    async def add(self, build: Build) -> None: ...
 
-    async def move_build(self, before: Build, after: Build) -> bool:
+    async def move(self, before: Build, after: Build) -> bool:
         """Write `after` only if the stored state is still `before.state` (compare-and-set)."""
         ...
 
-    async def live_builds_of_target(
+    async def live_of_target(
         self, project_id: str, build_type: BuildType, target: str
     ) -> Sequence[Build]:
         """The builds of one target still in play (accepted, deploying, ready, failed)."""
@@ -112,22 +158,7 @@ class Transaction(Protocol):
         """The newest build of one target and the highest build number CI gave it."""
         ...
 
-    async def get_delivery(self, project_id: str, webhook_id: str) -> Delivery | None: ...
-
-    async def add_delivery(self, delivery: Delivery) -> None: ...
-
-    async def enqueue(
-        self, payload: JobPayload, run_at: datetime | None = None, dedupe_key: str | None = None
-    ) -> None:
-        """Add a job; with a `dedupe_key`, only if no job ever had that key (else nothing)."""
-        ...
-
-    async def job_waiting(self, payload: JobPayload) -> bool:
-        """A job with this very payload is pending and due: it runs later than any running
-        one, and reads then what is true then."""
-        ...
-
-    async def touch_build(self, build_id: str, at: datetime) -> None:
+    async def touch(self, build_id: str, at: datetime) -> None:
         """Something happened to the build (a verdict, a decision): it is not idle since `at`."""
         ...
 
@@ -139,97 +170,13 @@ class Transaction(Protocol):
         self, build_id: str, idle_since: datetime, removal_at: datetime
     ) -> None: ...
 
-    async def builds_of_project(
+    async def of_project(
         self, project_id: str, states: Iterable[BuildState]
     ) -> Sequence[Build]: ...
 
-    async def group_members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
-        """The last known members of each group that has been read from Slack."""
-        ...
 
-    async def prune_deliveries(self, before: datetime, limit: int) -> int:
-        """Delete up to `limit` webhook deliveries recorded before `before`; how many."""
-        ...
-
-    async def prune_finished_jobs(self, before: datetime, limit: int) -> int:
-        """Delete up to `limit` done or dead jobs last changed before `before`; how many."""
-        ...
-
-    async def prune_message_slots(self, before: datetime, limit: int) -> int:
-        """Delete up to `limit` message slots no job will redraw, older than `before`."""
-        ...
-
-    async def group_snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
-        """The last known members of each group read from Slack, with when they were read."""
-        ...
-
-    async def save_group(self, group_id: str, members: frozenset[str], at: datetime) -> None: ...
-
-    async def freeze_of(self, project_id: str) -> Freeze | None:
-        """The freeze an owner set from Slack (not the configured windows)."""
-        ...
-
-    async def set_freeze(self, project_id: str, freeze: Freeze) -> bool:
-        """False (and nothing changed) when the project is already frozen."""
-        ...
-
-    async def lift_freeze(self, project_id: str) -> Freeze | None:
-        """The freeze that was lifted; None when there was none."""
-        ...
-
-    async def claim_production(
-        self, project_id: str, build_id: str, decision_id: int, at: datetime
-    ) -> bool:
-        """Take the project's one production slot (compare-and-set); False when it is taken."""
-        ...
-
-    async def production_busy_with(self, project_id: str) -> str | None:
-        """The build a production deploy of this project is deploying now, if any."""
-        ...
-
-    async def free_production(self, project_id: str, decision_id: int) -> None:
-        """Give the slot back, if `decision_id` still holds it."""
-        ...
-
-    async def production_holder(self, project_id: str) -> int | None:
-        """The decision whose deploy or rollback holds the project's production slot, if any."""
-        ...
-
-    async def add_release(self, release: Release) -> Release: ...
-
-    async def get_release(self, release_id: int) -> Release | None: ...
-
-    async def release_of_decision(self, decision_id: int) -> Release | None: ...
-
-    async def releases_of(self, project_id: str, limit: int = 20) -> Sequence[Release]:
-        """The project's production history, newest first."""
-        ...
-
-    async def release_before(self, release: Release) -> Release | None:
-        """The release production ran before `release`."""
-        ...
-
-    async def audit_events(
-        self, project_id: str | None = None, since: datetime | None = None, limit: int = 100
-    ) -> Sequence[AuditEvent]:
-        """Audit rows, newest first."""
-        ...
-
-    async def audit(self, event: AuditEvent) -> None: ...
-
-    async def get_message(self, build_id: str, role: str, user: str = "") -> MessageRef | None: ...
-
-    async def save_message(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
-        """Remember where a posted message lives (and forget that its post had begun)."""
-        ...
-
-    async def begin_post(self, build_id: str, role: str, user: str, at: datetime) -> None:
-        """A post is about to be made; kept until `save_message` records where it landed."""
-        ...
-
-    async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
-        """When a post was begun whose landing was never recorded (None: there is none)."""
-        ...
+class Reviews(Protocol):
+    """QA verdicts (one per person and build) and owners' decisions (deploy, close, roll back)."""
 
     async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]: ...
 
@@ -254,17 +201,111 @@ class Transaction(Protocol):
         """Record that the decision's deploy job has begun; False when a run began it before."""
         ...
 
-    async def messages_of(self, build_id: str, role: str) -> dict[str, MessageRef]:
+
+class Releases(Protocol):
+    """What ran in production, per project: each promotion and rollback, newest first."""
+
+    async def add(self, release: Release) -> Release: ...
+
+    async def get(self, release_id: int) -> Release | None: ...
+
+    async def of_decision(self, decision_id: int) -> Release | None: ...
+
+    async def of_project(self, project_id: str, limit: int = 20) -> Sequence[Release]:
+        """The project's production history, newest first."""
+        ...
+
+    async def before(self, release: Release) -> Release | None:
+        """The release production ran before `release`."""
+        ...
+
+
+class ProductionSlot(Protocol):
+    """Each project's one production slot: one deploy or rollback at a time."""
+
+    async def claim(self, project_id: str, build_id: str, decision_id: int, at: datetime) -> bool:
+        """Take the project's one production slot (compare-and-set); False when it is taken."""
+        ...
+
+    async def busy_with(self, project_id: str) -> str | None:
+        """The build a production deploy of this project is deploying now, if any."""
+        ...
+
+    async def free(self, project_id: str, decision_id: int) -> None:
+        """Give the slot back, if `decision_id` still holds it."""
+        ...
+
+    async def holder(self, project_id: str) -> int | None:
+        """The decision whose deploy or rollback holds the project's production slot, if any."""
+        ...
+
+
+class Freezes(Protocol):
+    """The freezes owners set from Slack (not the configured windows): one per project at most."""
+
+    async def get(self, project_id: str) -> Freeze | None:
+        """The freeze an owner set from Slack (not the configured windows)."""
+        ...
+
+    async def set(self, project_id: str, freeze: Freeze) -> bool:
+        """False (and nothing changed) when the project is already frozen."""
+        ...
+
+    async def lift(self, project_id: str) -> Freeze | None:
+        """The freeze that was lifted; None when there was none."""
+        ...
+
+
+class Messages(Protocol):
+    """Slack message slots: where each posted message lives, and posts begun but not yet landed."""
+
+    async def get(self, build_id: str, role: str, user: str = "") -> MessageRef | None: ...
+
+    async def save(self, build_id: str, role: str, ref: MessageRef, user: str = "") -> None:
+        """Remember where a posted message lives (and forget that its post had begun)."""
+        ...
+
+    async def begin_post(self, build_id: str, role: str, user: str, at: datetime) -> None:
+        """A post is about to be made; kept until `save` records where it landed."""
+        ...
+
+    async def post_begun(self, build_id: str, role: str, user: str) -> datetime | None:
+        """When a post was begun whose landing was never recorded (None: there is none)."""
+        ...
+
+    async def of_role(self, build_id: str, role: str) -> dict[str, MessageRef]:
         """The posted messages of one role for a build, by user."""
         ...
 
-    async def open_home(self, user: str, event_id: str, at: datetime) -> bool:
+    async def prune(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` message slots no job will redraw, older than `before`."""
+        ...
+
+
+class Groups(Protocol):
+    """The members of Slack user groups, as last read from Slack."""
+
+    async def members(self, group_ids: Iterable[str]) -> dict[str, frozenset[str]]:
+        """The last known members of each group that has been read from Slack."""
+        ...
+
+    async def snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
+        """The last known members of each group read from Slack, with when they were read."""
+        ...
+
+    async def save(self, group_id: str, members: frozenset[str], at: datetime) -> None: ...
+
+
+class Homes(Protocol):
+    """Who has ci-bot's Home tab, and whether a publish of it is queued (coalescing per person)."""
+
+    async def open(self, user: str, event_id: str, at: datetime) -> bool:
         """The person opened their Home tab (Slack's event `event_id`): from now on what
         they care about is published there. False when this event was taken before (Slack
         sent it again)."""
         ...
 
-    async def mark_homes(
+    async def mark(
         self, users: Iterable[str], at: datetime, stale_before: datetime
     ) -> Sequence[HomeMark]:
         """Of `users`, those who have a Home tab and no publish queued (or one queued before
@@ -272,10 +313,50 @@ class Transaction(Protocol):
         Concurrent callers take turns per person, so only one of them queues it."""
         ...
 
-    async def take_home(self, user: str, at: datetime) -> bool:
+    async def take(self, user: str, at: datetime) -> bool:
         """A publish of the person's Home begins at `at`: a change from now on queues another
         one. False when they have no Home tab."""
         ...
+
+
+class Transaction(Protocol):
+    """One atomic unit of work: everything written in it commits together or not at all.
+
+    Its repositories, one per aggregate or concern, all write in this one transaction.
+    """
+
+    @property
+    def builds(self) -> Builds: ...
+
+    @property
+    def reviews(self) -> Reviews: ...
+
+    @property
+    def releases(self) -> Releases: ...
+
+    @property
+    def production(self) -> ProductionSlot: ...
+
+    @property
+    def freezes(self) -> Freezes: ...
+
+    @property
+    def messages(self) -> Messages: ...
+
+    @property
+    def deliveries(self) -> Deliveries: ...
+
+    @property
+    def groups(self) -> Groups: ...
+
+    @property
+    def homes(self) -> Homes: ...
+
+    @property
+    def jobs(self) -> Jobs: ...
+
+    @property
+    def audit(self) -> AuditTrail: ...
 
 
 class Store(Protocol):

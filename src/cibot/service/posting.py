@@ -50,10 +50,10 @@ async def post_once(
 ) -> tuple[MessageRef, bool]:
     """The slot's message, posted now unless it already was: (where it is, posted now)."""
     async with store.transaction() as tx:
-        ref = await tx.get_message(slot.build_id, slot.role, slot.user)
-        begun = await tx.post_begun(slot.build_id, slot.role, slot.user)
+        ref = await tx.messages.get(slot.build_id, slot.role, slot.user)
+        begun = await tx.messages.post_begun(slot.build_id, slot.role, slot.user)
         if ref is None and begun is None:
-            await tx.begin_post(slot.build_id, slot.role, slot.user, clock.now())
+            await tx.messages.begin_post(slot.build_id, slot.role, slot.user, clock.now())
     if ref is not None:
         return ref, False
     if begun is not None:
@@ -97,4 +97,4 @@ async def post_or_update(
 
 async def _save(store: Store, slot: Slot, ref: MessageRef) -> None:
     async with store.transaction() as tx:
-        await tx.save_message(slot.build_id, slot.role, ref, slot.user)
+        await tx.messages.save(slot.build_id, slot.role, ref, slot.user)

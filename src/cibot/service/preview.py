@@ -19,6 +19,7 @@ from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.service import expiry, idle, reminders
+from cibot.service.audit import AuditAction
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.jobs import DeployPreview, SyncBuildCard, SyncReviewDMs
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store
@@ -57,7 +58,7 @@ async def give_up(
     """The build's deploy job died, or is gone: fail the build with `reason`, if it is still
     accepted or deploying (compare-and-set), and say so on its card."""
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
     if build is not None and build.project_id in projects:
         failed = RolloutOutcome(ready=False, reason=reason)
         project = projects[build.project_id]
@@ -91,25 +92,25 @@ async def _unavailable(
         await _finish(store, clock, project, build.id, RolloutOutcome(ready=False, reason=reason))
         return
     async with store.transaction() as tx:
-        current = await tx.get_build(build.id)
+        current = await tx.builds.get(build.id)
         if current is not None and current.state is BuildState.DEPLOYING:
             noted = replace(current, reason=f"Kubernetes unreachable, retrying: {exc}")
-            if current.reason != noted.reason and await tx.move_build(current, noted):
-                await tx.enqueue(SyncBuildCard(build.id))
+            if current.reason != noted.reason and await tx.builds.move(current, noted):
+                await tx.jobs.enqueue(SyncBuildCard(build.id))
     raise exc
 
 
 async def _start(store: Store, clock: Clock, build_id: str) -> Build | None:
     """Move the build to DEPLOYING; None when it should not be deployed (any more)."""
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
         if build is None or build.state not in (BuildState.ACCEPTED, BuildState.DEPLOYING):
             return None
         if build.state is BuildState.ACCEPTED:
             deploying = build.moved_to(BuildState.DEPLOYING, clock.now())
-            if not await tx.move_build(build, deploying):
+            if not await tx.builds.move(build, deploying):
                 return None
-            await tx.enqueue(SyncBuildCard(build.id))
+            await tx.jobs.enqueue(SyncBuildCard(build.id))
             build = deploying
         return build
 
@@ -135,7 +136,7 @@ async def _finish(
     """
     now = clock.now()
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
         if build is None or build.state not in settles:
             return
         if outcome.ready:
@@ -149,14 +150,16 @@ async def _finish(
             )
         else:
             after = build.moved_to(BuildState.FAILED, now, reason=outcome.reason, active_at=now)
-        if await tx.move_build(build, after):
-            action = "preview.ready" if outcome.ready else "preview.failed"
+        if await tx.builds.move(build, after):
+            action = AuditAction.PREVIEW_READY if outcome.ready else AuditAction.PREVIEW_FAILED
             detail = {"digest": outcome.digest} if outcome.ready else {"reason": outcome.reason}
-            await tx.audit(AuditEvent(now, action, build.project_id, build.id, detail=detail))
-            await tx.enqueue(SyncBuildCard(build.id))
+            await tx.audit.append(
+                AuditEvent(now, action, build.project_id, build.id, detail=detail)
+            )
+            await tx.jobs.enqueue(SyncBuildCard(build.id))
             await idle.schedule(tx, project, after, now)
             if outcome.ready:
-                await tx.enqueue(SyncReviewDMs(build.id))
+                await tx.jobs.enqueue(SyncReviewDMs(build.id))
                 await expiry.schedule(tx, project, after, now)
                 await reminders.schedule(tx, project, after)
     crashpoint("after_rollout")

@@ -27,6 +27,7 @@ from cibot.domain.project import Project
 from cibot.domain.release import Release, ReleaseKind, pinned
 from cibot.domain.review import Action, Decision, Outcome
 from cibot.service import expiry, intake
+from cibot.service.audit import SETTLED
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
 from cibot.service.jobs import (
     AnnounceDecision,
@@ -77,8 +78,8 @@ async def deploy_production(
     render: RenderProduction,
 ) -> None:
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
-        decision = await tx.get_decision(job.decision_id)
+        build = await tx.builds.get(job.build_id)
+        decision = await tx.reviews.get_decision(job.decision_id)
         if build is None or decision is None or decision.outcome is not None:
             return  # settled already: this job ran before, or gave up and was settled
         if build.state is not BuildState.PROMOTING:
@@ -108,9 +109,9 @@ async def _frozen_since_the_click(
     over) may find production half-applied, and goes on: a freeze never leaves it so.
     """
     assert decision.id is not None
-    if not await tx.start_decision(decision.id, now):
+    if not await tx.reviews.start_decision(decision.id, now):
         return None
-    return project.policy.freeze(await tx.freeze_of(project.id), now)
+    return project.policy.freeze(await tx.freezes.get(project.id), now)
 
 
 async def roll_back(
@@ -124,9 +125,9 @@ async def roll_back(
 ) -> None:
     """Redeploy the release before `job.from_release`: its build, at the digest it ran."""
     async with store.transaction() as tx:
-        decision = await tx.get_decision(job.decision_id)
-        target = await tx.get_release(job.to_release)
-        build = await tx.get_build(target.build_id) if target else None
+        decision = await tx.reviews.get_decision(job.decision_id)
+        target = await tx.releases.get(job.to_release)
+        build = await tx.builds.get(target.build_id) if target else None
     if decision is None or decision.outcome is not None or target is None or build is None:
         return
     pinned = replace(build, digest=target.digest)
@@ -147,7 +148,7 @@ async def _run(
 
     async def still_wanted() -> bool:
         async with store.transaction() as tx:
-            current = await tx.get_decision(decision.id or 0)
+            current = await tx.reviews.get_decision(decision.id or 0)
         return current is not None and current.outcome is None
 
     until = deadline(project, rollout.started)
@@ -174,10 +175,10 @@ async def give_up(
     """A production deploy's (or rollback's) job died, or is gone: settle its decision as
     failed with `reason`, free the slot and put the build back in review; once."""
     async with store.transaction() as tx:
-        decision = await tx.get_decision(decision_id)
-        build = await tx.get_build(decision.build_id) if decision is not None else None
+        decision = await tx.reviews.get_decision(decision_id)
+        build = await tx.builds.get(decision.build_id) if decision is not None else None
         if decision is not None and build is not None and decision.outcome is not None:
-            await tx.free_production(build.project_id, decision_id)  # if it still held it
+            await tx.production.free(build.project_id, decision_id)  # if it still held it
     if decision is None or build is None or build.project_id not in projects:
         return
     rollout = _Rollout(projects[build.project_id], build, decision, decision.at)
@@ -198,29 +199,27 @@ async def _settle(
     async with store.transaction() as tx:
         # The compare-and-set comes first: a second run (a job that ran twice, F17) finds the
         # decision settled and writes nothing, so there is one release and one announcement.
-        if not await tx.settle_decision(decision.id, result, outcome.reason):
+        if not await tx.reviews.settle_decision(decision.id, result, outcome.reason):
             return
-        await tx.free_production(build.project_id, decision.id)
+        await tx.production.free(build.project_id, decision.id)
         if decision.action is not Action.ROLLBACK:
             await _settle_build(tx, now, rollout.project, build, outcome)
         detail: dict[str, object] = {"reason": outcome.reason}
         if outcome.ready and build.digest is not None:
             release = await _add_release(tx, now, rollout, rolled_back_from)
             detail = {"digest": build.digest, "release": release.id}
-        action = "rollback" if decision.action is Action.ROLLBACK else "production"
-        await tx.audit(
-            AuditEvent(
-                now, f"{action}.{result}", build.project_id, build.id, decision.actor, detail
-            )
+        action = SETTLED[decision.action is Action.ROLLBACK, result]
+        await tx.audit.append(
+            AuditEvent(now, action, build.project_id, build.id, decision.actor, detail)
         )
         environment = production_environment(rollout.project)
-        await tx.enqueue(AnnounceDecision(decision.id, build.id, environment))
+        await tx.jobs.enqueue(AnnounceDecision(decision.id, build.id, environment))
 
 
 async def _settle_build(
     tx: Transaction, now: datetime, project: Project, build: Build, outcome: RolloutOutcome
 ) -> None:
-    stored = await tx.get_build(build.id)
+    stored = await tx.builds.get(build.id)
     if stored is None or stored.state is not BuildState.PROMOTING:
         return
     if outcome.ready:
@@ -231,9 +230,9 @@ async def _settle_build(
             await intake.supersede(tx, now, stored, newer, reason=outcome.reason)
             return
         after = stored.moved_to(BuildState.READY, now, reason=outcome.reason)
-    if await tx.move_build(stored, after):
-        await tx.enqueue(SyncReviewDMs(build.id))
-        await tx.enqueue(SyncBuildCard(build.id))
+    if await tx.builds.move(stored, after):
+        await tx.jobs.enqueue(SyncReviewDMs(build.id))
+        await tx.jobs.enqueue(SyncBuildCard(build.id))
         if not outcome.ready:  # in review again: its time may have run out meanwhile
             await expiry.schedule(tx, project, after, now)
 
@@ -245,7 +244,7 @@ async def _newer_build(tx: Transaction, build: Build) -> Build | None:
     way); if that deploy fails, it must not come back to review beside the newer build with
     its old approvals (TRUST T7: no approval survives a newer build).
     """
-    live = await tx.live_builds_of_target(build.project_id, build.type, build.target)
+    live = await tx.builds.live_of_target(build.project_id, build.type, build.target)
     newer = [b for b in live if (b.created_at, b.id) > (build.created_at, build.id)]
     return newer[-1] if newer else None
 
@@ -256,8 +255,8 @@ async def _add_release(
     """Write the new release; the one it replaces gets its announcement redrawn (no button)."""
     build, decision = rollout.build, rollout.decision
     assert build.digest is not None
-    replaced = next(iter(await tx.releases_of(build.project_id, limit=1)), None)
-    release = await tx.add_release(
+    replaced = next(iter(await tx.releases.of_project(build.project_id, limit=1)), None)
+    release = await tx.releases.add(
         Release(
             project_id=build.project_id,
             build_id=build.id,
@@ -272,7 +271,9 @@ async def _add_release(
     )
     if replaced is not None and replaced.decision_id is not None:
         environment = production_environment(rollout.project)
-        await tx.enqueue(AnnounceDecision(replaced.decision_id, replaced.build_id, environment))
+        await tx.jobs.enqueue(
+            AnnounceDecision(replaced.decision_id, replaced.build_id, environment)
+        )
     return release
 
 
@@ -281,10 +282,10 @@ async def delete_preview(
 ) -> None:
     """Delete the preview, unless a newer build of the same target now lives in it."""
     async with store.transaction() as tx:
-        build = await tx.get_build(job.build_id)
+        build = await tx.builds.get(job.build_id)
         if build is None:
             return
-        summary = await tx.target_summary(build.project_id, build.type, build.target)
+        summary = await tx.builds.target_summary(build.project_id, build.type, build.target)
     if summary.newest_build_id != build.id or build.state not in GONE:
         return
     await cluster.delete_environment(

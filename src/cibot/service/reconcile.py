@@ -81,14 +81,14 @@ async def _holds(store: Store, projects: Mapping[str, Project]) -> set[Hold]:
     in_progress = (BuildState.ACCEPTED, BuildState.DEPLOYING, BuildState.PROMOTING)
     async with store.transaction() as tx:
         for project_id in projects:
-            holder = await tx.production_holder(project_id)
+            holder = await tx.production.holder(project_id)
             if holder is not None:
                 holds.add(("decision", holder))
-            for build in await tx.builds_of_project(project_id, in_progress):
+            for build in await tx.builds.of_project(project_id, in_progress):
                 if build.state is not BuildState.PROMOTING:
                     holds.add(("build", build.id))
                     continue
-                decision = await tx.latest_decision(build.id)
+                decision = await tx.reviews.latest_decision(build.id)
                 if decision is not None and decision.id is not None and decision.outcome is None:
                     holds.add(("decision", decision.id))
     return holds
@@ -133,7 +133,7 @@ async def schedule(store: Store, clock: Clock, period: float) -> None:
     """Make sure this period's sweep is queued (however many replicas start, one per period)."""
     slot = _slot(clock.now(), period)
     async with store.transaction() as tx:
-        await tx.enqueue(Reconcile(slot), clock.now(), dedupe_key=f"reconcile:{slot}")
+        await tx.jobs.enqueue(Reconcile(slot), clock.now(), dedupe_key=f"reconcile:{slot}")
 
 
 async def reconcile(
@@ -149,7 +149,7 @@ async def reconcile(
     await sweep(store=store, clock=clock, projects=projects, ledger=ledger)
     following = job.slot + 1
     async with store.transaction() as tx:
-        await tx.enqueue(
+        await tx.jobs.enqueue(
             Reconcile(following),
             datetime.fromtimestamp(following * period, UTC),
             dedupe_key=f"reconcile:{following}",

@@ -29,7 +29,7 @@ async def schedule(tx: Transaction, project: Project, build: Build) -> None:
     remind_after = project.lifecycle.remind_after
     if remind_after is None or build.ready_at is None:
         return
-    await tx.enqueue(
+    await tx.jobs.enqueue(
         RemindReviewers(build.id),
         build.ready_at + remind_after,
         dedupe_key=f"remind:{build.id}",
@@ -66,7 +66,7 @@ async def _due(
 ) -> tuple[Project, Build, list[tuple[str, MessageRef]]] | None:
     """The build and the QA DMs to remind under; None when nobody is to be reminded."""
     async with store.transaction() as tx:
-        build = await tx.get_build(build_id)
+        build = await tx.builds.get(build_id)
         project = projects.get(build.project_id) if build else None
         if build is None or project is None or build.state is not BuildState.READY:
             return None
@@ -76,8 +76,8 @@ async def _due(
         situation = await situation_of(tx, project, build.id, now)
         if situation.quorum(project, build).met:
             return None
-        dms = await tx.messages_of(build.id, QA_DM)
-        reminded = await tx.messages_of(build.id, REMINDER)
+        dms = await tx.messages.of_role(build.id, QA_DM)
+        reminded = await tx.messages.of_role(build.id, REMINDER)
     answered = {v.user for v in situation.verdicts}
     due = [
         (user, dms[user])

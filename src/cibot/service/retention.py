@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import PruneRetention
 from cibot.service.ports import AuditEvent, Clock, Store, Transaction
 
@@ -47,7 +48,7 @@ def _day_start(day: int) -> datetime:
 
 async def _enqueue(store: Store, day: int, at: datetime) -> None:
     async with store.transaction() as tx:
-        await tx.enqueue(PruneRetention(day), at, dedupe_key=f"prune_retention:{day}")
+        await tx.jobs.enqueue(PruneRetention(day), at, dedupe_key=f"prune_retention:{day}")
 
 
 async def schedule(store: Store, clock: Clock) -> None:
@@ -86,16 +87,18 @@ async def prune_retention(
     log.info("retention.pruned", **counts)
     if any(counts.values()):  # a day with nothing to delete leaves no row
         async with store.transaction() as tx:
-            await tx.audit(AuditEvent(now, "retention.pruned", None, None, detail=counts))
+            await tx.audit.append(
+                AuditEvent(now, AuditAction.RETENTION_PRUNED, None, None, detail=counts)
+            )
 
 
 async def _deliveries(tx: Transaction, before: datetime, limit: int) -> int:
-    return await tx.prune_deliveries(before, limit)
+    return await tx.deliveries.prune(before, limit)
 
 
 async def _finished_jobs(tx: Transaction, before: datetime, limit: int) -> int:
-    return await tx.prune_finished_jobs(before, limit)
+    return await tx.jobs.prune_finished(before, limit)
 
 
 async def _message_slots(tx: Transaction, before: datetime, limit: int) -> int:
-    return await tx.prune_message_slots(before, limit)
+    return await tx.messages.prune(before, limit)

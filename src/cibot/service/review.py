@@ -16,6 +16,7 @@ from cibot.domain.build import Build, BuildState
 from cibot.domain.project import Project
 from cibot.domain.review import VERDICT_OF, Action, Decision, Refusal, VerdictRecord, authorise
 from cibot.service import closing
+from cibot.service.audit import VERDICT_GIVEN, AuditAction
 from cibot.service.gate import situation_of
 from cibot.service.jobs import (
     DeletePreview,
@@ -67,7 +68,7 @@ async def reason_form(
     Read-only: a refusal is recorded (and explained) when the click itself is made.
     """
     async with store.transaction() as tx:
-        build = await tx.get_build(click.build_id)
+        build = await tx.builds.get(click.build_id)
         if build is None or await _refusal(tx, clock.now(), projects, build, click) is not None:
             return None
     return ReasonForm(build, projects[build.project_id])
@@ -88,7 +89,7 @@ async def click(
     now = clock.now()
     try:
         async with store.transaction() as tx:
-            build = await tx.lock_build(click.build_id)
+            build = await tx.builds.lock(click.build_id)
             refusal = await _refusal(tx, now, projects, build, click)
             if refusal is not None:  # nothing written yet: record it in this transaction
                 await _record(tx, now, build, click, refusal)
@@ -97,7 +98,7 @@ async def click(
             await _take(tx, now, projects[build.project_id], build, click)
     except Refused as refused:  # a compare-and-set lost half-way: its writes were rolled back
         async with store.transaction() as tx:
-            build = await tx.get_build(click.build_id)
+            build = await tx.builds.get(click.build_id)
             await _record(tx, now, build, click, refused.refusal)
         return Answer(refused.refusal)
     return Answer()
@@ -143,12 +144,12 @@ async def record_refusal(  # noqa: PLR0917 - the facts of one refused click, all
     refusal: Refusal,
 ) -> None:
     """Audit a refused click and, where the click came from, tell the clicker why."""
-    kind = "click.denied" if refusal.denied else "click.ignored"
+    kind = AuditAction.CLICK_DENIED if refusal.denied else AuditAction.CLICK_IGNORED
     detail = {"action": action.value, "reason": refusal.reason}
-    await tx.audit(AuditEvent(now, kind, project_id, build_id, user, detail))
+    await tx.audit.append(AuditEvent(now, kind, project_id, build_id, user, detail))
     if channel:
         prefix = "Not allowed: " if refusal.denied else "Nothing changed: "
-        await tx.enqueue(NotifyUser(channel, user, prefix + refusal.reason))
+        await tx.jobs.enqueue(NotifyUser(channel, user, prefix + refusal.reason))
 
 
 async def _take(
@@ -168,24 +169,24 @@ async def _take(
 
 async def _verdict(tx: Transaction, now: datetime, build: Build, click: Click) -> None:
     verdict = VerdictRecord(build.id, click.user, VERDICT_OF[click.action], now, click.reason)
-    if not await tx.add_verdict(verdict):
+    if not await tx.reviews.add_verdict(verdict):
         raise Refused(Refusal("you already gave your verdict on this build", denied=False))
-    await tx.touch_build(build.id, now)
+    await tx.builds.touch(build.id, now)
     detail = {"reason": click.reason} if click.reason else None
-    await tx.audit(
+    await tx.audit.append(
         AuditEvent(
-            now, f"verdict.{verdict.verdict}", build.project_id, build.id, click.user, detail
+            now, VERDICT_GIVEN[verdict.verdict], build.project_id, build.id, click.user, detail
         )
     )
-    await tx.enqueue(SyncReviewDMs(build.id, click.user))
-    await tx.enqueue(PostVerdictReplies(build.id, click.user))
-    await tx.enqueue(SyncBuildCard(build.id))
+    await tx.jobs.enqueue(SyncReviewDMs(build.id, click.user))
+    await tx.jobs.enqueue(PostVerdictReplies(build.id, click.user))
+    await tx.jobs.enqueue(SyncBuildCard(build.id))
 
 
 async def _close(tx: Transaction, now: datetime, project: Project, build: Build, user: str) -> None:
     if not await closing.close(tx, now, build, actor=user):
         raise Refused(CHANGED_MEANWHILE)
-    await tx.enqueue(
+    await tx.jobs.enqueue(
         DeletePreview(build.id, preview_environment(project, build.type, build.target))
     )
 
@@ -195,17 +196,21 @@ async def _deploy(
 ) -> None:
     """Start a production deploy: the project's one slot, then READY → PROMOTING."""
     note = click.reason if click.action is Action.OVERRIDE else None
-    decision = await tx.add_decision(Decision(build.id, click.action, click.user, now, note=note))
+    decision = await tx.reviews.add_decision(
+        Decision(build.id, click.action, click.user, now, note=note)
+    )
     assert decision.id is not None
-    if not await tx.claim_production(project.id, build.id, decision.id, now):
+    if not await tx.production.claim(project.id, build.id, decision.id, now):
         busy = Refusal("another production deployment has just started; try again after it", False)
         raise Refused(busy)
-    if not await tx.move_build(build, build.moved_to(BuildState.PROMOTING, now, reason=None)):
+    if not await tx.builds.move(build, build.moved_to(BuildState.PROMOTING, now, reason=None)):
         raise Refused(Refusal("someone else has just started or changed this deployment", False))
-    await tx.touch_build(build.id, now)
-    action = "production.override" if note is not None else "production.requested"
+    await tx.builds.touch(build.id, now)
+    action = (
+        AuditAction.PRODUCTION_OVERRIDE if note is not None else AuditAction.PRODUCTION_REQUESTED
+    )
     detail = {"reason": note} if note is not None else None
-    await tx.audit(AuditEvent(now, action, build.project_id, build.id, click.user, detail))
-    await tx.enqueue(DeployProduction(build.id, decision.id, production_environment(project)))
-    await tx.enqueue(SyncReviewDMs(build.id))
-    await tx.enqueue(SyncBuildCard(build.id))
+    await tx.audit.append(AuditEvent(now, action, build.project_id, build.id, click.user, detail))
+    await tx.jobs.enqueue(DeployProduction(build.id, decision.id, production_environment(project)))
+    await tx.jobs.enqueue(SyncReviewDMs(build.id))
+    await tx.jobs.enqueue(SyncBuildCard(build.id))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cibot.domain.project import Project
 from cibot.domain.review import Action, Decision, Refusal, authorise_rollback
+from cibot.service.audit import AuditAction
 from cibot.service.gate import situation_of
 from cibot.service.jobs import RollbackProduction
 from cibot.service.ports import AuditEvent, Clock, Store
@@ -45,13 +46,13 @@ async def rollback(
     project_id: str | None = None
     try:
         async with store.transaction() as tx:
-            release = await tx.get_release(release_id) if release_id else None
+            release = await tx.releases.get(release_id) if release_id else None
             project = projects.get(release.project_id) if release else None
             if release is None or project is None:
                 raise Refused(Refusal("this release is unknown to ci-bot", denied=True))
             project_id = project.id
-            current = next(iter(await tx.releases_of(project.id, limit=1)), None)
-            previous = await tx.release_before(release)
+            current = next(iter(await tx.releases.of_project(project.id, limit=1)), None)
+            previous = await tx.releases.before(release)
             situation = await situation_of(tx, project, None, now)
             refusal = authorise_rollback(
                 project, click.user, situation, release=release, current=current, previous=previous
@@ -61,19 +62,24 @@ async def rollback(
             assert previous is not None  # authorise_rollback refuses when there is none
             assert previous.id is not None
             assert release.id is not None
-            decision = await tx.add_decision(
+            decision = await tx.reviews.add_decision(
                 Decision(previous.build_id, Action.ROLLBACK, click.user, now)
             )
             assert decision.id is not None
-            if not await tx.claim_production(project.id, previous.build_id, decision.id, now):
+            if not await tx.production.claim(project.id, previous.build_id, decision.id, now):
                 raise Refused(Refusal("another production deployment has just started", False))
             detail = {"from_release": release.id, "to_release": previous.id}
-            await tx.audit(
+            await tx.audit.append(
                 AuditEvent(
-                    now, "rollback.requested", project.id, previous.build_id, click.user, detail
+                    now,
+                    AuditAction.ROLLBACK_REQUESTED,
+                    project.id,
+                    previous.build_id,
+                    click.user,
+                    detail,
                 )
             )
-            await tx.enqueue(
+            await tx.jobs.enqueue(
                 RollbackProduction(
                     decision.id,
                     release.id,

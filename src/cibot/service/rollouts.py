@@ -71,7 +71,7 @@ async def wait_while(
 
     async def still_wanted() -> bool:
         async with store.transaction() as tx:
-            current = await tx.get_build(build_id)
+            current = await tx.builds.get(build_id)
         return current is not None and current.state is state
 
     return await wait_for(cluster, project, name, still_wanted, build_id=build_id)

@@ -235,7 +235,7 @@ async def _ask_reason(
         if click.channel:
             async with store.transaction() as tx:
                 text = _NO_FORM[click.action]
-                await tx.enqueue(NotifyUser(click.channel, click.user, text))
+                await tx.jobs.enqueue(NotifyUser(click.channel, click.user, text))
         return False
     return True
 
