@@ -22,16 +22,18 @@ from cibot import bootstrap, crashpoints
 from cibot.adapters.store import migrate
 from cibot.config import Settings
 from cibot.domain.project import Project
-from cibot.entrypoints import logs
-from cibot.fakeslack import Channel, FakeSlackServer, User
+from cibot.entrypoints import logs, socket_mode
+from cibot.fakeslack import Channel, FakeSlackServer, User, WorkspaceConfig
 
 log = structlog.get_logger(__name__)
+
+LOCAL_APP_TOKEN = min(WorkspaceConfig().app_tokens)  # the local fake Slack's app-level token
 
 
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret value in the settings, for the log redactor."""
     slack = settings.slack
-    values = [slack.bot_token, slack.signing_secret, slack.app_config_token]
+    values = [slack.bot_token, slack.signing_secret, slack.app_config_token, slack.app_token]
     values += settings.webhooks.secrets
     for project in settings.projects:
         values.extend(project.own_webhook_secrets)
@@ -60,6 +62,8 @@ def local_slack(settings: Settings) -> Iterator[tuple[str | None, str | None]]:
 
     port = int(os.environ.get("CIBOT_FAKE_SLACK_PORT", "0") or 0)
     with fake_workspace(list(to_domain(settings)), port) as fake:
+        if settings.slack.mode == "socket":  # the demo over Socket Mode (scripts/run)
+            fake.state.set_app_settings(socket_mode_enabled=True)
         log.warning(
             "slack.fake",
             message="no Slack configured: using a local fake Slack",
@@ -113,9 +117,28 @@ async def _serve(settings: Settings, api_url: str | None, token: str | None) -> 
             timeout_graceful_shutdown=10,
             lifespan="on",
         )
-        server = DrainingServer(config, on_exit=service.runner.drain)
+        # The local fake Slack (no Slack configured) takes its own app-level token.
+        app_token = settings.slack.app_token or (LOCAL_APP_TOKEN if api_url else None)
+        try:
+            socket = await socket_mode.connect(
+                settings.slack.mode, service.bolt, app_token, service.slack
+            )
+        except socket_mode.AppTokenRefused as exc:
+            log.error("slack.app_token", message=str(exc))
+            return 2
+
+        def on_exit() -> None:
+            service.runner.drain()
+            if socket is not None:
+                socket.close_soon()  # envelopes go to other replicas while this one drains
+
+        server = DrainingServer(config, on_exit=on_exit)
         log.info("serve.start", host=settings.server.host, port=settings.server.port)
-        await server.serve()
+        try:
+            await server.serve()
+        finally:
+            if socket is not None:
+                await socket.close()
         return 0 if server.started else 1
     finally:
         await service.aclose()
