@@ -239,10 +239,13 @@ async def test_two_replicas_each_take_envelopes_and_each_click_takes_effect_once
             c.id for c in fake_slack.state.sockets.connections()
         }, "both replicas took envelopes"
         assert all(d.attempts == 1 for d in delivered), "each reached one, first time"
+
+        def both_replied(build: str) -> bool:
+            said = [f"<@{qa}> has *approved*" for qa in QA]
+            return all(has_reply(fake_slack, o, build, t) for o in OWNERS for t in said)
+
         for build in builds:
-            await until(fake_slack, lambda s, b=build: all(
-                has_reply(fake_slack, o, b, f"<@{QA2}> has *approved*") for o in OWNERS
-            ))  # fmt: skip
+            await until(fake_slack, lambda s, b=build: both_replied(b))  # type: ignore[misc]
             for owner in OWNERS:
                 message = dm_of(fake_slack, owner, build)
                 assert message is not None and len(message.replies) == 2, "one reply per verdict"
