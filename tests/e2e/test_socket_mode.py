@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from lightkube import Client, KubeConfig
 from lightkube.codecs import from_dict
 from lightkube.resources.core_v1 import Namespace
@@ -25,7 +26,7 @@ from tests.e2e.conftest import CHANNEL, OWNERS, QA, service_config
 from tests.support import flow, testbed
 from tests.support import slack_requests as slack_req
 from tests.support.flow import action_ids, dm_of, until
-from tests.support.service import CibotProcess
+from tests.support.service import CibotProcess, run_cli
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres]
 
@@ -113,6 +114,35 @@ async def test_serve_connects_without_a_signing_secret_and_serves_no_slack_route
     assert opened and all(c.token == APP_TOKEN for c in opened), "the app-level token opens it"
     assert httpx.get(f"{connected.url}/readyz").status_code == 200
     assert httpx.post(f"{connected.url}/slack/events", content="x").status_code == 404
+
+
+def check(config: dict[str, Any], tmp_path: Path, **slack: str) -> Any:
+    changed = {**config, "slack": {**config["slack"], **slack}}
+    path = tmp_path / "check.yaml"
+    path.write_text(yaml.safe_dump(changed, sort_keys=False))
+    return run_cli("check", "--config", str(path))
+
+
+def test_check_opens_a_connection_with_the_app_token_and_reads_that_socket_mode_is_on(
+    socket_config: dict[str, Any], tmp_path: Path
+) -> None:
+    app = {"app_id": "A00000CIBOT", "app_config_token": "xoxe.xoxp-1-fake-config"}
+
+    done = check(socket_config, tmp_path, **app)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ok    apps.connections.open: slack.app_token opens Socket Mode" in done.stdout
+    assert "ok    Socket Mode is on" in done.stdout
+
+
+def test_check_fails_an_app_token_slack_refuses_naming_the_key(
+    socket_config: dict[str, Any], tmp_path: Path
+) -> None:
+    done = check(socket_config, tmp_path, app_token="xapp-1-revoked")
+
+    assert done.returncode == 1, done.stdout
+    assert "FAIL  slack.app_token: Slack refused it (invalid_auth)" in done.stdout
+    assert "xapp-1-revoked" not in done.stdout + done.stderr
 
 
 async def test_an_approval_over_the_socket_updates_the_qa_dm_and_replies_to_the_owners(
