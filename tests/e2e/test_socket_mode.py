@@ -218,6 +218,18 @@ async def test_a_slash_command_over_the_socket_is_answered_in_the_ack(
     assert "build.accepted" in str(answer), "the history lists the builds CI sent"
 
 
+async def test_a_payload_of_a_shape_slack_never_sends_is_acked_and_refused(
+    connected: CibotProcess, admin: FakeSlackAdmin
+) -> None:
+    click = slack_req.block_actions(QA1, "qa_approve", "b1", "D0QA1")
+    del click["actions"]
+
+    done = admin.deliver(click)
+
+    assert (done["attempts"], done["body"]) == (1, None), "acked at once: not sent again"
+    assert "slack.socket.malformed" in connected.logs(), "refused before any listener"
+
+
 async def test_a_click_whose_socket_drops_before_it_arrives_comes_again_on_the_new_connection(
     connected: CibotProcess, fake_slack: FakeSlackServer, admin: FakeSlackAdmin
 ) -> None:
@@ -281,3 +293,4 @@ async def test_two_replicas_each_take_envelopes_and_each_click_takes_effect_once
                 assert message is not None and len(message.replies) == 2, "one reply per verdict"
     finally:
         replica.stop()
+    await until(fake_slack, lambda s: len(s.sockets.connections()) == 1, within=10)
