@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any, ClassVar
+from urllib.parse import parse_qs
 
 import aiohttp
 import httpx
 import pytest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cibot.fakeslack import FakeSlackServer, WorkspaceConfig
@@ -191,6 +195,55 @@ async def test_disconnect_is_sent_with_its_reason_and_a_dropped_envelope_comes_a
     assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
     assert retried["retry_attempt"] == 1
     assert response.json()["attempts"] == 2
+
+
+class _RequestUrl(BaseHTTPRequestHandler):
+    """The app's Request URL: keeps what Slack posted, answers like a slash command."""
+
+    seen: ClassVar[list[tuple[dict[str, str], str]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["content-length"])).decode()
+        type(self).seen.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(b'{"response_type": "ephemeral", "text": "over http"}')
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def request_url() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _RequestUrl)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _RequestUrl.seen = []
+    yield f"http://127.0.0.1:{server.server_address[1]}/slack/events"
+    server.shutdown()
+
+
+async def test_with_socket_mode_off_a_delivery_is_posted_to_the_request_url_signed_as_slack_does(
+    slack: FakeSlackServer, request_url: str
+) -> None:
+    command = slack_req.slash_command("U0QA1", "help", "C1")
+    slack.state.set_app_settings(socket_mode_enabled=False, request_url=request_url)
+    try:
+        interaction = await deliver(slack, click())
+        answered = await deliver(slack, command)
+    finally:
+        slack.state.set_app_settings(socket_mode_enabled=True, request_url=None)
+
+    verifier = SignatureVerifier(WorkspaceConfig().signing_secret)
+    (click_headers, click_body), (command_headers, command_body) = _RequestUrl.seen
+    for headers, body in _RequestUrl.seen:
+        assert verifier.is_valid_request(body, headers)
+    assert json.loads(parse_qs(click_body)["payload"][0])["type"] == "block_actions"
+    assert parse_qs(command_body)["command"] == ["/cibot"]
+    assert interaction.json()["via"] == "http"
+    assert answered.json()["body"] == {"response_type": "ephemeral", "text": "over http"}
+    assert click_headers["content-type"] == command_headers["content-type"]
 
 
 async def test_with_socket_mode_off_and_no_request_url_a_delivery_fails_clearly(

@@ -206,7 +206,7 @@ def _delivery_routes(ws: Workspace, guarded: Callable[[Endpoint], Endpoint]) -> 
         if not isinstance(payload, dict):
             raise _Invalid('expected {"payload": {…}}: an interaction, event or slash command')
         try:
-            done = await delivery.deliver(ws, ws.sockets, payload)
+            done = await delivery.deliver(ws, payload)
         except NotDelivered as exc:
             raise _Invalid(f"not delivered: {exc}", status=504) from exc
         return JSONResponse(done.to_json())

@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 import httpx
 
 from cibot.fakeslack.records import JsonDict
-from cibot.fakeslack.sockets import EnvelopeType, NotDelivered, SocketHub
+from cibot.fakeslack.sockets import EnvelopeType, NotDelivered
 from cibot.fakeslack.state import Workspace
 
 # Interactions whose answer travels back in the ack (a modal's `response_action`); Slack sets
@@ -63,13 +63,13 @@ def envelope_type(payload: JsonDict) -> EnvelopeType:
     return "interactive"
 
 
-async def deliver(ws: Workspace, hub: SocketHub, payload: JsonDict) -> Delivery:
+async def deliver(ws: Workspace, payload: JsonDict) -> Delivery:
     """Delivers `payload` to the app as Slack would: over a socket when Socket Mode is on,
     else to the Request URL. NotDelivered when it cannot arrive (nobody connected, no URL)."""
     kind = envelope_type(payload)
     if ws.app.settings.socket_mode_enabled:
         answers = kind == "slash_commands" or payload.get("type") in _ANSWERED
-        acked = await hub.send(kind, payload, accepts_response_payload=answers)
+        acked = await ws.sockets.send(kind, payload, accepts_response_payload=answers)
         return Delivery("socket", 200, acked.payload, acked.envelope_id, acked.attempts)
     return await _post(ws, kind, payload)
 

@@ -119,7 +119,9 @@ class SocketHub:
             self._condition().notify_all()
 
     def connections(self) -> list[Connection]:
-        return list(self._connections.values())
+        """The open connections (read from any thread)."""
+        with self._lock:
+            return list(self._connections.values())
 
     async def serve(self, websocket: WebSocket) -> None:
         """One connection's life: ticket, hello, then acks until it closes."""
@@ -128,7 +130,8 @@ class SocketHub:
             return
         await websocket.accept()
         connection = Connection(f"C{uuid.uuid4().hex[:10]}", websocket, time.time())
-        self._connections[connection.id] = connection
+        with self._lock:
+            self._connections[connection.id] = connection
         await websocket.send_json(self._hello(connection))
         await self._notify()
         try:
@@ -138,7 +141,8 @@ class SocketHub:
         except (WebSocketDisconnect, RuntimeError):
             pass  # closed by the app, or by us (`drop`, `disconnect`)
         finally:
-            self._connections.pop(connection.id, None)
+            with self._lock:
+                self._connections.pop(connection.id, None)
             for waiting in connection.waiting.values():
                 if not waiting.done():  # sent again on another connection by `send`
                     waiting.set_exception(ConnectionError("the connection closed"))
@@ -228,8 +232,8 @@ class SocketHub:
                     return None
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._condition().wait(), left)
-        candidates = [c for c in self._connections.values() if c.id != avoid]
-        candidates = candidates or list(self._connections.values())
+        open_now = self.connections()
+        candidates = [c for c in open_now if c.id != avoid] or open_now
         return candidates[next(self._turn) % len(candidates)] if candidates else None
 
     # -- misbehaving on request ------------------------------------------------------------------
