@@ -83,6 +83,7 @@ class SocketHub:
         self.app_id = app_id
         self.ack_seconds = ack_seconds  # Slack retries an envelope not acked in about 3 s
         self.attempts = attempts  # the first delivery and Slack's three retries
+        self.connect_seconds = 10.0  # how long an envelope waits for the app to (re)connect
         self.origin: str | None = None  # ws://host:port, learnt from the first request
         self._lock = threading.Lock()
         self._tickets: set[str] = set()
@@ -185,7 +186,7 @@ class SocketHub:
         for attempt in range(self.attempts):
             connection = await self._pick(avoid=last)
             if connection is None:
-                continue
+                raise NotDelivered(f"no connection for {self.connect_seconds} s")
             last = connection.id
             envelope = {
                 "envelope_id": envelope_id,
@@ -223,8 +224,8 @@ class SocketHub:
 
     async def _pick(self, avoid: str | None) -> Connection | None:
         """The next connection in turn, another than `avoid` when there is one; waits for the
-        app to (re)connect for up to the ack time."""
-        deadline = time.monotonic() + self.ack_seconds
+        app to (re)connect for up to `connect_seconds` (None: still nobody)."""
+        deadline = time.monotonic() + self.connect_seconds
         async with self._condition():
             while not self._connections:
                 left = deadline - time.monotonic()
