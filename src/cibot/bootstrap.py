@@ -6,6 +6,7 @@ starts it (`serve`), tests start it in-process, and `aclose()` releases what it 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ import sqlalchemy as sa
 import structlog
 from fastapi import FastAPI
 from lightkube import AsyncClient
+from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cibot.adapters.clock import SystemClock
@@ -114,6 +116,7 @@ class Service:
     projects: Mapping[str, Project]
     kube: AsyncClient
     slack: AsyncWebClient
+    bolt: AsyncApp | None = None  # the Slack listeners, for Socket Mode (entrypoints/socket_mode)
 
     async def aclose(self) -> None:
         await self.runner.stop()
@@ -123,7 +126,7 @@ class Service:
         await self.database.dispose()
 
 
-def _slack_routes(
+def _slack_listeners(
     settings: Settings,
     *,
     secret: str | None,
@@ -133,13 +136,15 @@ def _slack_routes(
     clock: Clock,
     chat: SlackChat,
     projects: Mapping[str, Project],
-) -> list[tuple[str, Any]]:
-    """The Slack request routes; none without a signing secret (nothing could be verified)."""
-    if not secret:
-        return []
+) -> tuple[AsyncApp | None, list[tuple[str, Any]]]:
+    """The Bolt app and its HTTP routes. No routes without a signing secret (nothing could be
+    verified); in Socket Mode the app is built all the same, for the socket."""
+    if not secret and settings.slack.mode != "socket":
+        return None, []
     bolt = slack_app(
         token=token,
-        signing_secret=secret,
+        # Socket Mode without a signing secret: one nobody knows, as no HTTP route uses it.
+        signing_secret=secret or secrets.token_urlsafe(32),
         client=client,
         store=store,
         clock=clock,
@@ -148,8 +153,10 @@ def _slack_routes(
         team_id=settings.slack.team_id,
         app_id=settings.slack.app_id,
     )
+    if not secret:
+        return bolt, []
     guard = SlackGuard(secret, settings.server.max_body_bytes, bolt)
-    return [("/slack/events", guard), ("/slack-interactions", guard)]
+    return bolt, [("/slack/events", guard), ("/slack-interactions", guard)]
 
 
 def periodic_schedules(
@@ -351,7 +358,7 @@ def build(
         max_body_bytes=settings.webhooks.max_body_bytes,
     )
     secret = slack_signing_secret or settings.slack.signing_secret
-    slack_routes = _slack_routes(
+    bolt, slack_routes = _slack_listeners(
         settings,
         secret=secret,
         client=slack,
@@ -362,4 +369,4 @@ def build(
         projects=projects,
     )
     app = create_app(intake, metrics, ready, lifespan=lifespan, extra_routes=slack_routes)
-    return Service(settings, database, store, runner, app, metrics, projects, kube, slack)
+    return Service(settings, database, store, runner, app, metrics, projects, kube, slack, bolt)

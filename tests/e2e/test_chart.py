@@ -134,6 +134,44 @@ def test_the_rendered_config_is_one_cibot_accepts_with_secrets_from_the_environm
     assert "from-secret" not in config and "pw@" not in config
 
 
+def test_socket_mode_takes_the_app_token_from_the_secret_and_needs_no_signing_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = one(render({**BASIC, "slack": {"mode": "socket"}}), "ConfigMap")["data"]["cibot.yaml"]
+    path = tmp_path / "cibot.yaml"
+    path.write_text(config)
+    for name, value in {
+        "SLACK_BOT_TOKEN": "xoxb-from-secret", "SLACK_APP_TOKEN": "xapp-from-secret",
+        "CIBOT_WEBHOOK_SECRET": "webhook-from-secret", "BLOG_WEBHOOK_SECRET": "blog-secret",
+    }.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("SLACK_SIGNING_SECRET", raising=False)
+
+    settings = load_config(path)
+
+    assert (settings.slack.mode, settings.slack.app_token) == ("socket", "xapp-from-secret")
+    assert settings.slack.signing_secret is None, "Slack signs nothing sent over the socket"
+    assert "${SLACK_APP_TOKEN}" in config and "from-secret" not in config
+    http = one(render(BASIC), "ConfigMap")["data"]["cibot.yaml"]
+    assert "SLACK_APP_TOKEN" not in http and "mode: http" in http
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ({"slack": {"mode": "websocket"}}, "/slack/mode"),
+        ({"config": {**BASIC["config"], "slack": {"app_token": "xapp-1"}}},
+         "config.slack.app_token"),
+        ({"config": {**BASIC["config"], "slack": {"mode": "socket"}}}, "config.slack.mode"),
+    ],
+    ids=["unknown-mode", "app-token-in-values", "mode-in-config"],
+)  # fmt: skip
+def test_the_chart_refuses_an_unknown_slack_mode_and_an_app_token_in_values(
+    values: dict[str, Any], key: str
+) -> None:
+    assert key in refusal({**BASIC, **values})
+
+
 def rule_set(rules: list[dict[str, Any]]) -> set[tuple[str, str, str]]:
     return {
         (group, resource, verb)

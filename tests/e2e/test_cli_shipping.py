@@ -69,6 +69,40 @@ def test_slack_manifest_in_socket_mode_names_no_request_url() -> None:
     assert "url" not in manifest["features"]["slash_commands"][0]
 
 
+def test_slack_manifest_follows_slack_mode_of_the_config_unless_told_otherwise(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "cibot.yaml"
+    config.write_text(
+        "server: {public_url: 'https://cibot.example.com'}\nslack: {mode: socket}\nprojects: []\n"
+    )
+
+    by_config = run_cli("slack-manifest", "--config", str(config))
+    over_http = run_cli("slack-manifest", "--config", str(config), "--no-socket-mode")
+
+    assert by_config.returncode == 0, by_config.stderr
+    settings = yaml.safe_load(by_config.stdout)["settings"]
+    assert settings["socket_mode_enabled"] is True
+    assert "request_url" not in settings["interactivity"]
+    assert over_http.returncode == 0, over_http.stderr
+    settings = yaml.safe_load(over_http.stdout)["settings"]
+    assert settings["socket_mode_enabled"] is False
+    assert settings["interactivity"]["request_url"] == "https://cibot.example.com/slack/events"
+
+
+def test_slack_manifest_refuses_a_url_with_socket_mode(tmp_path: Path) -> None:
+    config = tmp_path / "cibot.yaml"
+    config.write_text("slack: {mode: socket}\nprojects: []\n")
+
+    flagged = run_cli("slack-manifest", "--socket-mode", "--url", "https://cibot.example.com")
+    configured = run_cli("slack-manifest", "--config", str(config), "--url", "https://x.example")
+
+    for done in (flagged, configured):
+        assert done.returncode == 2
+        assert "--url" in done.stderr and "Socket Mode" in done.stderr
+        assert done.stdout == ""
+
+
 def test_slack_manifest_without_any_url_says_which_option_is_missing(tmp_path: Path) -> None:
     config = tmp_path / "cibot.yaml"
     config.write_text("projects: []\n")

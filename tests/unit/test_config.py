@@ -490,6 +490,38 @@ def test_a_slack_token_without_a_signing_secret_is_refused() -> None:
     assert (problem.line, problem.key) == (1, "slack.signing_secret")
 
 
+def test_socket_mode_reads_the_app_token_from_the_environment_and_needs_no_signing_secret() -> None:
+    text = "slack:\n  mode: socket\n  bot_token: xoxb-1\n  app_token: ${SLACK_APP_TOKEN}\n"
+    slack = parse_config(text, env={"SLACK_APP_TOKEN": "xapp-1-A0-1-secret"}).slack
+
+    assert (slack.mode, slack.app_token, slack.signing_secret) == (
+        "socket",
+        "xapp-1-A0-1-secret",
+        None,
+    )
+    assert "xapp-1-A0-1-secret" not in repr(slack), "a secret stays out of reprs"
+
+
+def test_socket_mode_without_an_app_token_is_refused_naming_the_key() -> None:
+    problem = only_problem("slack:\n  mode: socket\n  bot_token: xoxb-1\n")
+
+    assert problem.key == "slack.app_token"
+    assert "xapp-" in problem.message
+
+
+def test_an_app_token_that_is_not_app_level_is_refused_naming_the_key() -> None:
+    problem = only_problem("slack:\n  mode: socket\n  bot_token: xoxb-1\n  app_token: xoxb-2\n")
+
+    assert problem.key == "slack.app_token"
+    assert "xapp-" in problem.message
+
+
+def test_an_unknown_slack_mode_is_refused_naming_the_key() -> None:
+    problem = only_problem("slack:\n  mode: websocket\n")
+
+    assert problem.key == "slack.mode"
+
+
 def test_an_app_config_token_is_read_from_the_environment_and_needs_the_app_id() -> None:
     text = "slack:\n  app_config_token: ${SLACK_APP_CONFIG_TOKEN}\n"
     env = {"SLACK_APP_CONFIG_TOKEN": "xoxe.xoxp-1-secret"}

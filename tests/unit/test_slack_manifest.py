@@ -118,8 +118,9 @@ SLACK_MANIFEST = closed(
 
 
 def made(**overrides: Any) -> dict[str, Any]:
+    """A manifest; in Socket Mode without a URL unless one is given."""
     args: dict[str, Any] = {
-        "public_url": "https://cibot.example.com",
+        "public_url": None if overrides.get("socket_mode") else "https://cibot.example.com",
         "socket_mode": False,
         "name": "ci-bot",
         "command": COMMAND,
@@ -204,6 +205,13 @@ def test_a_manifest_needs_a_url_unless_in_socket_mode() -> None:
         made(public_url=None)
     assert refused.value.option == "--url"
     assert "request_url" not in made(public_url=None, socket_mode=True)["settings"]["interactivity"]
+
+
+def test_a_url_in_socket_mode_is_refused_naming_the_option() -> None:
+    with pytest.raises(ManifestError) as refused:
+        made(public_url="https://cibot.example.com", socket_mode=True)
+    assert refused.value.option == "--url"
+    assert "Socket Mode" in str(refused.value)
 
 
 def test_a_name_slack_would_refuse_is_refused_naming_the_option() -> None:

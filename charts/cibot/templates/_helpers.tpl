@@ -77,15 +77,15 @@ What ci-bot does in each project namespace, and nothing more: exactly the permis
 {{- end }}
 
 {{/*
-Secrets never come from values. The chart sets the Slack token and signing secret and the
-webhook secret from the Secret itself; further secret keys may only refer to the environment
+Secrets never come from values. The chart sets the Slack tokens and signing secret and the
+webhook secret from the Secret itself (and slack.mode from the value of that name); further secret keys may only refer to the environment
 (${NAME}, a key of the Secret).
 */}}
 {{- define "cibot.refuseSecretsInValues" -}}
 {{- $config := .Values.config }}
 {{- $ref := "^\\$\\{[A-Za-z_][A-Za-z0-9_]*\\}$" }}
 {{- $found := list }}
-{{- range $key := list "bot_token" "signing_secret" }}
+{{- range $key := list "bot_token" "signing_secret" "app_token" }}
 {{- if hasKey ($config.slack | default dict) $key }}{{ $found = append $found (printf "config.slack.%s" $key) }}{{ end }}
 {{- end }}
 {{- $webhooks := $config.webhooks | default dict }}
@@ -101,6 +101,7 @@ webhook secret from the Secret itself; further secret keys may only refer to the
 {{- if not (regexMatch $ref (toString .)) }}{{ $found = append $found (printf "config.projects[%d].previous_webhook_secrets" $i) }}{{ end }}
 {{- end }}
 {{- end }}
+{{- if hasKey ($config.slack | default dict) "mode" }}{{ $found = append $found "config.slack.mode (set slack.mode)" }}{{ end }}
 {{- if hasKey $config "database" }}{{ $found = append $found "config.database (set database.kind; a PostgreSQL URL goes in the Secret)" }}{{ end }}
 {{- if hasKey $config "kubernetes" }}{{ $found = append $found "config.kubernetes (ci-bot uses the chart's ServiceAccount)" }}{{ end }}
 {{- if $found }}
@@ -115,14 +116,23 @@ webhook secret from the Secret itself; further secret keys may only refer to the
 {{- if eq .Values.database.kind "postgresql" }}
 {{- $url = printf "${%s}" .Values.database.urlSecretKey }}
 {{- end }}
+{{- $slack := dict "mode" "http" "bot_token" "${SLACK_BOT_TOKEN}" "signing_secret" "${SLACK_SIGNING_SECRET}" }}
+{{- if eq (include "cibot.slackMode" .) "socket" }}
+{{- $slack = dict "mode" "socket" "bot_token" "${SLACK_BOT_TOKEN}" "app_token" "${SLACK_APP_TOKEN}" }}
+{{- end }}
 {{- $managed := dict
     "server" (dict "host" "0.0.0.0" "port" (int .Values.containerPort))
     "database" (dict "url" $url)
     "kubernetes" (dict "kubeconfig" nil "context" nil)
-    "slack" (dict "bot_token" "${SLACK_BOT_TOKEN}" "signing_secret" "${SLACK_SIGNING_SECRET}")
+    "slack" $slack
     "webhooks" (dict "secret" "${CIBOT_WEBHOOK_SECRET}") }}
 {{- $config := mustMergeOverwrite (deepCopy .Values.config) $managed }}
 {{- toYaml $config }}
+{{- end }}
+
+{{/* http or socket: how Slack reaches ci-bot (values: slack.mode). */}}
+{{- define "cibot.slackMode" -}}
+{{- (.Values.slack | default dict).mode | default "http" }}
 {{- end }}
 
 {{/* Fail early on what cannot work. */}}
@@ -134,7 +144,7 @@ webhook secret from the Secret itself; further secret keys may only refer to the
 {{- fail (printf "replicaCount: %d replicas need database.kind postgresql; SQLite is one process's database" (int .Values.replicaCount)) }}
 {{- end }}
 {{- if not .Values.existingSecret }}
-{{- fail "existingSecret: the name of the Secret holding SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET and CIBOT_WEBHOOK_SECRET is required" }}
+{{- fail "existingSecret: the name of the Secret holding SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET (slack.mode socket: SLACK_APP_TOKEN) and CIBOT_WEBHOOK_SECRET is required" }}
 {{- end }}
 {{- end }}
 

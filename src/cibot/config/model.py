@@ -117,12 +117,35 @@ class SlackSettings(Section):
     # An app configuration token (xoxe.xoxp-…): only `cibot check` uses it, to read the app's
     # settings (the Messages tab, Socket Mode, interactivity) that a bot token cannot see.
     app_config_token: NonEmpty | None = Field(None, repr=False)
+    # How Slack reaches ci-bot: `http` posts to its Request URL (signed with signing_secret);
+    # `socket` has ci-bot open a WebSocket to Slack with the app-level token (`xapp-…`), so
+    # no public URL is needed (entrypoints/socket_mode.py).
+    mode: Literal["http", "socket"] = "http"
+    app_token: NonEmpty | None = Field(None, repr=False)
 
     @model_validator(mode="after")
     def _token_and_secret_together(self) -> Self:
+        if self.mode == "socket":  # Slack signs nothing sent over the socket
+            if self.signing_secret is not None and self.bot_token is None:
+                raise refuse((("bot_token",), "signing_secret needs bot_token"))
+            return self
         if (self.bot_token is None) != (self.signing_secret is None):
             missing = "signing_secret" if self.signing_secret is None else "bot_token"
             raise refuse(((missing,), "set bot_token and signing_secret together, or neither"))
+        return self
+
+    @model_validator(mode="after")
+    def _socket_mode_has_an_app_token(self) -> Self:
+        if self.app_token is not None and not self.app_token.startswith("xapp-"):
+            raise refuse((("app_token",), "an app-level token starts with xapp-"))
+        if self.mode == "socket" and self.bot_token is not None and self.app_token is None:
+            raise refuse(
+                (
+                    ("app_token",),
+                    "mode: socket needs app_token, an app-level token "
+                    "(xapp-…) with the connections:write scope",
+                )
+            )
         return self
 
     @model_validator(mode="after")

@@ -30,6 +30,7 @@ from cibot.adapters.slack.app_settings import EXPORT_REFUSALS, findings
 from cibot.adapters.slack.chat import WORKSPACE_REFUSALS, web_client
 from cibot.config import Settings, readiness_problems
 from cibot.domain.project import is_group
+from cibot.entrypoints.socket_mode import AppTokenRefused, open_connection_url
 
 # (API group, resource, verbs) ci-bot needs in each project namespace: the chart's Role
 # grants exactly these (charts/cibot/templates/_helpers.tpl; a test keeps the two equal).
@@ -93,8 +94,26 @@ async def _slack(settings: Settings, report: Report) -> dict[str, frozenset[str]
     except Exception as exc:
         report.fail(f"Slack unreachable at {settings.slack.api_url}: {type(exc).__name__}")
         return {}
+    if settings.slack.mode == "socket":
+        await _app_token(settings, report)
     await _app_settings(settings, report)
     return members
+
+
+async def _app_token(settings: Settings, report: Report) -> None:
+    """Socket Mode: the app-level token must open a connection (`apps.connections.open`)."""
+    slack = settings.slack
+    if slack.app_token is None:  # refused by the config already; kept for the type
+        report.fail("slack.app_token: mode: socket needs an app-level token (xapp-…)")
+        return
+    client = web_client(slack.app_token, slack.api_url, NO_RETRY, timeout=5)
+    try:
+        await open_connection_url(client, slack.app_token)
+        report.ok("apps.connections.open: slack.app_token opens Socket Mode connections")
+    except AppTokenRefused as exc:
+        report.fail(str(exc))
+    except Exception as exc:
+        report.fail(f"apps.connections.open: Slack unreachable: {type(exc).__name__}")
 
 
 async def _app_settings(settings: Settings, report: Report) -> None:
@@ -121,7 +140,8 @@ async def _app_settings(settings: Settings, report: Report) -> None:
         return
     manifest = exported.get("manifest") or {}
     public_url = str(settings.server.public_url) if settings.server.public_url else None
-    for finding in findings(manifest, public_url):
+    socket_mode = slack.mode == "socket"
+    for finding in findings(manifest, public_url, socket_mode=socket_mode):
         report.ok(finding.text) if finding.ok else report.fail(finding.text)
 
 

@@ -188,8 +188,12 @@ def slack_manifest(
         str | None, typer.Option(help="ci-bot's public URL (default: server.public_url)")
     ] = None,
     socket_mode: Annotated[
-        bool, typer.Option("--socket-mode", help="Socket Mode: Slack needs no URL")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--socket-mode/--no-socket-mode",
+            help="Socket Mode: Slack needs no URL (default: slack.mode of the config)",
+        ),
+    ] = None,
     name: Annotated[str, typer.Option(help="the app's and the bot's name in Slack")] = "ci-bot",
     as_json: Annotated[bool, typer.Option("--json", help="JSON instead of YAML")] = False,
 ) -> None:
@@ -201,9 +205,12 @@ def slack_manifest(
     from cibot.entrypoints.slack_manifest import ManifestError, manifest
     from cibot.entrypoints.web.slack import COMMAND
 
+    path = config_path(config)
+    settings = _settings(config) if path.exists() and (socket_mode is None or url is None) else None
+    if socket_mode is None:
+        socket_mode = settings is not None and settings.slack.mode == "socket"
     if url is None and not socket_mode:
-        path = config_path(config)
-        public = _settings(config).server.public_url if path.exists() else None
+        public = settings.server.public_url if settings is not None else None
         if public is None:
             typer.echo(
                 f"cibot slack-manifest: no URL: give --url, set server.public_url in {path}, "

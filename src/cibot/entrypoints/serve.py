@@ -23,16 +23,18 @@ from cibot import bootstrap, crashpoints
 from cibot.adapters.store import migrate
 from cibot.config import Settings
 from cibot.domain.project import Project
-from cibot.entrypoints import logs
-from cibot.fakeslack import Bot, Channel, FakeSlackServer, User
+from cibot.entrypoints import logs, socket_mode
+from cibot.fakeslack import Bot, Channel, FakeSlackServer, User, WorkspaceConfig
 
 log = structlog.get_logger(__name__)
+
+LOCAL_APP_TOKEN = min(WorkspaceConfig().app_tokens)  # the local fake Slack's app-level token
 
 
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret value in the settings, for the log redactor."""
     slack = settings.slack
-    values = [slack.bot_token, slack.signing_secret, slack.app_config_token]
+    values = [slack.bot_token, slack.signing_secret, slack.app_config_token, slack.app_token]
     values += settings.webhooks.secrets
     for project in settings.projects:
         values.extend(project.own_webhook_secrets)
@@ -100,6 +102,8 @@ def local_slack(settings: Settings) -> Iterator[LocalSlack]:
         projects=tuple(p.id for p in projects),
     )
     with fake_workspace(projects, port).connect(bot) as fake:
+        if settings.slack.mode == "socket":  # the demo over Socket Mode (scripts/run)
+            fake.state.set_app_settings(socket_mode_enabled=True)
         log.warning(
             "slack.fake",
             message="no Slack configured: using a local fake Slack",
@@ -152,9 +156,28 @@ async def _serve(settings: Settings, slack: LocalSlack) -> int:
             timeout_graceful_shutdown=10,
             lifespan="on",
         )
-        server = DrainingServer(config, on_exit=service.runner.drain)
+        # The local fake Slack (no Slack configured) takes its own app-level token.
+        app_token = settings.slack.app_token or (LOCAL_APP_TOKEN if slack.api_url else None)
+        try:
+            socket = await socket_mode.connect(
+                settings.slack.mode, service.bolt, app_token, service.slack
+            )
+        except socket_mode.AppTokenRefused as exc:
+            log.error("slack.app_token", message=str(exc))
+            return 2
+
+        def on_exit() -> None:
+            service.runner.drain()
+            if socket is not None:
+                socket.close_soon()  # envelopes go to other replicas while this one drains
+
+        server = DrainingServer(config, on_exit=on_exit)
         log.info("serve.start", host=settings.server.host, port=settings.server.port)
-        await server.serve()
+        try:
+            await server.serve()
+        finally:
+            if socket is not None:
+                await socket.close()
         return 0 if server.started else 1
     finally:
         await service.aclose()

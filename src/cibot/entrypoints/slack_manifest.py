@@ -4,7 +4,8 @@ Creating the app by hand means a dozen settings pages (scopes, interactivity, th
 command, App Home) that must all agree with what ci-bot calls and serves; one missed scope
 only shows up when the first DM fails. The manifest is built from the same facts the code
 uses: the slash command ci-bot listens to, the events it subscribes to (`app_home_opened`:
-the Home tab) and the path Slack must post to. Its shape follows
+the Home tab) and the path Slack must post to, or (Socket Mode, `slack.mode: socket`) no
+path at all: Slack then sends everything over the WebSocket ci-bot opens. Its shape follows
 Slack's app manifest reference (https://docs.slack.dev/reference/app-manifest) and the
 published schema (github.com/slackapi/manifest-schema, schemas/manifest.schema.1.0.0.json).
 """
@@ -53,9 +54,17 @@ def request_url(public_url: str) -> str:
 def manifest(
     *, public_url: str | None, socket_mode: bool, name: str, command: str
 ) -> dict[str, Any]:
-    """The app manifest; `public_url` is required unless `socket_mode`."""
+    """The app manifest; `public_url` is required unless `socket_mode`, and refused with it
+    (over Socket Mode Slack posts nothing to a URL: one in the manifest would only mislead)."""
     if not 1 <= len(name) <= NAME_MAX:
         raise ManifestError("--name", f"1 to {NAME_MAX} characters, as Slack allows")
+    if socket_mode and public_url is not None:
+        raise ManifestError(
+            "--url",
+            "Socket Mode (--socket-mode, or slack.mode: socket in the config) takes no "
+            "Request URL: Slack sends everything over the WebSocket; drop --url, or give "
+            "--no-socket-mode",
+        )
     url = None if socket_mode else request_url(public_url or "")
     slash: dict[str, Any] = {
         "command": command,

@@ -15,8 +15,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from cibot.fakeslack import delivery
 from cibot.fakeslack.faults import Fault, FaultPlan
 from cibot.fakeslack.records import Channel, JsonDict, User
+from cibot.fakeslack.sockets import DISCONNECT_REASONS, NotDelivered
 from cibot.fakeslack.state import SlackError, Workspace
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -195,7 +197,47 @@ def admin_app(
         Route("/_fake/channels", guarded(add_channel), methods=["POST"]),
         Route("/_fake/trigger_ids", guarded(trigger_id), methods=["POST"]),
     ]
-    return Starlette(routes=[*routes, *_rule_routes(ws, guarded), *extra])
+    return Starlette(
+        routes=[*routes, *_rule_routes(ws, guarded), *_delivery_routes(ws, guarded), *extra]
+    )
+
+
+def _delivery_routes(ws: Workspace, guarded: Callable[[Endpoint], Endpoint]) -> list[Route]:
+    """What people do, delivered to the app (`delivery.deliver`: its Request URL or a Socket
+    Mode connection), and Socket Mode's connections misbehaving on request."""
+
+    async def deliver(request: Request) -> Response:
+        payload = (await _body(request)).get("payload")
+        if not isinstance(payload, dict):
+            raise _Invalid('expected {"payload": {…}}: an interaction, event or slash command')
+        try:
+            done = await delivery.deliver(ws, payload)
+        except NotDelivered as exc:
+            raise _Invalid(f"not delivered: {exc}", status=504) from exc
+        return JSONResponse(done.to_json())
+
+    async def sockets(request: Request) -> Response:
+        return JSONResponse(ws.sockets.to_json())
+
+    async def disconnect(request: Request) -> Response:
+        body = await _body(request)
+        reason = body.get("reason", "refresh_requested")
+        if reason not in DISCONNECT_REASONS:
+            raise _Invalid(f"reason must be one of {', '.join(DISCONNECT_REASONS)}")
+        told = await ws.sockets.disconnect(reason, close=bool(body.get("close", False)))
+        return JSONResponse({"connections": told})
+
+    async def drop(request: Request) -> Response:
+        body = await _body(request)
+        closed = await ws.sockets.drop(on_next_envelope=bool(body.get("on_next_envelope")))
+        return JSONResponse({"connections": closed})
+
+    return [
+        Route("/_fake/deliver", guarded(deliver), methods=["POST"]),
+        Route("/_fake/sockets", guarded(sockets), methods=["GET"]),
+        Route("/_fake/sockets/disconnect", guarded(disconnect), methods=["POST"]),
+        Route("/_fake/sockets/drop", guarded(drop), methods=["POST"]),
+    ]
 
 
 def _rule_routes(ws: Workspace, guarded: Callable[[Endpoint], Endpoint]) -> list[Route]:

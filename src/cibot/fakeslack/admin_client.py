@@ -139,6 +139,30 @@ class FakeSlackAdmin:
         """Slack answers `token_expired` to `token` from now on."""
         self._send("POST", "expired_tokens", {"token": token})
 
+    # -- what people do, delivered to the app ---------------------------------------------------
+
+    def deliver(self, payload: JsonDict) -> JsonDict:
+        """Sends an interaction, event or slash command to the app as Slack would (its Request
+        URL, or a Socket Mode connection); `{via, status, body, envelope_id, attempts}`."""
+        done: JsonDict = self._send("POST", "deliver", {"payload": payload})
+        return done
+
+    def sockets(self) -> JsonDict:
+        """The app's Socket Mode connections and the envelopes delivered."""
+        found: JsonDict = self._get("sockets")
+        return found
+
+    def disconnect_sockets(self, reason: str = "refresh_requested", *, close: bool = False) -> int:
+        """Sends Socket Mode's `disconnect` to every connection; how many there were."""
+        told: int = self._send("POST", "sockets/disconnect", {"reason": reason, "close": close})[
+            "connections"
+        ]
+        return told
+
+    def drop_sockets(self, *, on_next_envelope: bool = False) -> None:
+        """Closes every connection now, or the next envelope's before it arrives."""
+        self._send("POST", "sockets/drop", {"on_next_envelope": on_next_envelope})
+
     def add_user(self, user: User) -> None:
         self._send("POST", "users", user.to_json())
 

@@ -318,6 +318,13 @@ def apps_manifest_export(ws: Workspace, args: Args) -> JsonDict:
     return {"manifest": ws.manifest()}
 
 
+def apps_connections_open(ws: Workspace, args: Args) -> JsonDict:
+    """A WebSocket URL for one Socket Mode connection
+    (https://docs.slack.dev/reference/methods/apps.connections.open): app-level token only,
+    a single-use ticket in the URL (`sockets`)."""
+    return {"url": ws.sockets.new_link()}
+
+
 def views_open(ws: Workspace, args: Args) -> JsonDict:
     trigger_id = args.required("trigger_id", "invalid_trigger_id")
     record = ws.open_view(trigger_id, _view(args, _MODAL))
@@ -369,6 +376,8 @@ JSON_METHODS = frozenset(
 # Either token sent to the other's methods is answered `not_allowed_token_type` ("The token
 # type used in this request is not allowed", on each method's page of errors).
 CONFIG_TOKEN_METHODS = frozenset({"apps.manifest.export"})
+# Methods an app-level token (`xapp-…`) calls, and only it.
+APP_TOKEN_METHODS = frozenset({"apps.connections.open"})
 
 METHODS: dict[str, Handler] = {
     "auth.test": auth_test,
@@ -387,6 +396,7 @@ METHODS: dict[str, Handler] = {
     "views.update": views_update,
     "views.publish": views_publish,
     "apps.manifest.export": apps_manifest_export,
+    "apps.connections.open": apps_connections_open,
 }
 
 
@@ -400,6 +410,8 @@ def _authenticate(ws: Workspace, method: str, token: str | None) -> None:
     if kind == "expired":
         raise SlackError("token_expired")
     if (kind == "config") != (method in CONFIG_TOKEN_METHODS):
+        raise SlackError("not_allowed_token_type")
+    if (kind == "app") != (method in APP_TOKEN_METHODS):
         raise SlackError("not_allowed_token_type")
 
 

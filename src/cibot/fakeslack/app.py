@@ -4,8 +4,8 @@ Beside them: the admin API under `/_fake/` and the playground (a web client) at 
 
 `/api/<method>` is served by hand rather than through Starlette routing, because dropping a
 connection needs the server's own `send` (Starlette wraps it). Everything else (the admin API
-under `/_fake/`) is an ordinary Starlette app; a WebSocket endpoint (Socket Mode) belongs in
-`__call__`'s dispatch beside them.
+under `/_fake/`) is an ordinary Starlette app. Socket Mode's WebSocket (`/link/`, the URL
+`apps.connections.open` hands out) is served by the workspace's `sockets.SocketHub`.
 
 Before a method runs, the call passes Slack's gates in Slack's order: armed faults, the
 token, the method's rate limit (`limits`: 429, `Retry-After`), the workspace's refusals
@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from cibot.fakeslack import api
 from cibot.fakeslack.admin import admin_app
@@ -34,6 +35,7 @@ from cibot.fakeslack.delivery import Delivery
 from cibot.fakeslack.faults import Fault, FaultKind, FaultPlan
 from cibot.fakeslack.playground import playground_routes
 from cibot.fakeslack.records import ApiCall, JsonDict
+from cibot.fakeslack.sockets import LINK_PATH
 from cibot.fakeslack.state import Workspace
 
 logger = logging.getLogger(__name__)
@@ -64,12 +66,24 @@ class FakeSlackApp:
     def __init__(self, workspace: Workspace, faults: FaultPlan) -> None:
         self.workspace = workspace
         self.faults = faults
-        self.delivery = Delivery()  # where clicks go; `FakeSlackServer.connect` sets the bot
+        self.delivery = Delivery(
+            workspace
+        )  # where clicks go; `FakeSlackServer.connect` sets the bot
         self._admin = admin_app(workspace, faults, playground_routes(workspace, self.delivery))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hub = self.workspace.sockets
+        if hub.origin is None and scope["type"] in ("http", "websocket") and scope.get("server"):
+            host, port = scope["server"][:2]
+            hub.origin = f"ws://{host}:{port}"  # where apps.connections.open points the app
         if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
             await self._api(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            if scope["path"] == LINK_PATH:
+                await hub.serve(WebSocket(scope, receive, send))
+            else:
+                await WebSocket(scope, receive, send).close(code=1008)
             return
         await self._admin(scope, receive, send)
 
@@ -119,7 +133,7 @@ class FakeSlackApp:
         ws = self.workspace
         if incoming.method not in api.METHODS or not incoming.token:
             return None
-        if ws.token_kind(incoming.token) not in ("bot", "config"):
+        if ws.token_kind(incoming.token) not in ("bot", "config", "app"):
             return None
         channel = incoming.values.get("channel")
         key = ws.conversation_key(channel) if isinstance(channel, str) else None

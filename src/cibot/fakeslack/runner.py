@@ -87,7 +87,7 @@ class FakeSlackServer:
         config = uvicorn.Config(
             self.app,
             http="h11",
-            ws="none",
+            ws="wsproto",  # Socket Mode's WebSocket (sockets.py)
             lifespan="off",
             log_config=None,
             log_level="warning",

@@ -32,6 +32,7 @@ from cibot.fakeslack.records import (
 )
 from cibot.fakeslack.refusals import Refusals
 from cibot.fakeslack.shapes import view_payload
+from cibot.fakeslack.sockets import SocketHub
 
 
 class SlackError(Exception):
@@ -81,6 +82,8 @@ class Workspace:
         self.limits = RateLimits()  # Slack's tiers by default; `limits.relax()` to lift them
         self.refusals = Refusals()  # what this workspace's settings and plan make Slack refuse
         self.app = App()  # the app's settings, as its manifest shows them
+        # Its Socket Mode connections; envelopes go through `delivery.deliver`.
+        self.sockets = SocketHub(self.config.app_id, ack_seconds=self.config.socket_ack_seconds)
         self._expired: set[str] = set()  # tokens Slack answers `token_expired`
         for user in users:
             self.add_user(user)
@@ -133,13 +136,16 @@ class Workspace:
         return token in self.config.tokens and token not in self._expired
 
     def token_kind(self, token: str) -> str | None:
-        """`bot`, `config` (an app configuration token), `expired`, or None (unknown)."""
+        """`bot`, `config` (an app configuration token), `app` (app-level), `expired`, or None
+        (unknown)."""
         if token in self._expired:
             return "expired"
         if token in self.config.tokens:
             return "bot"
         if token in self.config.config_tokens:
             return "config"
+        if token in self.config.app_tokens:
+            return "app"
         return None
 
     def expire_token(self, token: str) -> None:

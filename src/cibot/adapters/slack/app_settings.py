@@ -37,8 +37,11 @@ class Finding:
     text: str
 
 
-def findings(manifest: Mapping[str, Any], public_url: str | None) -> list[Finding]:
-    """What the manifest says about the Messages tab, Socket Mode and interactivity."""
+def findings(
+    manifest: Mapping[str, Any], public_url: str | None, *, socket_mode: bool = False
+) -> list[Finding]:
+    """What the manifest says about the Messages tab, Socket Mode and interactivity, for
+    ci-bot taking clicks over HTTP or (`socket_mode`, `slack.mode: socket`) a WebSocket."""
     features = _section(manifest, "features")
     settings = _section(manifest, "settings")
     home = _section(features, "app_home")
@@ -53,16 +56,32 @@ def findings(manifest: Mapping[str, Any], public_url: str | None) -> list[Findin
                 "(messages_tab_disabled): turn on App Home > Show Tabs > Messages Tab",
             )
         )
-    if settings.get("socket_mode_enabled") is True:
+    socket_on = settings.get("socket_mode_enabled") is True
+    if socket_mode:
+        found.append(_socket_mode(socket_on))
+        found.append(_interactivity(_section(settings, "interactivity"), None))
+        return found
+    if socket_on:
         found.append(
             Finding(
                 False,
                 "Socket Mode is on: Slack sends clicks over a WebSocket, and ci-bot takes "
-                "them over HTTP at /slack/events: turn Socket Mode off",
+                "them over HTTP at /slack/events: turn Socket Mode off, or set slack.mode: "
+                "socket",
             )
         )
     found.append(_interactivity(_section(settings, "interactivity"), public_url))
     return found
+
+
+def _socket_mode(on: bool) -> Finding:
+    if on:
+        return Finding(True, "Socket Mode is on (slack.mode: socket)")
+    return Finding(
+        False,
+        "Socket Mode is off: Slack posts clicks to the Request URL, and ci-bot (slack.mode: "
+        "socket) takes them over a WebSocket: turn on Settings > Socket Mode",
+    )
 
 
 def _interactivity(interactivity: Mapping[str, Any], public_url: str | None) -> Finding:

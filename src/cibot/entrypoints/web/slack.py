@@ -199,6 +199,12 @@ COMMAND = "/cibot"
 _PAYLOAD = "cibot_payload"  # the guard's checked reading of the body, in Bolt's context
 
 
+def bolt_context(bolt: AsyncApp, payload: SlackPayload) -> dict[str, Any]:
+    """What a request carries into Bolt, whichever way it came (HTTP or Socket Mode): the
+    guard's checked payload, which the listeners read, and Bolt's logger."""
+    return {"logger": bolt.logger, _PAYLOAD: payload}
+
+
 def _payload(context: Mapping[str, Any]) -> SlackPayload:
     payload = context[_PAYLOAD]
     assert isinstance(payload, SlackPayload), "every request passes the guard first"
@@ -300,7 +306,7 @@ class SlackGuard:
             body=body.decode("utf-8"),  # the guard's parse showed that it decodes
             query=request.url.query,
             headers=headers,
-            context={"logger": self._bolt.logger, _PAYLOAD: payload},
+            context=bolt_context(self._bolt, payload),
         )
 
     def _verified(self, request: Request, body: bytes) -> bool:
