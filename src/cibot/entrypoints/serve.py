@@ -18,11 +18,11 @@ import structlog
 import uvicorn
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
-from cibot import bootstrap, crashpoints
+from cibot import crashpoints
 from cibot.adapters.store import migrate
 from cibot.config import Settings
 from cibot.domain.project import Project
-from cibot.entrypoints import logs
+from cibot.entrypoints import logs, process
 from cibot.fakeslack import Channel, FakeSlackServer, User
 
 log = structlog.get_logger(__name__)
@@ -85,7 +85,7 @@ class DrainingServer(uvicorn.Server):
 
 async def _serve(settings: Settings, api_url: str | None, token: str | None) -> int:
     try:
-        service = bootstrap.build(
+        service = process.build(
             settings,
             slack_api_url=api_url,
             slack_token=token,
@@ -97,7 +97,7 @@ async def _serve(settings: Settings, api_url: str | None, token: str | None) -> 
         return 2
     try:
         try:
-            schema = await migrate.ensure_migrated(service.database)
+            schema = await migrate.ensure_migrated(service.parts.database)
         except migrate.NotMigrated as exc:
             log.error("database.not_migrated", message=str(exc))
             return 2

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cibot.domain.build import BuildType
+from cibot.domain.build import Build, BuildType
 from cibot.domain.naming import (
     EnvironmentKind,
     environment_name,
@@ -197,6 +197,27 @@ def kinds_for(route: RouteKind) -> tuple[tuple[str, str], ...]:
 def render(spec: EnvironmentSpec) -> list[Manifest]:
     """The Deployment, Service and route of an environment, in the order to apply them."""
     return [deployment(spec), service(spec), route(spec)]
+
+
+def render_preview(project: Project, build: Build) -> list[Manifest]:
+    """A build's preview environment (the service's `RenderPreview`)."""
+    spec = EnvironmentSpec.preview(
+        project, build_type=build.type, target=build.target, image=build.image, build_id=build.id
+    )
+    return render(spec)
+
+
+def render_production(project: Project, build: Build) -> list[Manifest]:
+    """Production running a build, its image pinned to the digest QA saw."""
+    spec = EnvironmentSpec.production(
+        project,
+        build_type=build.type,
+        target=build.target,
+        image=build.image,
+        build_id=build.id,
+        digest=build.digest,
+    )
+    return render(spec)
 
 
 def _object(spec: EnvironmentSpec, api_kind: tuple[str, str], body: Manifest) -> Manifest:
