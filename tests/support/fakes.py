@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cibot.domain.build import LIVE, Build, BuildState, BuildType
+from cibot.domain.environment import Environment
 from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
@@ -25,7 +26,6 @@ from cibot.service.ports import (
     Delivery,
     HomeMark,
     MessageRef,
-    PreviewEnvironment,
     RolloutOutcome,
     TargetSummary,
 )
@@ -396,7 +396,7 @@ class FakeCluster:
             return RolloutOutcome(ready=False, abandoned=True)
         return self.outcome
 
-    async def delete_environment(self, preview: PreviewEnvironment) -> None:
+    async def delete_environment(self, preview: Environment) -> None:
         self.deleted.append((preview.namespace, preview.name))
 
 

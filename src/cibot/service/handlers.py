@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
 
 from cibot.domain.project import Project
 from cibot.service import (
@@ -92,101 +92,69 @@ def _entry(
     return kind, run
 
 
+class _Slack(TypedDict):
+    """What a use case that talks to Slack takes (unpacked with `**`: mypy checks each key)."""
+
+    store: Store
+    clock: Clock
+    chat: Chat
+    projects: Mapping[str, Project]
+
+
+class _Cluster(TypedDict):
+    """What a use case that changes the cluster takes."""
+
+    store: Store
+    cluster: Cluster
+    projects: Mapping[str, Project]
+
+
 def job_handlers(d: Dependencies) -> Handlers:
     """Every job kind but `Reconcile` (it needs the queue's ledger: `with_reconcile`)."""
-    store, cluster, chat, clock, p = d.store, d.cluster, d.chat, d.clock, d.projects
+    store, chat, clock, p = d.store, d.chat, d.clock, d.projects
+    slack = _Slack(store=store, clock=clock, chat=chat, projects=p)
+    kube = _Cluster(store=store, cluster=d.cluster, projects=p)
     table: list[tuple[type[JobPayload], Handler]] = [
+        # Kubernetes: deploy, roll back, delete
         _entry(
             DeployPreview,
-            lambda job: preview.deploy_preview(
-                job,
-                store=store,
-                cluster=cluster,
-                clock=clock,
-                projects=p,
-                render=d.render.preview,
-            ),
+            lambda job: preview.deploy_preview(job, **kube, clock=clock, render=d.render.preview),
         ),
         _entry(
             DeployProduction,
             lambda job: production.deploy_production(
-                job,
-                store=store,
-                cluster=cluster,
-                clock=clock,
-                projects=p,
-                render=d.render.production,
+                job, **kube, clock=clock, render=d.render.production
             ),
         ),
         _entry(
             RollbackProduction,
-            lambda job: production.roll_back(
-                job,
-                store=store,
-                cluster=cluster,
-                clock=clock,
-                projects=p,
-                render=d.render.production,
-            ),
+            lambda job: production.roll_back(job, **kube, clock=clock, render=d.render.production),
         ),
-        _entry(
-            DeletePreview,
-            lambda job: production.delete_preview(job, store=store, cluster=cluster, projects=p),
-        ),
-        _entry(
-            DeleteBranchPreview,
-            lambda job: branches.delete_branch_preview(
-                job, store=store, cluster=cluster, projects=p
-            ),
-        ),
-        _entry(
-            SyncBuildCard,
-            lambda job: cards.sync_build_card(job, store=store, clock=clock, chat=chat, projects=p),
-        ),
-        _entry(
-            SyncReviewDMs,
-            lambda job: messages.sync_review_dms(
-                job, store=store, clock=clock, chat=chat, projects=p
-            ),
-        ),
-        _entry(
-            PostVerdictReplies,
-            lambda job: messages.post_verdict_replies(
-                job, store=store, clock=clock, chat=chat, projects=p
-            ),
-        ),
-        _entry(
-            AnnounceDecision,
-            lambda job: messages.announce_decision(
-                job, store=store, clock=clock, chat=chat, projects=p
-            ),
-        ),
-        _entry(
-            AnnounceFreeze,
-            lambda job: messages.announce_freeze(
-                job, store=store, clock=clock, chat=chat, projects=p
-            ),
-        ),
+        _entry(DeletePreview, lambda job: production.delete_preview(job, **kube)),
+        _entry(DeleteBranchPreview, lambda job: branches.delete_branch_preview(job, **kube)),
+        # Slack: the card, the DMs, announcements, Home tabs
+        _entry(SyncBuildCard, lambda job: cards.sync_build_card(job, **slack)),
+        _entry(SyncReviewDMs, lambda job: messages.sync_review_dms(job, **slack)),
+        _entry(PostVerdictReplies, lambda job: messages.post_verdict_replies(job, **slack)),
+        _entry(AnnounceDecision, lambda job: messages.announce_decision(job, **slack)),
+        _entry(AnnounceFreeze, lambda job: messages.announce_freeze(job, **slack)),
         _entry(NotifyUser, lambda job: messages.notify_user(job, chat=chat)),
         _entry(RedrawReview, lambda job: messages.redraw_review(job, store=store)),
+        _entry(WarnIdlePreview, lambda job: idle.warn_idle_preview(job, **slack)),
+        _entry(RemindReviewers, lambda job: reminders.remind_reviewers(job, **slack)),
+        _entry(PublishHome, lambda job: home.publish_home(job, **slack)),
         _entry(
             ResolveAuthor,
             lambda job: authors.resolve_author(job, store=store, chat=chat, clock=clock),
         ),
         _entry(
             RefreshGroups,
-            lambda job: groups.refresh_groups(
-                job,
-                store=store,
-                clock=clock,
-                chat=chat,
-                projects=p,
-                period=d.group_refresh_seconds,
-            ),
+            lambda job: groups.refresh_groups(job, **slack, period=d.group_refresh_seconds),
         ),
+        # Timers and housekeeping
         _entry(
-            PruneRetention,
-            lambda job: retention.prune_retention(job, store=store, clock=clock, retention=d.keep),
+            RepublishHomes,
+            lambda job: home.republish_homes(job, store=store, clock=clock, projects=p),
         ),
         _entry(
             ExpireReview,
@@ -197,24 +165,8 @@ def job_handlers(d: Dependencies) -> Handlers:
             lambda job: idle.check_idle_preview(job, store=store, clock=clock, projects=p),
         ),
         _entry(
-            WarnIdlePreview,
-            lambda job: idle.warn_idle_preview(
-                job, store=store, clock=clock, chat=chat, projects=p
-            ),
-        ),
-        _entry(
-            RemindReviewers,
-            lambda job: reminders.remind_reviewers(
-                job, store=store, clock=clock, chat=chat, projects=p
-            ),
-        ),
-        _entry(
-            PublishHome,
-            lambda job: home.publish_home(job, store=store, clock=clock, chat=chat, projects=p),
-        ),
-        _entry(
-            RepublishHomes,
-            lambda job: home.republish_homes(job, store=store, clock=clock, projects=p),
+            PruneRetention,
+            lambda job: retention.prune_retention(job, store=store, clock=clock, retention=d.keep),
         ),
     ]
     return dict(table)

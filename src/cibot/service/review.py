@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cibot.domain.build import Build, BuildState
+from cibot.domain.environment import Environment
 from cibot.domain.project import Project
 from cibot.domain.review import VERDICT_OF, Action, Decision, Refusal, VerdictRecord, authorise
 from cibot.service import closing
@@ -26,7 +27,6 @@ from cibot.service.jobs import (
     SyncReviewDMs,
 )
 from cibot.service.ports import AuditEvent, Clock, Store, Transaction
-from cibot.service.rollouts import preview_environment, production_environment
 
 CHANGED_MEANWHILE = Refusal("this build was just changed by someone else; look again", False)
 
@@ -186,7 +186,7 @@ async def _close(tx: Transaction, now: datetime, project: Project, build: Build,
     if not await closing.close(tx, now, build, actor=user):
         raise Refused(CHANGED_MEANWHILE)
     await tx.enqueue(
-        DeletePreview(build.id, preview_environment(project, build.type, build.target))
+        DeletePreview(build.id, Environment.preview(project, build.type, build.target).address)
     )
 
 
@@ -206,6 +206,8 @@ async def _deploy(
     action = "production.override" if note is not None else "production.requested"
     detail = {"reason": note} if note is not None else None
     await tx.audit(AuditEvent(now, action, build.project_id, build.id, click.user, detail))
-    await tx.enqueue(DeployProduction(build.id, decision.id, production_environment(project)))
+    await tx.enqueue(
+        DeployProduction(build.id, decision.id, Environment.production(project).address)
+    )
     await tx.enqueue(SyncReviewDMs(build.id))
     await tx.enqueue(SyncBuildCard(build.id))
