@@ -121,13 +121,24 @@ def _on_clicks(
 ) -> None:
     """The buttons: one listener per action id."""
 
+    async def judged(click: review.Click) -> None:
+        await review.click(store, clock, projects, click)
+        crashpoint("after_click")
+
+    async def reason_first(
+        payload: SlackPayload, click: review.Click, without: review.Click
+    ) -> None:
+        """Open the form that asks for the reason; if it cannot be, judge `without` now."""
+        if not await _ask_reason(
+            store, clock, chat=chat, projects=projects, payload=payload, click=click
+        ):
+            await judged(without)
+
     async def on_verdict(ack: AsyncAck, context: AsyncBoltContext) -> None:
         """Approve, deploy, close: the click is judged and its effect committed, then acked."""
         payload = _payload(context)
         pressed = payload.pressed
-        click = _click(payload, ActionId(pressed.action_id).action, pressed.value or "")
-        await review.click(store, clock, projects, click)
-        crashpoint("after_click")
+        await judged(_click(payload, ActionId(pressed.action_id).action, pressed.value or ""))
         await ack()
 
     for action_id in _PLAIN_CLICKS:
@@ -138,12 +149,7 @@ def _on_clicks(
         """A rejection asks for its reason; without the form it is taken without one."""
         payload = _payload(context)
         click = _click(payload, Action.REJECT, payload.pressed.value or "")
-        asked = await _ask_reason(
-            store, clock, chat=chat, projects=projects, payload=payload, click=click
-        )
-        if not asked:
-            await review.click(store, clock, projects, click)
-            crashpoint("after_click")
+        await reason_first(payload, click, without=click)
         await ack()
 
     @app.action(ActionId.DEPLOY_OVERRIDE.value)
@@ -151,12 +157,7 @@ def _on_clicks(
         """An override needs a reason: without the form it is refused (the review says why)."""
         payload = _payload(context)
         click = _click(payload, Action.OVERRIDE, payload.pressed.value or "")
-        asked = await _ask_reason(
-            store, clock, chat=chat, projects=projects, payload=payload, click=click
-        )
-        if not asked:
-            await review.click(store, clock, projects, replace(click, reason=""))
-            crashpoint("after_click")
+        await reason_first(payload, click, without=replace(click, reason=""))
         await ack()
 
     @app.action(ActionId.ROLLBACK_PRODUCTION.value)
