@@ -22,8 +22,9 @@ from cibot.adapters.clock import SystemClock
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.sql import SqlStore
-from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
+from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.service import home
+from cibot.service.handlers import Handler
 from cibot.service.jobs import PAYLOAD_TYPES, JobPayload, PublishHome
 from cibot.service.ports import Clock
 from cibot.service.views import HomeView

@@ -23,9 +23,10 @@ from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.sql import SqlStore
 from cibot.entrypoints import logs
-from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
+from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.service import messages, production
 from cibot.service.errors import ClusterUnavailable
+from cibot.service.handlers import Handler
 from cibot.service.jobs import (
     PAYLOAD_TYPES,
     AnnounceDecision,

@@ -21,9 +21,10 @@ from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.release import Release, ReleaseKind
 from cibot.domain.review import Action, Decision
-from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
+from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.service import retention
 from cibot.service.audit import AuditAction
+from cibot.service.handlers import Handler
 from cibot.service.jobs import JobPayload, PruneRetention, SyncBuildCard
 from cibot.service.ports import AuditEvent, Delivery, MessageRef
 from tests.support.fakes import FakeClock

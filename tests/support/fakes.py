@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cibot.domain.environment import Environment
 from cibot.service.errors import ChatRejected, ClusterRejected
 from cibot.service.ports import (
     MessageRef,
-    PreviewEnvironment,
     RolloutOutcome,
 )
 from tests.support.memory import MemoryStore, MemoryTransaction
@@ -65,7 +65,7 @@ class FakeCluster:
             return RolloutOutcome(ready=False, abandoned=True)
         return self.outcome
 
-    async def delete_environment(self, preview: PreviewEnvironment) -> None:
+    async def delete_environment(self, preview: Environment) -> None:
         self.deleted.append((preview.namespace, preview.name))
 
 

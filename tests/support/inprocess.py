@@ -24,12 +24,13 @@ from cibot.adapters.slack.pacing import Pacer
 from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.sql import SqlStore
-from cibot.bootstrap import job_handlers
+from cibot.bootstrap import RENDERERS
 from cibot.domain.build import BuildType
 from cibot.domain.project import Project
 from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.fakeslack import FakeSlackServer
 from cibot.service import intake
+from cibot.service.handlers import Dependencies, job_handlers
 from tests.support.fakes import FakeCluster
 from tests.support.stores import migrated_store
 
@@ -104,9 +105,8 @@ async def running_bot(
         client = web_client("xoxb-fake", slack.api_url, policy, session=session)
         chat = SlackChat(client, pacer=pacer or Pacer(), policy=policy)
         cluster = cast(KubeCluster, FakeCluster())  # duck-typed at the Cluster port
-        handlers = job_handlers(
-            store=store, cluster=cluster, chat=chat, clock=clock, projects=projects
-        )
+        needs = Dependencies(store, cluster, chat, clock, projects, render=RENDERERS)
+        handlers = job_handlers(needs)
         settings = WorkerSettings(
             workers=workers,
             lease_seconds=30,

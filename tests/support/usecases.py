@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from cibot.domain.build import Build, BuildState, BuildType
+from cibot.domain.environment import Environment
 from cibot.domain.project import Project
 from cibot.domain.review import Action
 from cibot.service import intake, preview, review
 from cibot.service.jobs import DeployPreview, DeployProduction
 from cibot.service.ports import Clock, Store
-from cibot.service.rollouts import production_environment
 from tests.support.fakes import FakeClock, FakeCluster, MemoryStore
 
 PROJECT = Project(
@@ -83,4 +83,4 @@ async def promoting(store: Store, clock: Clock, build_id: str = "b1") -> DeployP
     async with store.transaction() as tx:
         decision = await tx.reviews.latest_decision(build_id)
     assert decision is not None and decision.id is not None
-    return DeployProduction(build_id, decision.id, production_environment(PROJECT))
+    return DeployProduction(build_id, decision.id, Environment.production(PROJECT).address)

@@ -24,7 +24,7 @@ from lightkube.codecs import from_dict
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 
-from cibot import bootstrap
+from cibot.adapters.kubernetes import manifests
 from cibot.adapters.kubernetes.cluster import FIELD_MANAGER, KubeCluster
 from cibot.adapters.retry import RetryPolicy
 from cibot.domain.build import BuildState
@@ -153,7 +153,7 @@ async def test_F3_conflicts_on_every_apply_are_retried_a_bounded_number_of_times
     with pytest.raises(ClusterUnavailable, match="conflict"):
         await preview.deploy_preview(
             job, store=store, cluster=cluster, clock=clock, projects=PROJECTS,
-            render=bootstrap.render_preview,
+            render=manifests.render_preview,
         )  # fmt: skip
 
     assert len(_Conflicts.applies) == 4, "exactly retry.attempts tries, then give up"

@@ -36,10 +36,11 @@ from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import Build, BuildState
-from cibot.entrypoints.worker import Handler, JobRunner, WorkerSettings
+from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.fakeslack import FakeSlackServer
 from cibot.service import preview, production, reconcile, rollouts
 from cibot.service.errors import ClusterUnavailable
+from cibot.service.handlers import Handler
 from cibot.service.jobs import (
     PAYLOAD_TYPES,
     AnnounceDecision,

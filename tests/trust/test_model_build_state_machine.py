@@ -30,7 +30,7 @@ from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from cibot import bootstrap
+from cibot.bootstrap import RENDERERS
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Policy
 from cibot.domain.project import Project
@@ -38,6 +38,7 @@ from cibot.domain.review import Action, Outcome
 from cibot.service import intake, review
 from cibot.service.errors import Permanent, Transient
 from cibot.service.gate import situation_of
+from cibot.service.handlers import Dependencies, job_handlers
 from cibot.service.jobs import DeployProduction, JobPayload
 from cibot.service.ports import RolloutOutcome
 from tests.support import soak
@@ -118,12 +119,15 @@ class BuildStateMachine(RuleBasedStateMachine):
         self.census.case()
         self.store, self.clock, self.chat = MemoryStore(), FakeClock(), FakeChat()
         self.cluster = ModelCluster()
-        self.handlers = bootstrap.job_handlers(
-            store=cast(Any, self.store),
-            cluster=cast(Any, self.cluster),
-            chat=cast(Any, self.chat),
-            clock=self.clock,
-            projects=PROJECTS,
+        self.handlers = job_handlers(
+            Dependencies(
+                store=cast(Any, self.store),
+                cluster=cast(Any, self.cluster),
+                chat=cast(Any, self.chat),
+                clock=self.clock,
+                projects=PROJECTS,
+                render=RENDERERS,
+            )
         )
         self.done: set[int] = set()
         self.numbers: dict[str, int] = {}

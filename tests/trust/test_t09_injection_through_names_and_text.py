@@ -19,7 +19,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from cibot import bootstrap
+from cibot.adapters.kubernetes import manifests
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.naming import is_dns_label, is_dns_name, is_label_value
 from cibot.entrypoints.web.notification import BuildNotification, InvalidNotification, validate
@@ -49,7 +49,7 @@ def accepted_target(target: str) -> bool:
 
 def rendered(target: str, build_type: BuildType) -> list[dict[str, object]]:
     build = Build("b1", PROJECT.id, build_type, target, IMAGE, BuildState.ACCEPTED, NOW, NOW)
-    return bootstrap.render_preview(PROJECT, build)
+    return manifests.render_preview(PROJECT, build)
 
 
 @settings(max_examples=EXAMPLES, deadline=None)

@@ -20,7 +20,7 @@ from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 
-from cibot import bootstrap
+from cibot.adapters.kubernetes import manifests
 from cibot.domain.build import Build, BuildState, BuildType
 from tests.support.proofs import preview_name
 from tests.support.steps import post
@@ -47,7 +47,7 @@ def assert_safe(pod: dict[str, Any]) -> None:
     assert "hostNetwork" not in pod or pod["hostNetwork"] is False
 
 
-@pytest.mark.parametrize("render", [bootstrap.render_preview, bootstrap.render_production])
+@pytest.mark.parametrize("render", [manifests.render_preview, manifests.render_production])
 def test_T11_rendered_preview_and_production_manifests_are_valid_and_unprivileged(
     render: Any,
 ) -> None:

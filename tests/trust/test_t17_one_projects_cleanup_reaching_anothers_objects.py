@@ -34,7 +34,7 @@ from lightkube.resources.core_v1 import Service
 from lightkube.resources.networking_v1 import Ingress
 from lightkube.types import PatchType
 
-from cibot import bootstrap
+from cibot.adapters.kubernetes import manifests
 from cibot.adapters.kubernetes.cluster import FIELD_MANAGER, KubeCluster
 from cibot.adapters.retry import RetryPolicy
 from cibot.domain.build import Build, BuildState, BuildType
@@ -129,7 +129,7 @@ class Flow:
             cluster=self.cluster,
             clock=self.clock,
             projects=self.projects,
-            render=bootstrap.render_preview,
+            render=manifests.render_preview,
         )
         return self.store.state.builds[accepted.build_id]
 
@@ -215,7 +215,7 @@ async def test_T17_no_close_idle_removal_or_branch_deletion_touches_another_proj
         "rel1", main.id, BuildType.BRANCH, "release", IMAGE, BuildState.PROMOTING, now, now,
         digest="sha256:" + "ab" * 32,
     )  # fmt: skip
-    await flow.cluster.apply(bootstrap.render_production(main, released))
+    await flow.cluster.apply(manifests.render_production(main, released))
     theirs = await flow.deployed(other, "y")
     assert theirs.state is BuildState.READY, theirs.reason
     assert environment_name("shop", BuildType.BRANCH, "main") == "shop-branch-main"
@@ -318,7 +318,7 @@ async def test_T17_an_object_taken_over_after_the_check_is_neither_deleted_nor_a
     await _relabel(client, name, namespace, "shop")  # shop's again: now ci-bot applies onto it
     racing = await _racing_cluster(kubeconfig_path, namespace, name, take)
     with pytest.raises(ClusterRejected, match="project 'intruder'"):
-        await racing.apply(bootstrap.render_preview(shop, build))
+        await racing.apply(manifests.render_preview(shop, build))
     dep = await client.get(Deployment, name, namespace=namespace)
     assert dep.metadata is not None and dep.metadata.labels is not None
     assert dep.metadata.labels["cibot/project"] == "intruder", "never adopted"

@@ -15,10 +15,10 @@ from cibot.adapters.kubernetes.manifests import (
     kinds_for,
     pinned_image,
     render,
-    selector_labels,
 )
 from cibot.domain.build import BuildType
-from cibot.domain.naming import EnvironmentKind, is_dns1035_label, is_label_value
+from cibot.domain.environment import Environment
+from cibot.domain.naming import is_dns1035_label, is_label_value
 from cibot.domain.project import Project, Resources, RouteKind, Workload
 
 KUBERNETES_VERSION = "1.36"  # the newest schema kubernetes-validate ships that we target
@@ -352,7 +352,7 @@ def test_a_long_unicode_target_still_gives_short_valid_names_and_labels() -> Non
 
 
 def test_selector_labels_name_the_environment() -> None:
-    assert selector_labels("shop", EnvironmentKind.PRODUCTION, "shop") == {
+    assert Environment.production(project()).selector == {
         "app.kubernetes.io/instance": "shop",
         "cibot/project": "shop",
         "cibot/environment": "production",

@@ -19,11 +19,11 @@ import structlog
 import uvicorn
 from lightkube.core.exceptions import ConfigError as LightkubeConfigError
 
-from cibot import bootstrap, crashpoints
+from cibot import crashpoints
 from cibot.adapters.store import migrate
 from cibot.config import Settings
 from cibot.domain.project import Project
-from cibot.entrypoints import logs, socket_mode
+from cibot.entrypoints import logs, process, socket_mode
 from cibot.fakeslack import Bot, Channel, FakeSlackServer, User, WorkspaceConfig
 
 log = structlog.get_logger(__name__)
@@ -129,7 +129,7 @@ class DrainingServer(uvicorn.Server):
 
 async def _serve(settings: Settings, slack: LocalSlack) -> int:
     try:
-        service = bootstrap.build(
+        service = process.build(
             settings,
             slack_api_url=slack.api_url,
             slack_token=slack.token,
@@ -140,7 +140,7 @@ async def _serve(settings: Settings, slack: LocalSlack) -> int:
         return 2
     try:
         try:
-            schema = await migrate.ensure_migrated(service.database)
+            schema = await migrate.ensure_migrated(service.parts.database)
         except migrate.NotMigrated as exc:
             log.error("database.not_migrated", message=str(exc))
             return 2
@@ -160,7 +160,7 @@ async def _serve(settings: Settings, slack: LocalSlack) -> int:
         app_token = settings.slack.app_token or (LOCAL_APP_TOKEN if slack.api_url else None)
         try:
             socket = await socket_mode.connect(
-                settings.slack.mode, service.bolt, app_token, service.slack
+                settings.slack.mode, service.bolt, app_token, service.parts.slack
             )
         except socket_mode.AppTokenRefused as exc:
             log.error("slack.app_token", message=str(exc))

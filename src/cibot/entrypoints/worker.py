@@ -30,7 +30,7 @@ import contextlib
 import os
 import secrets
 import socket
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,12 +39,12 @@ import structlog
 
 from cibot.adapters.retry import RetryPolicy
 from cibot.service.errors import Permanent
+from cibot.service.handlers import Handler
 from cibot.service.jobs import Job, JobPayload
 from cibot.service.ports import Clock, JobQueue
 
 log = structlog.get_logger(__name__)
 
-Handler = Callable[[Any], Coroutine[Any, Any, None]]
 # Settles what a job that gave up held: (its payload, why it gave up).
 OnDead = Callable[[JobPayload, str], Awaitable[None]]
 

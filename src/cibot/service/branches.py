@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cibot.domain.build import Build, BuildState, BuildType
+from cibot.domain.environment import Environment
 from cibot.domain.project import Project
 from cibot.service import closing
 from cibot.service.audit import AuditAction
 from cibot.service.errors import ReplayMismatch
 from cibot.service.jobs import DeleteBranchPreview
 from cibot.service.ports import AuditEvent, Clock, Cluster, Delivery, Store, Transaction
-from cibot.service.rollouts import preview_environment, preview_of
 
 BRANCH_DELETED = "branch deleted"
 
@@ -74,7 +74,7 @@ async def close_branch(
             for build in await _builds_of(tx, project, branch, CLOSABLE)
             if await closing.close(tx, now, build, actor=closing.CIBOT, note=BRANCH_DELETED)
         ]
-        environment = preview_environment(project, BuildType.BRANCH, branch)
+        environment = Environment.preview(project, BuildType.BRANCH, branch).address
         await tx.jobs.enqueue(DeleteBranchPreview(project.id, branch, environment))
         detail = {"branch": branch, "closed": closed, "webhook_id": webhook_id}
         await tx.audit.append(
@@ -101,4 +101,4 @@ async def delete_branch_preview(
     async with store.transaction() as tx:
         if await _builds_of(tx, project, job.branch, _KEEPS_PREVIEW):
             return  # the branch lives again, or a build of it is on its way to production
-    await cluster.delete_environment(preview_of(project, BuildType.BRANCH, job.branch))
+    await cluster.delete_environment(Environment.preview(project, BuildType.BRANCH, job.branch))

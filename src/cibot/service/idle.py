@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from cibot.domain.build import Build, BuildState
+from cibot.domain.environment import Environment
 from cibot.domain.lifecycle import PREVIEW_UP, IdleStep, idle_check, idle_since
 from cibot.domain.project import Project
 from cibot.service import closing
@@ -25,7 +26,6 @@ from cibot.service.jobs import CheckIdlePreview, DeletePreview, WarnIdlePreview,
 from cibot.service.messages import OWNER_DM, all_or_retry
 from cibot.service.ports import AuditEvent, Chat, Clock, MessageRef, Store, Transaction
 from cibot.service.posting import Slot, To, post_once
-from cibot.service.rollouts import preview_environment
 from cibot.service.views import IdleWarning
 
 
@@ -94,7 +94,7 @@ async def _remove(tx: Transaction, now: datetime, project: Project, build: Build
     if await closing.close(
         tx, now, build, actor=closing.CIBOT, note=note, action=AuditAction.PREVIEW_REMOVED
     ):
-        environment = preview_environment(project, build.type, build.target)
+        environment = Environment.preview(project, build.type, build.target).address
         await tx.jobs.enqueue(DeletePreview(build.id, environment))
 
 

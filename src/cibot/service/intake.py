@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from cibot.domain import naming
 from cibot.domain.build import LIVE, Build, BuildState, BuildType, still_applies
+from cibot.domain.environment import Environment
 from cibot.domain.project import Project
 from cibot.service.audit import AuditAction
 from cibot.service.errors import ImageNotAllowed, ReplayMismatch
@@ -26,7 +26,6 @@ from cibot.service.jobs import (
     SyncReviewDMs,
 )
 from cibot.service.ports import AuditEvent, Clock, Delivery, Store, Transaction
-from cibot.service.rollouts import preview_environment
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +53,7 @@ def new_build_id(now: datetime) -> str:
 
 
 def preview_url(project: Project, build_type: BuildType, target: str) -> str:
-    return f"{project.scheme}://{naming.preview_host(project.host, build_type, target)}/"
+    return Environment.preview(project, build_type, target).url
 
 
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
@@ -156,7 +155,7 @@ async def _add_build(
         await _supersede_other_tags(tx, now, project, build)
     await tx.jobs.enqueue(SyncBuildCard(build.id))
     await tx.jobs.enqueue(
-        DeployPreview(build.id, preview_environment(project, report.type, report.target))
+        DeployPreview(build.id, Environment.preview(project, report.type, report.target).address)
     )
     return build
 
@@ -200,7 +199,7 @@ async def _supersede_other_tags(
         if older.type is not BuildType.TAG or older.target == build.target:
             continue
         if await supersede(tx, now, older, build):
-            environment = preview_environment(project, older.type, older.target)
+            environment = Environment.preview(project, older.type, older.target).address
             await tx.jobs.enqueue(DeletePreview(older.id, environment))
 
 

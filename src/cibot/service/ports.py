@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from cibot.domain import naming
 from cibot.domain.build import Build, BuildState, BuildType
+from cibot.domain.environment import Environment
 from cibot.domain.policy import Freeze
 from cibot.domain.project import GroupSnapshot
 from cibot.domain.release import Release
@@ -399,20 +399,6 @@ class RolloutOutcome:
     abandoned: bool = False  # the caller stopped waiting (e.g. the build was superseded)
 
 
-@dataclass(frozen=True, slots=True)
-class PreviewEnvironment:
-    """A target's preview: where its objects are, and whose they must be to be deleted."""
-
-    project_id: str
-    namespace: str
-    build_type: BuildType
-    target: str
-
-    @property
-    def name(self) -> str:
-        return naming.environment_name(self.project_id, self.build_type, self.target)
-
-
 class Cluster(Protocol):
     """The Kubernetes side: apply objects, watch a rollout, remove an environment."""
 
@@ -441,7 +427,7 @@ class Cluster(Protocol):
         """
         ...
 
-    async def delete_environment(self, preview: PreviewEnvironment) -> None:
+    async def delete_environment(self, preview: Environment) -> None:
         """Delete the objects of one preview: only those whose labels say they are ci-bot's
         preview of that project and target, and only as they were when checked."""
         ...

@@ -15,8 +15,8 @@ from dataclasses import replace
 from typing import Any
 
 from cibot.crashpoints import crashpoint
-from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
+from cibot.domain.environment import Environment
 from cibot.domain.project import Project
 from cibot.service import expiry, idle, reminders
 from cibot.service.audit import AuditAction
@@ -73,7 +73,7 @@ async def _roll_out(
     except ClusterRejected as exc:
         return RolloutOutcome(ready=False, reason=str(exc))
 
-    name = naming.environment_name(project.id, build.type, build.target)
+    name = Environment.preview(project, build.type, build.target).name
     return await wait_while(
         cluster, store, project, name, build_id=build.id, state=BuildState.DEPLOYING
     )

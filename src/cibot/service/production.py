@@ -20,8 +20,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from cibot.domain import naming
 from cibot.domain.build import Build, BuildState
+from cibot.domain.environment import Environment
 from cibot.domain.policy import Freeze
 from cibot.domain.project import Project
 from cibot.domain.release import Release, ReleaseKind, pinned
@@ -40,8 +40,6 @@ from cibot.service.jobs import (
 from cibot.service.ports import AuditEvent, Clock, Cluster, RolloutOutcome, Store, Transaction
 from cibot.service.rollouts import (
     deadline,
-    preview_of,
-    production_environment,
     retried_until,
     wait_for,
 )
@@ -155,7 +153,7 @@ async def _run(
     with retried_until(until):
         try:
             await cluster.apply(render(project, rollout.build))
-            name = naming.production_name(project.id)
+            name = Environment.production(project).name
             outcome = await wait_for(
                 cluster, project, name, still_wanted, build_id=rollout.build.id
             )
@@ -212,7 +210,7 @@ async def _settle(
         await tx.audit.append(
             AuditEvent(now, action, build.project_id, build.id, decision.actor, detail)
         )
-        environment = production_environment(rollout.project)
+        environment = Environment.production(rollout.project).address
         await tx.jobs.enqueue(AnnounceDecision(decision.id, build.id, environment))
 
 
@@ -270,7 +268,7 @@ async def _add_release(
         )
     )
     if replaced is not None and replaced.decision_id is not None:
-        environment = production_environment(rollout.project)
+        environment = Environment.production(rollout.project).address
         await tx.jobs.enqueue(
             AnnounceDecision(replaced.decision_id, replaced.build_id, environment)
         )
@@ -289,7 +287,7 @@ async def delete_preview(
     if summary.newest_build_id != build.id or build.state not in GONE:
         return
     await cluster.delete_environment(
-        preview_of(projects[build.project_id], build.type, build.target)
+        Environment.preview(projects[build.project_id], build.type, build.target)
     )
 
 

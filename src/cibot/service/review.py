@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from cibot.domain.build import Build, BuildState
+from cibot.domain.environment import Environment
 from cibot.domain.project import Project
 from cibot.domain.review import VERDICT_OF, Action, Decision, Refusal, VerdictRecord, authorise
 from cibot.service import closing
@@ -27,7 +28,6 @@ from cibot.service.jobs import (
     SyncReviewDMs,
 )
 from cibot.service.ports import AuditEvent, Clock, Store, Transaction
-from cibot.service.rollouts import preview_environment, production_environment
 
 CHANGED_MEANWHILE = Refusal("this build was just changed by someone else; look again", False)
 
@@ -187,7 +187,7 @@ async def _close(tx: Transaction, now: datetime, project: Project, build: Build,
     if not await closing.close(tx, now, build, actor=user):
         raise Refused(CHANGED_MEANWHILE)
     await tx.jobs.enqueue(
-        DeletePreview(build.id, preview_environment(project, build.type, build.target))
+        DeletePreview(build.id, Environment.preview(project, build.type, build.target).address)
     )
 
 
@@ -211,6 +211,8 @@ async def _deploy(
     )
     detail = {"reason": note} if note is not None else None
     await tx.audit.append(AuditEvent(now, action, build.project_id, build.id, click.user, detail))
-    await tx.jobs.enqueue(DeployProduction(build.id, decision.id, production_environment(project)))
+    await tx.jobs.enqueue(
+        DeployProduction(build.id, decision.id, Environment.production(project).address)
+    )
     await tx.jobs.enqueue(SyncReviewDMs(build.id))
     await tx.jobs.enqueue(SyncBuildCard(build.id))

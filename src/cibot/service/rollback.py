@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cibot.domain.environment import Environment
 from cibot.domain.project import Project
 from cibot.domain.review import Action, Decision, Refusal, authorise_rollback
 from cibot.service.audit import AuditAction
@@ -19,7 +20,6 @@ from cibot.service.gate import situation_of
 from cibot.service.jobs import RollbackProduction
 from cibot.service.ports import AuditEvent, Clock, Store
 from cibot.service.review import Answer, Refused, record_refusal
-from cibot.service.rollouts import production_environment
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,7 @@ async def rollback(
                     decision.id,
                     release.id,
                     previous.id,
-                    production_environment(project),
+                    Environment.production(project).address,
                     build_id=previous.build_id,
                 )
             )

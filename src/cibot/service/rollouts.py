@@ -1,8 +1,9 @@
 """What preview and production deploys share: where an environment is, and how long to wait.
 
-An environment is addressed as `namespace/name`; that string is also the job queue that
-runs its deploys one at a time. A rollout is waited for only while its build is still in
-the state that asked for it, so a superseded or closed build stops waiting at once.
+An environment (`domain.environment`) is addressed as `namespace/name`; that string is
+also the job queue that runs its deploys one at a time. A rollout is waited for only while
+its build is still in the state that asked for it, so a superseded or closed build stops
+waiting at once.
 
 A deploy has a deadline: the rollout timeout plus an allowance for an unreachable API,
 counted from when it was asked for. Until then its job is retried, however many attempts
@@ -15,11 +16,10 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from cibot.domain import naming
-from cibot.domain.build import BuildState, BuildType
+from cibot.domain.build import BuildState
 from cibot.domain.project import Project
 from cibot.service.errors import Transient
-from cibot.service.ports import Cluster, PreviewEnvironment, RolloutOutcome, Store
+from cibot.service.ports import Cluster, RolloutOutcome, Store
 
 # Seconds added to the Deployment's own progress deadline before ci-bot stops waiting.
 DEADLINE_MARGIN_SECONDS = 30
@@ -43,19 +43,6 @@ def retried_until(moment: datetime) -> Iterator[None]:
         if exc.until is None:
             exc.until = moment
         raise
-
-
-def preview_environment(project: Project, build_type: BuildType, target: str) -> str:
-    return f"{project.namespace}/{naming.environment_name(project.id, build_type, target)}"
-
-
-def preview_of(project: Project, build_type: BuildType, target: str) -> PreviewEnvironment:
-    """The preview of a target, as the cluster is asked to delete it."""
-    return PreviewEnvironment(project.id, project.namespace, build_type, target)
-
-
-def production_environment(project: Project) -> str:
-    return f"{project.namespace}/{naming.production_name(project.id)}"
 
 
 async def wait_while(

@@ -31,14 +31,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Event, Pod, Service
 from lightkube.resources.networking_v1 import Ingress
 
-from cibot.adapters.kubernetes.manifests import (
-    LABEL_BUILD,
-    LABEL_ENVIRONMENT,
-    LABEL_MANAGED_BY,
-    LABEL_PROJECT,
-    LABEL_TARGET,
-    MANAGER,
-)
+from cibot.adapters.kubernetes.manifests import LABEL_BUILD
 from cibot.adapters.kubernetes.rollout import (
     RolloutState,
     build_digest,
@@ -47,9 +40,17 @@ from cibot.adapters.kubernetes.rollout import (
 )
 from cibot.adapters.retry import RetryLater, RetryPolicy, retry_after_seconds, with_retries
 from cibot.crashpoints import crashpoint
+from cibot.domain.environment import (
+    LABEL_ENVIRONMENT,
+    LABEL_MANAGED_BY,
+    LABEL_PROJECT,
+    LABEL_TARGET,
+    MANAGER,
+    Environment,
+)
 from cibot.domain.naming import EnvironmentKind, label_value
 from cibot.service.errors import ClusterRejected, ClusterUnavailable
-from cibot.service.ports import PreviewEnvironment, RolloutOutcome
+from cibot.service.ports import RolloutOutcome
 
 log = structlog.get_logger(__name__)
 
@@ -238,13 +239,8 @@ class KubeCluster:
         ]
         return pod_failure_reason(pods, pod_events)
 
-    async def delete_environment(self, preview: PreviewEnvironment) -> None:
-        owner = {
-            LABEL_MANAGED_BY: MANAGER,
-            LABEL_PROJECT: preview.project_id,
-            LABEL_ENVIRONMENT: EnvironmentKind.PREVIEW.value,
-            LABEL_TARGET: label_value(preview.target),
-        }
+    async def delete_environment(self, preview: Environment) -> None:
+        owner = preview.owner
         for kind in ENVIRONMENT_KINDS:
             await self._call(
                 partial(self._delete_if_theirs, kind, preview.namespace, preview.name, owner)

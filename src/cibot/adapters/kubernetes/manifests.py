@@ -14,33 +14,20 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from cibot.domain.build import BuildType
-from cibot.domain.naming import (
-    EnvironmentKind,
-    environment_name,
-    is_dns1035_label,
-    is_dns_name,
-    label_value,
-    preview_host,
-    production_name,
-)
+from cibot.domain.build import Build, BuildType
+from cibot.domain.environment import Environment
+from cibot.domain.naming import EnvironmentKind, is_dns1035_label, is_dns_name, label_value
 from cibot.domain.project import Project, RouteKind
 
 Manifest = dict[str, Any]
 
-MANAGER = "cibot"
 SERVICE_PORT = 80
 PORT_NAME = "http"
 CONTAINER_NAME = "app"
 REVISION_HISTORY_LIMIT = 3
 
-LABEL_NAME = "app.kubernetes.io/name"
-LABEL_INSTANCE = "app.kubernetes.io/instance"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
-LABEL_PROJECT = "cibot/project"
-LABEL_ENVIRONMENT = "cibot/environment"
-LABEL_TARGET = "cibot/target"
-LABEL_BUILD_TYPE = "cibot/build-type"
+# The labels of the public contract are the domain's (`Environment.labels`); these are the
+# manifests' own, which change with every build.
 LABEL_BUILD = "cibot/build"  # on pods only: which build's ReplicaSet a pod belongs to
 ANNOTATION_BUILD_ID = "cibot/build-id"
 ANNOTATION_TARGET = "cibot/target"
@@ -92,16 +79,8 @@ class EnvironmentSpec:
         digest: str | None = None,
     ) -> EnvironmentSpec:
         """The preview environment of one target, named and hosted by the naming rules."""
-        return cls(
-            project=project,
-            kind=EnvironmentKind.PREVIEW,
-            name=environment_name(project.id, build_type, target),
-            host=preview_host(project.host, build_type, target),
-            image=image,
-            build_type=build_type,
-            target=target,
-            build_id=build_id,
-            digest=digest,
+        return cls.running(
+            Environment.preview(project, build_type, target), project, image, build_id, digest
         )
 
     @classmethod
@@ -116,16 +95,43 @@ class EnvironmentSpec:
         digest: str | None = None,
     ) -> EnvironmentSpec:
         """The project's production environment running a build of `target`."""
+        return cls.running(
+            Environment.production(project, build_type, target), project, image, build_id, digest
+        )
+
+    @classmethod
+    def running(
+        cls,
+        environment: Environment,
+        project: Project,
+        image: str,
+        build_id: str,
+        digest: str | None = None,
+    ) -> EnvironmentSpec:
+        """`environment` running one build's image."""
         return cls(
             project=project,
-            kind=EnvironmentKind.PRODUCTION,
-            name=production_name(project.id),
-            host=project.host,
+            kind=environment.kind,
+            name=environment.name,
+            host=environment.host,
             image=image,
-            build_type=build_type,
-            target=target,
+            build_type=environment.build_type,
+            target=environment.target,
             build_id=build_id,
             digest=digest,
+        )
+
+    @property
+    def environment(self) -> Environment:
+        return Environment(
+            project_id=self.project.id,
+            kind=self.kind,
+            namespace=self.project.namespace,
+            name=self.name,
+            host=self.host,
+            scheme=self.project.scheme,
+            build_type=self.build_type,
+            target=self.target,
         )
 
     @property
@@ -151,24 +157,9 @@ def pinned_image(image: str, digest: str) -> str:
     return f"{repository}@{digest}"
 
 
-def selector_labels(project_id: str, kind: EnvironmentKind, name: str) -> dict[str, str]:
-    """The labels that never change for one environment: its Deployment's selector."""
-    return {
-        LABEL_INSTANCE: name,
-        LABEL_PROJECT: project_id,
-        LABEL_ENVIRONMENT: kind.value,
-    }
-
-
 def environment_labels(spec: EnvironmentSpec) -> dict[str, str]:
     """The labels of every object of the environment and of its pods."""
-    return {
-        LABEL_NAME: spec.project.id,
-        LABEL_MANAGED_BY: MANAGER,
-        **selector_labels(spec.project.id, spec.kind, spec.name),
-        LABEL_TARGET: label_value(spec.target),
-        LABEL_BUILD_TYPE: spec.build_type.value,
-    }
+    return spec.environment.labels
 
 
 def pod_labels(spec: EnvironmentSpec) -> dict[str, str]:
@@ -199,6 +190,27 @@ def render(spec: EnvironmentSpec) -> list[Manifest]:
     return [deployment(spec), service(spec), route(spec)]
 
 
+def render_preview(project: Project, build: Build) -> list[Manifest]:
+    """A build's preview environment (the service's `RenderPreview`)."""
+    spec = EnvironmentSpec.preview(
+        project, build_type=build.type, target=build.target, image=build.image, build_id=build.id
+    )
+    return render(spec)
+
+
+def render_production(project: Project, build: Build) -> list[Manifest]:
+    """Production running a build, its image pinned to the digest QA saw."""
+    spec = EnvironmentSpec.production(
+        project,
+        build_type=build.type,
+        target=build.target,
+        image=build.image,
+        build_id=build.id,
+        digest=build.digest,
+    )
+    return render(spec)
+
+
 def _object(spec: EnvironmentSpec, api_kind: tuple[str, str], body: Manifest) -> Manifest:
     api_version, kind = api_kind
     return {
@@ -224,7 +236,7 @@ def deployment(spec: EnvironmentSpec) -> Manifest:
                 "replicas": spec.replicas,
                 "revisionHistoryLimit": REVISION_HISTORY_LIMIT,
                 "progressDeadlineSeconds": workload.rollout_timeout_seconds,
-                "selector": {"matchLabels": selector_labels(spec.project.id, spec.kind, spec.name)},
+                "selector": {"matchLabels": spec.environment.selector},
                 "template": {
                     "metadata": {
                         "labels": pod_labels(spec),
@@ -298,7 +310,7 @@ def service(spec: EnvironmentSpec) -> Manifest:
         {
             "spec": {
                 "type": "ClusterIP",
-                "selector": selector_labels(spec.project.id, spec.kind, spec.name),
+                "selector": spec.environment.selector,
                 "ports": [
                     {
                         "name": PORT_NAME,

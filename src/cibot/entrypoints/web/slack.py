@@ -2,19 +2,23 @@
 slash command, and the Events API (`app_home_opened`: the Home tab).
 
 Bolt's AsyncApp, mounted in our ASGI app, with `process_before_response`: a listener
-verifies (Bolt checks the signature), authorises and commits the click's intent in one
-transaction, and only then acknowledges; the slow work is in jobs. Nothing that must not be
-lost runs after the ack. Before Bolt sees a request, a guard refuses oversized bodies, any
-request whose signature does not verify (whatever makes the verifier raise) with a 401
-that says nothing more, and a signed body of a shape Slack never sends with a 400 naming
-the field (`slack_payload`); the listeners read the guard's checked payload. An event is
-answered likewise once its effect is committed (`app_home_opened`: a publish of the
-person's Home tab, queued once per event id, so Slack's retries of it change nothing).
+authorises and commits the click's intent in one transaction, and only then acknowledges;
+the slow work is in jobs. Nothing that must not be lost runs after the ack. Before Bolt
+sees a request, a guard refuses oversized bodies, any request whose signature does not
+verify (whatever makes the verifier raise) with a 401 that says nothing more, and a signed
+body of a shape Slack never sends with a 400 naming the field (`slack_payload`); the
+listeners read the guard's checked payload. An event is answered likewise once its effect
+is committed (`app_home_opened`: a publish of the person's Home tab, queued once per event
+id, so Slack's retries of it change nothing).
+
+The signature is checked once, by the guard: it must be, before a body is parsed, and the
+guard is the only way into Bolt, so Bolt's own check (the same HMAC and the same 5-minute
+window, in `slack_sdk.signature`) is turned off. Bolt routes each action id, modal
+callback id, event and command to its own listener.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -52,8 +56,6 @@ from cibot.service.gate import situation_of
 from cibot.service.jobs import NotifyUser
 from cibot.service.ports import Chat, Clock, Store
 from cibot.service.views import ModalView, OverrideReasonModal, RejectReasonModal
-
-ACTION_IDS = re.compile("^(" + "|".join(a.value for a in ActionId) + ")$")
 
 
 def _click(
@@ -97,6 +99,7 @@ def slack_app(
         client=client,
         authorize=authorize,
         process_before_response=True,
+        request_verification_enabled=False,  # the guard verified it: see the module's doc
     )
 
     @app.middleware
@@ -107,28 +110,67 @@ def slack_app(
             return BoltResponse(status=401, body="")
         return await next()
 
-    @app.action(ACTION_IDS)
-    async def on_button(ack: AsyncAck, context: AsyncBoltContext) -> None:
-        payload = _payload(context)
-        pressed = payload.pressed
-        action_id = ActionId(pressed.action_id)
-        value = pressed.value or ""
-        if action_id is ActionId.ROLLBACK_PRODUCTION:
-            undo = rollback.RollbackClick(value[:32], payload.user_of, payload.answer_to)
-            await rollback.rollback(store, clock, projects, undo)
-            await ack()
-            return
-        click = _click(payload, action_id.action, value)
-        if action_id in _ASKS_FOR_REASON and await _ask_reason(
-            store, clock, chat=chat, projects=projects, payload=payload, click=click
-        ):
-            await ack()
-            return
-        if action_id is ActionId.DEPLOY_OVERRIDE:
-            click = replace(click, reason="")  # no modal: refused below (an override needs one)
+    _on_clicks(app, store, clock, chat, projects)
+    _on_forms(app, store, clock, projects)
+    _on_home_and_command(app, store, clock, projects)
+    return app
+
+
+def _on_clicks(
+    app: AsyncApp, store: Store, clock: Clock, chat: Chat, projects: Mapping[str, Project]
+) -> None:
+    """The buttons: one listener per action id."""
+
+    async def judged(click: review.Click) -> None:
         await review.click(store, clock, projects, click)
         crashpoint("after_click")
+
+    async def reason_first(
+        payload: SlackPayload, click: review.Click, without: review.Click
+    ) -> None:
+        """Open the form that asks for the reason; if it cannot be, judge `without` now."""
+        if not await _ask_reason(
+            store, clock, chat=chat, projects=projects, payload=payload, click=click
+        ):
+            await judged(without)
+
+    async def on_verdict(ack: AsyncAck, context: AsyncBoltContext) -> None:
+        """Approve, deploy, close: the click is judged and its effect committed, then acked."""
+        payload = _payload(context)
+        pressed = payload.pressed
+        await judged(_click(payload, ActionId(pressed.action_id).action, pressed.value or ""))
         await ack()
+
+    for action_id in _PLAIN_CLICKS:
+        app.action(action_id.value)(on_verdict)
+
+    @app.action(ActionId.QA_REJECT.value)
+    async def on_reject(ack: AsyncAck, context: AsyncBoltContext) -> None:
+        """A rejection asks for its reason; without the form it is taken without one."""
+        payload = _payload(context)
+        click = _click(payload, Action.REJECT, payload.pressed.value or "")
+        await reason_first(payload, click, without=click)
+        await ack()
+
+    @app.action(ActionId.DEPLOY_OVERRIDE.value)
+    async def on_override(ack: AsyncAck, context: AsyncBoltContext) -> None:
+        """An override needs a reason: without the form it is refused (the review says why)."""
+        payload = _payload(context)
+        click = _click(payload, Action.OVERRIDE, payload.pressed.value or "")
+        await reason_first(payload, click, without=replace(click, reason=""))
+        await ack()
+
+    @app.action(ActionId.ROLLBACK_PRODUCTION.value)
+    async def on_rollback(ack: AsyncAck, context: AsyncBoltContext) -> None:
+        payload = _payload(context)
+        value = payload.pressed.value or ""
+        undo = rollback.RollbackClick(value[:32], payload.user_of, payload.answer_to)
+        await rollback.rollback(store, clock, projects, undo)
+        await ack()
+
+
+def _on_forms(app: AsyncApp, store: Store, clock: Clock, projects: Mapping[str, Project]) -> None:
+    """The reason modals' submissions: a rejection's and an override's."""
 
     @app.view(REJECT_MODAL_CALLBACK)
     async def on_reject_reason(ack: AsyncAck, context: AsyncBoltContext) -> None:
@@ -152,6 +194,12 @@ def slack_app(
         await review.click(store, clock, projects, click)
         await ack()
 
+
+def _on_home_and_command(
+    app: AsyncApp, store: Store, clock: Clock, projects: Mapping[str, Project]
+) -> None:
+    """The Home tab opened, and the slash command."""
+
     @app.event(APP_HOME_OPENED)
     async def on_home_opened(context: AsyncBoltContext) -> None:
         payload = _payload(context)
@@ -171,8 +219,6 @@ def slack_app(
         answer = await commands.run(store, clock, projects, command)
         text, blocks = render(answer)
         await ack(response_type="ephemeral", text=text, blocks=blocks)
-
-    return app
 
 
 def installed_here(context: AsyncBoltContext, team_id: str | None) -> bool:
@@ -211,7 +257,8 @@ def _payload(context: Mapping[str, Any]) -> SlackPayload:
     return payload
 
 
-_ASKS_FOR_REASON = frozenset({ActionId.QA_REJECT, ActionId.DEPLOY_OVERRIDE})
+# One listener per action id (Bolt routes each to its own); these three share what they do.
+_PLAIN_CLICKS = (ActionId.QA_APPROVE, ActionId.DEPLOY_PRODUCTION, ActionId.CLOSE_BUILD)
 
 
 async def _ask_reason(
