@@ -29,14 +29,13 @@ _FINISHED = [JobState.DONE.value, JobState.DEAD.value]
 
 
 async def _delete_keys(conn: Conn, table: sa.Table, keys: sa.Select[tuple[object, ...]]) -> int:
-    """Delete the rows whose primary keys `keys` selects; the count deleted."""
-    rows = (await conn.execute(keys)).all()
-    if not rows:
-        return 0
+    """Delete the rows whose primary keys `keys` selects (one statement); the count deleted.
+
+    `(key) IN (SELECT …)` finds them through the primary key on both backends, where a list
+    of values would make SQLite read the whole table."""
     columns = list(table.primary_key.columns)
-    result = await conn.execute(
-        table.delete().where(sa.tuple_(*columns).in_([tuple(r) for r in rows]))
-    )
+    key = sa.tuple_(*columns) if len(columns) > 1 else columns[0]
+    result = await conn.execute(table.delete().where(key.in_(keys)))
     return int(result.rowcount)
 
 
