@@ -495,7 +495,9 @@ class SqlTransaction(Transaction):
         if since is not None:
             # Rows since then have ids from the first of them on: the bound on the id lets
             # the newest-first walk stop there instead of reading all history before it.
-            first = sa.select(sa.func.min(a.c.id)).where(a.c.at >= since).scalar_subquery()
+            # (`id + 0`: SQLite would otherwise find the minimum by walking ids from the
+            # oldest row until one is recent enough, all of history, instead of the time index.)
+            first = sa.select(sa.func.min(a.c.id + 0)).where(a.c.at >= since).scalar_subquery()
             query = query.where(a.c.at >= since, a.c.id >= first)
         return [
             AuditEvent(
