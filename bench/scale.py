@@ -13,9 +13,9 @@ On each it measures, and prints with the ratio full/empty (goal: every ratio <= 
   * `cibot serve`: cold start to a 200 on /healthz, RSS idle, signed intake p50/p99 at
     --rate/s (open loop, from each request's schedule), and the p99 of 20 concurrent QA
     approve clicks (signed block_actions) on builds awaiting review;
-  * through the real store, in process, best of --repeat: a job claim and its completion, `/cibot history`
-    (a project's newest 20 audit rows), `cibot audit --since 7d` (newest 100), a Home tab's
-    reads, and one tick each of the expiry, idle and reminder timers (their statements);
+  * through the real store, in process, best of --repeat: a job claim and its completion,
+    `/cibot history` (a project's newest 20 audit rows), `cibot audit --since 7d` (newest
+    100), a Home tab's reads, and one tick each of the expiry, idle and reminder timers;
   * the database's size per 1,000 builds, with the history, and after the retention prune
     (deliveries, finished jobs and message slots older than their retention; then VACUUM).
 """
