@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import pstats
+import signal
 import sys
 import tempfile
 import time
@@ -180,8 +181,16 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> None:
             say(f"builds committed: {stored} (accepted {accepted + accepted_closed})")
 
 
-PROFILED = """#!/bin/sh
-exec {python} -m cProfile -o {out} {cibot} "$@"
+PROFILED = """#!{python}
+import cProfile, signal, sys
+from cibot.entrypoints.cli import main
+profile = cProfile.Profile()
+def dump(*_):
+    profile.disable()
+    profile.dump_stats({out!r})
+signal.signal(signal.SIGUSR1, dump)
+profile.enable()
+sys.exit(main())
 """
 
 
@@ -193,9 +202,7 @@ async def profile(args: argparse.Namespace) -> None:
     ):
         out = Path(tmp) / "serve.prof"
         wrapper = Path(tmp) / "cibot-profiled"
-        bin_dir = Path(sys.executable).parent
-        text = PROFILED.format(python=sys.executable, out=out, cibot=bin_dir / "cibot")
-        wrapper.write_text(text)
+        wrapper.write_text(PROFILED.format(python=sys.executable, out=str(out)))
         wrapper.chmod(0o755)
         cfg = config(db_url, slack, "bench-unused", workers=0)
         process = CibotProcess(cfg, Path(tmp), executable=str(wrapper))
@@ -205,6 +212,13 @@ async def profile(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             _, ok, _ = await closed_loop_count(process.url, args.count)
             took = time.perf_counter() - started
+            assert process.proc is not None
+            process.proc.send_signal(signal.SIGUSR1)  # the wrapper writes the profile
+            for _ in range(600):
+                if out.exists():
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1)
         finally:
             process.stop()
         print(f"{ok} intakes one at a time in {took:.1f} s: {took / args.count * 1e3:.2f} ms each")
@@ -217,16 +231,17 @@ async def profile(args: argparse.Namespace) -> None:
         print(f"SQL statements per intake: {executes / per:.1f} (startup included, over {per})")
         print("cumulative time per intake, top functions of ci-bot, Starlette, SQLAlchemy:")
         rows = sorted(entries.items(), key=lambda kv: -kv[1][3])
-        shown = 0
-        for (file, line, name), (_, calls, _, cumulative, _) in rows:
-            if not any(part in file for part in ("cibot", "starlette", "sqlalchemy", "sqlite")):
-                continue
+        ours = ("cibot", "starlette", "sqlalchemy", "sqlite")
+        shown = [r for r in rows if any(p in r[0][0] for p in ours) and r[1][1] >= per / 2]
+        for (file, line, name), (_, calls, _, cumulative, _) in shown[: args.top]:
             where = file.split("site-packages/")[-1].split("src/")[-1]
             ms, each = cumulative / per * 1e3, calls / per
             print(f"  {ms:7.3f} ms  {each:6.1f} calls  {where}:{line} {name}")
-            shown += 1
-            if shown >= args.top:
-                break
+        print("own time per intake (excluding callees), top functions of anything:")
+        rows = sorted(entries.items(), key=lambda kv: -kv[1][2])
+        for (file, line, name), (_, calls, own, _, _) in rows[: args.top // 2]:
+            where = file.split("site-packages/")[-1].split("src/")[-1].split("lib/python3")[-1]
+            print(f"  {own / per * 1e3:7.3f} ms  {calls / per:6.1f} calls  {where}:{line} {name}")
 
 
 SQLITE_CALLS = {"<method 'execute' of 'sqlite3.Cursor' objects>",
