@@ -497,7 +497,7 @@ def main() -> None:
     with two_databases(args.db) as urls:
         builds = {}
         for name, url in urls.items():
-            migrate.upgrade(url)
+            migrate.upgrade(async_url(url))
             writer = Writer(url)
             started = time.perf_counter()
             # History first: ids grow with time, as in service.

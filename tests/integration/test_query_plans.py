@@ -8,13 +8,18 @@ and its completion, review clicks, `/cibot history`, `cibot audit --since`, the 
 idle and reminder ticks, a Home tab, the daily retention prune — and asks each backend's
 planner how it would run each one with the parameters it was given.
 
-The rule: no plan may scan the whole of a table that grows with history (`GROWING`).
+The rule: no plan may scan the whole of a table that grows with history (`GROWING`), nor
+sort everything a key finds in an append-only table to keep the newest few (`APPENDED`:
+ORDER BY … LIMIT with no index in that order reads a project's whole audit trail).
 On SQLite a line `SCAN <table>` (with or without an index: `SCAN … USING INDEX` walks all
-of it) fails, `SEARCH` passes; SQLite plans without statistics, so a tiny database is
-planned as a large one. On PostgreSQL each EXPLAIN runs with `enable_seqscan = off`, so the
-planner takes any index that can serve (a tiny table would otherwise be read sequentially
-whatever its indexes); a `Seq Scan` of a growing table then means no index can, and fails,
-as does an index scan with no index condition (a walk of the whole index).
+of it) fails, `SEARCH` passes, and `USE TEMP B-TREE FOR ORDER BY` under a LIMIT fails;
+SQLite plans without statistics (ci-bot never runs ANALYZE), so a tiny database is planned
+as a large one. On PostgreSQL each EXPLAIN runs with `enable_seqscan`, `enable_sort`,
+`enable_hashjoin` and `enable_mergejoin` off, so the planner takes an index wherever one
+can serve (on a tiny table it would otherwise read sequentially and sort, whatever its
+indexes): a `Seq Scan` of a growing table then means no index can, and fails, as does an
+index scan with no index condition (a walk of the whole index) and a Sort under a Limit.
+`ALLOWED` names the one exception and why.
 Not timed: bench/scale.py measures what this keeps flat.
 """
 
