@@ -77,7 +77,7 @@ async def one_round(url: str, replicas: int, count: int, run: str) -> float:
 
 async def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory() as tmp, database("postgresql", Path(tmp)) as url:
-        migrate.upgrade(url.replace("postgresql://", "postgresql+asyncpg://", 1))
+        await migrate.upgrade_async(url.replace("postgresql://", "postgresql+asyncpg://", 1))
         rates: dict[int, list[float]] = {1: [], 2: []}
         for r in range(args.rounds):
             for replicas in (1, 2):
