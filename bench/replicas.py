@@ -5,8 +5,9 @@
 Each round, with one replica and then with two (same configuration, same workers each),
 queues --jobs jobs in one transaction — a `SyncBuildCard` each, of a build that is not
 there, so each job is the queue's own work (claim, handler lookup, complete) and no Slack
-pacing (one message a second per channel) caps it — and times until every job is done. It prints jobs/s of each and the ratio two/one (goal: >= 1.8x). tests/trust
-(F15) proves that no job runs twice; this measures what the second replica adds.
+pacing (one message a second per channel) caps it — and times until every job is done.
+It prints jobs/s of each and the ratio two/one (goal: >= 1.8x). tests/trust (F15) proves
+that no job runs twice; this measures what the second replica adds.
 """
 
 from __future__ import annotations
