@@ -1,6 +1,7 @@
 """Benchmark: signed webhook intake, each build committed, on SQLite and PostgreSQL.
 
     uv run python -m bench.intake [--seconds 30] [--rate 300] [--concurrency 16]
+    uv run python -m bench.intake --profile [--count 2000]
 
 For each backend it starts `cibot serve` with no workers (accept only, so nothing but the
 intake runs) and measures, in one run:
@@ -10,17 +11,27 @@ intake runs) and measures, in one run:
   * the same open and closed loops on a no-op route (GET /healthz) of the same server: the
     latency ratio at the same offered rate, and the throughput ratio at saturation.
 Every accepted build is then counted in the database: the figure is of committed builds.
+
+--profile: where the time of one signed intake goes instead. `cibot serve` runs under
+cProfile on SQLite; --count signed intakes are sent one at a time; the server is stopped
+and the profile summarised: the functions that took the most time in all (cumulative),
+per intake, and the SQL statements executed per intake (calls into sqlite3).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import pstats
+import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
+from tests.support.service import CibotProcess
 
 from bench.harness import cibot, config, database, fake_slack, percentile, signed_build, summary
 from bench.rawhttp import Connection, request_bytes
@@ -170,6 +181,88 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> None:
             say(f"builds committed: {stored} (accepted {accepted + accepted_closed})")
 
 
+PROFILED = """#!{python}
+import cProfile, signal, sys
+from cibot.entrypoints.cli import main
+profile = cProfile.Profile()
+def dump(*_):
+    profile.disable()
+    profile.dump_stats({out!r})
+signal.signal(signal.SIGUSR1, dump)
+profile.enable()
+sys.exit(main())
+"""
+
+
+async def profile(args: argparse.Namespace) -> None:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        database("sqlite", Path(tmp)) as db_url,
+        fake_slack() as slack,
+    ):
+        out = Path(tmp) / "serve.prof"
+        wrapper = Path(tmp) / "cibot-profiled"
+        wrapper.write_text(PROFILED.format(python=sys.executable, out=str(out)))
+        wrapper.chmod(0o755)
+        cfg = config(db_url, slack, "bench-unused", workers=0)
+        process = CibotProcess(cfg, Path(tmp), executable=str(wrapper))
+        process.upgrade_db()
+        process.start()
+        try:
+            started = time.perf_counter()
+            _, ok, _ = await closed_loop_count(process.url, args.count)
+            took = time.perf_counter() - started
+            assert process.proc is not None
+            process.proc.send_signal(signal.SIGUSR1)  # the wrapper writes the profile
+            for _ in range(600):
+                if out.exists():
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(1)
+        finally:
+            process.stop()
+        print(f"{ok} intakes one at a time in {took:.1f} s: {took / args.count * 1e3:.2f} ms each")
+        stats = pstats.Stats(str(out))
+        per = args.count
+        entries: Any = stats.stats  # type: ignore[attr-defined]
+        executes = sum(
+            v[1] for (f, _, name), v in entries.items() if name in SQLITE_CALLS and "~" in f
+        )
+        print(f"SQL statements per intake: {executes / per:.1f} (startup included, over {per})")
+        print("cumulative time per intake, top functions of ci-bot, Starlette, SQLAlchemy:")
+        rows = sorted(entries.items(), key=lambda kv: -kv[1][3])
+        ours = ("cibot", "starlette", "sqlalchemy", "sqlite")
+        shown = [r for r in rows if any(p in r[0][0] for p in ours) and r[1][1] >= per / 2]
+        for (file, line, name), (_, calls, _, cumulative, _) in shown[: args.top]:
+            where = file.split("site-packages/")[-1].split("src/")[-1]
+            ms, each = cumulative / per * 1e3, calls / per
+            print(f"  {ms:7.3f} ms  {each:6.1f} calls  {where}:{line} {name}")
+        print("own time per intake (excluding callees), top functions of anything:")
+        rows = sorted(entries.items(), key=lambda kv: -kv[1][2])
+        for (file, line, name), (_, calls, own, _, _) in rows[: args.top // 2]:
+            where = file.split("site-packages/")[-1].split("src/")[-1].split("lib/python3")[-1]
+            print(f"  {own / per * 1e3:7.3f} ms  {calls / per:6.1f} calls  {where}:{line} {name}")
+
+
+SQLITE_CALLS = {"<method 'execute' of 'sqlite3.Cursor' objects>",
+                "<method 'executemany' of 'sqlite3.Cursor' objects>"}  # fmt: skip
+
+
+async def closed_loop_count(url: str, count: int) -> tuple[list[float], int, float]:
+    """`count` signed intakes, one at a time."""
+    requests = prepared(url, count, f"profile{int(time.time())}")
+    connection = await Connection.open(*address(url))
+    latencies, ok = [], 0
+    try:
+        for data in requests:
+            started = time.perf_counter()
+            ok += await connection.send(data) == 202
+            latencies.append(time.perf_counter() - started)
+    finally:
+        connection.close()
+    return latencies, ok, 0.0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -178,7 +271,13 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=300)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--profile", action="store_true", help="profile one intake instead")
+    parser.add_argument("--count", type=int, default=2000, help="intakes to profile")
+    parser.add_argument("--top", type=int, default=30, help="functions to show")
     args = parser.parse_args()
+    if args.profile:
+        asyncio.run(profile(args))
+        return
     for backend in args.backends.split(","):
         asyncio.run(bench_backend(backend, args))
 

@@ -131,6 +131,15 @@ class Database:
                 continue
             return conn
 
+    @property
+    def sync_engine(self) -> Engine:
+        """The engine underneath (sync on SQLite, the async engine's on PostgreSQL): for
+        event listeners, e.g. recording the statements a piece of work issues."""
+        if self._async is not None:
+            return self._async.sync_engine
+        assert self._sync is not None
+        return self._sync
+
     async def dispose(self) -> None:
         if self._async is not None:
             await self._async.dispose()

@@ -29,14 +29,23 @@ _FINISHED = [JobState.DONE.value, JobState.DEAD.value]
 
 
 async def _delete_keys(conn: Conn, table: sa.Table, keys: sa.Select[tuple[object, ...]]) -> int:
-    """Delete the rows whose primary keys `keys` selects; the count deleted."""
+    """Delete the rows whose primary keys `keys` selects; the count deleted.
+
+    Each key is named on its own (`a = ? AND b = ?`, or'ed): both backends find each row
+    through the primary key, where `(a, b) IN (VALUES …)` makes SQLite read the whole table
+    and `IN (SELECT … LIMIT)` lets PostgreSQL's plan walk it."""
     rows = (await conn.execute(keys)).all()
     if not rows:
         return 0
     columns = list(table.primary_key.columns)
-    result = await conn.execute(
-        table.delete().where(sa.tuple_(*columns).in_([tuple(r) for r in rows]))
-    )
+    where: sa.ColumnElement[bool]
+    if len(columns) == 1:
+        where = columns[0].in_([row[0] for row in rows])
+    else:
+        where = sa.or_(
+            *(sa.and_(*(c == v for c, v in zip(columns, row, strict=True))) for row in rows)
+        )
+    result = await conn.execute(table.delete().where(where))
     return int(result.rowcount)
 
 
@@ -53,14 +62,19 @@ async def prune_finished_jobs(conn: Conn, before: datetime, limit: int) -> int:
 
 
 async def prune_message_slots(conn: Conn, before: datetime, limit: int) -> int:
-    m, b, r = t.slack_messages, t.builds, t.releases
-    newest = sa.select(sa.func.max(r.c.id)).group_by(r.c.project_id).scalar_subquery()
-    kept_announcements = sa.select(sa.literal("announce:") + sa.cast(r.c.decision_id, sa.String))
-    kept_announcements = kept_announcements.where(r.c.id.in_(newest), r.c.decision_id.is_not(None))
+    m, b, r, newer = t.slack_messages, t.builds, t.releases, t.releases.alias("newer")
+    # The announcement of a project's newest release stays. Looked up per candidate slot,
+    # through the release's decision id in the role (`announce:<id>`): never all releases.
+    announced = sa.case(
+        (m.c.role.like("announce:%"), sa.cast(sa.func.substr(m.c.role, 10), sa.BigInteger))
+    )
+    newest = sa.select(sa.func.max(newer.c.id)).where(newer.c.project_id == r.c.project_id)
+    is_newest = r.c.id == newest.scalar_subquery()
+    kept_announcement = sa.exists().where(r.c.decision_id == announced, is_newest)
     of_final_builds = sa.and_(
         b.c.state.in_(_FINAL),
         b.c.updated_at < before,
-        m.c.role.not_in(kept_announcements),
+        ~kept_announcement,
     )
     keys = (
         sa.select(m.c.build_id, m.c.role, m.c.user_id)

@@ -93,6 +93,7 @@ webhook_deliveries = sa.Table(
     sa.Column("build_id", sa.String(32), nullable=False),  # "" when the answer is no build
     sa.Column("created_at", Time, nullable=False),
     sa.Column("answer", sa.JSON(none_as_null=True)),  # the first answer, if more than an id
+    sa.Index("ix_deliveries_created", "created_at"),
 )
 
 jobs = sa.Table(
@@ -113,6 +114,7 @@ jobs = sa.Table(
     sa.Column("dedupe_key", sa.String(200), unique=True),  # at most one job per key, ever
     sa.Index("ix_jobs_ready", "state", "run_at"),
     sa.Index("ix_jobs_queue", "queue", "state"),
+    sa.Index("ix_jobs_finished", "state", "updated_at"),
 )
 
 slack_messages = sa.Table(
@@ -124,6 +126,7 @@ slack_messages = sa.Table(
     sa.Column("channel", sa.String(32), nullable=False),
     sa.Column("ts", sa.String(32), nullable=False),
     sa.Column("created_at", Time, nullable=False),
+    sa.Index("ix_messages_created", "created_at"),
 )
 
 slack_posting = sa.Table(  # a post about to be made: if ci-bot dies before its ts is saved,
@@ -133,6 +136,7 @@ slack_posting = sa.Table(  # a post about to be made: if ci-bot dies before its 
     sa.Column("role", sa.String(64), primary_key=True),
     sa.Column("user_id", sa.String(32), primary_key=True),
     sa.Column("since", Time, nullable=False),
+    sa.Index("ix_posting_since", "since"),
 )
 
 audit_events = sa.Table(
@@ -146,6 +150,8 @@ audit_events = sa.Table(
     sa.Column("actor", sa.String(64)),
     sa.Column("detail", sa.JSON),
     sa.Index("ix_audit_project_at", "project_id", "at"),
+    sa.Index("ix_audit_project_id", "project_id", "id"),  # a project's newest first
+    sa.Index("ix_audit_at", "at"),
 )
 
 verdicts = sa.Table(  # one verdict per QA member per build: the primary key enforces it
@@ -204,6 +210,7 @@ releases = sa.Table(  # what production ran, per project, newest last
     sa.Column("at", Time, nullable=False),
     sa.Column("rolled_back_from", sa.BigInteger),
     sa.Index("ix_releases_project", "project_id", "id"),
+    sa.Index("ix_releases_decision", "decision_id", "id"),
 )
 
 production_slots = sa.Table(  # one production deployment in flight per project, at most

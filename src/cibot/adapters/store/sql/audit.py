@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+import sqlalchemy as sa
+
 from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Conn
@@ -47,7 +49,12 @@ class SqlAuditTrail(SqlRepository):
         if project_id is not None:
             query = query.where(a.c.project_id == project_id)
         if since is not None:
-            query = query.where(a.c.at >= since)
+            # Rows since then have ids from the first of them on: the bound on the id lets
+            # the newest-first walk stop there instead of reading all history before it.
+            # (`id + 0`: SQLite would otherwise find the minimum by walking ids from the
+            # oldest row until one is recent enough, all of history, instead of the time index.)
+            first = sa.select(sa.func.min(a.c.id + 0)).where(a.c.at >= since).scalar_subquery()
+            query = query.where(a.c.at >= since, a.c.id >= first)
         return [
             AuditEvent(
                 at=r.at,

@@ -1,0 +1,151 @@
+"""Benchmark: a click's acknowledgement, verified and committed, against a bare 200.
+
+    uv run python -m bench.ack [--backend sqlite] [--delay 2.0] [--rounds 3]
+
+Every Kubernetes API call goes through a proxy that holds it for --delay seconds
+(bench/slowproxy.py). Two builds' previews come up through it; then, in one run and
+alternately, the same `cibot serve` is timed answering:
+  * QA approve clicks (signed `block_actions` to `POST /slack/events`: signature checked,
+    verdict and audit row committed, jobs queued) — one at a time, and 20 at once;
+  * `GET /healthz` — a bare 200 that checks and stores nothing: the floor of the same
+    server, HTTP client and machine — one at a time, and 20 at once.
+It prints p50 and p99 of each and the ratio click/floor (goal: within 2x).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import httpx
+from tests.support import slack_requests as slack_req
+from tests.support import testbed
+from tests.support.tcpproxy import api_server_address
+
+from bench.harness import (
+    cibot,
+    config,
+    database,
+    fake_slack,
+    namespace,
+    percentile,
+    signed_build,
+)
+from bench.review import people, slowed_kubeconfig
+from bench.slowproxy import slow_proxy
+from cibot.fakeslack import FakeSlackServer
+
+Timed = Callable[[httpx.AsyncClient, int], Awaitable[float]]
+
+
+def approve(url: str, slack: FakeSlackServer, qa: list[str], build_id: str) -> Timed:
+    """The i-th QA member's approve click on `build_id`, timed."""
+
+    async def one(client: httpx.AsyncClient, i: int) -> float:
+        user = qa[i]
+        channel = slack.state.dm_channel(user) or ""
+        trigger_id = slack_req.issued(slack, user)
+        payload = slack_req.block_actions(
+            user, "qa_approve", build_id, channel, trigger_id=trigger_id
+        )
+        started = time.perf_counter()
+        response = await slack_req.post_async(client, url, payload)
+        assert response.status_code == 200, response.text
+        return time.perf_counter() - started
+
+    return one
+
+
+def bare(url: str) -> Timed:
+    async def one(client: httpx.AsyncClient, _i: int) -> float:
+        started = time.perf_counter()
+        response = await client.get(f"{url}/healthz")
+        assert response.status_code == 200
+        return time.perf_counter() - started
+
+    return one
+
+
+async def one_at_a_time(client: httpx.AsyncClient, timed: Timed, count: int) -> list[float]:
+    return [await timed(client, i) for i in range(count)]
+
+
+async def at_once(client: httpx.AsyncClient, timed: Timed, count: int) -> list[float]:
+    return list(await asyncio.gather(*(timed(client, i) for i in range(count))))
+
+
+async def ready_builds(url: str, slack: FakeSlackServer, qa: list[str], count: int) -> list[str]:
+    """`count` builds of as many branches, once every QA member has a DM about each."""
+    builds = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for i in range(count):
+            body, headers = signed_build(i + 1, "ack", f"feature/ack-{i}")
+            response = await client.post(f"{url}/build-complete", content=body, headers=headers)
+            builds.append(response.json()["build_id"])
+    await slack.state.wait_for_async(
+        lambda s: all(len(s.dm_messages(u)) >= count for u in qa), within=600
+    )
+    return builds
+
+
+def line(name: str, values: list[float]) -> str:
+    p50, p99 = percentile(values, 50) * 1e3, percentile(values, 99) * 1e3
+    return f"{name:26s} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
+
+
+async def run(args: argparse.Namespace) -> None:
+    api_host, api_port = api_server_address(testbed.kubeconfig())
+    qa, owners = people(20, 1)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        database(args.backend, Path(tmp)) as db_url,
+        fake_slack((*qa, *owners)) as slack,
+        namespace() as ns,
+        slow_proxy(api_host, api_port, args.delay) as port,
+    ):
+        cfg = config(db_url, slack, ns)
+        cfg["kubernetes"]["kubeconfig"] = str(slowed_kubeconfig(port, Path(tmp)))
+        cfg["projects"][0].update(qa=qa, owners=owners)
+        cfg["slack"]["signing_secret"] = slack_req.SIGNING_SECRET
+        with cibot(cfg) as server:
+            builds = await ready_builds(server.url, slack, qa, 2 * args.rounds)
+            print(
+                f"{len(builds)} previews ready through a Kubernetes API held {args.delay} s a call"
+            )
+            got: dict[str, list[float]] = {}
+            async with httpx.AsyncClient(timeout=30) as client:
+                await at_once(client, bare(server.url), 20)  # warm
+                for r in range(args.rounds):
+                    first, second = (approve(server.url, slack, qa, b) for b in builds[2 * r :][:2])
+                    for name, shape, timed in (
+                        ("click, one at a time", one_at_a_time, first),
+                        ("bare 200, one at a time", one_at_a_time, bare(server.url)),
+                        ("click, 20 at once", at_once, second),
+                        ("bare 200, 20 at once", at_once, bare(server.url)),
+                    ):
+                        got.setdefault(name, []).extend(await shape(client, timed, 20))
+            for name, values in got.items():
+                print(line(name, values))
+            for how in ("one at a time", "20 at once"):
+                click, floor = got[f"click, {how}"], got[f"bare 200, {how}"]
+                p50 = percentile(click, 50) / percentile(floor, 50)
+                p99 = percentile(click, 99) / percentile(floor, 99)
+                print(f"ratio click/bare 200, {how}: p50 {p50:.2f}x, p99 {p99:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", default="sqlite")
+    parser.add_argument("--delay", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
