@@ -25,8 +25,6 @@ class User:
     real_name: str = ""
     email: str | None = None
     is_bot: bool = False
-    deleted: bool = False
-    tz: str = "Europe/Berlin"
 
     def to_json(self) -> JsonDict:
         return {
@@ -35,8 +33,6 @@ class User:
             "real_name": self.real_name,
             "email": self.email,
             "is_bot": self.is_bot,
-            "deleted": self.deleted,
-            "tz": self.tz,
         }
 
     @classmethod
@@ -47,33 +43,22 @@ class User:
             real_name=str(data.get("real_name") or data.get("name") or ""),
             email=data.get("email"),
             is_bot=bool(data.get("is_bot", False)),
-            deleted=bool(data.get("deleted", False)),
-            tz=str(data.get("tz", "Europe/Berlin")),
         )
 
 
 @dataclass(frozen=True)
 class Channel:
-    """A public or private channel, as seeded by the test.
-
-    `bot_is_member=False` makes `chat.postMessage` answer `not_in_channel`.
-    """
+    """A channel the bot is in, as seeded by the test."""
 
     id: str
     name: str
     members: frozenset[str] = frozenset()
-    is_private: bool = False
-    bot_is_member: bool = True
-    is_archived: bool = False
 
     def to_json(self) -> JsonDict:
         return {
             "id": self.id,
             "name": self.name,
             "members": sorted(self.members),
-            "is_private": self.is_private,
-            "bot_is_member": self.bot_is_member,
-            "is_archived": self.is_archived,
         }
 
     @classmethod
@@ -82,9 +67,6 @@ class Channel:
             id=str(data["id"]),
             name=str(data.get("name") or data["id"]),
             members=frozenset(str(m) for m in data.get("members", ())),
-            is_private=bool(data.get("is_private", False)),
-            bot_is_member=bool(data.get("bot_is_member", True)),
-            is_archived=bool(data.get("is_archived", False)),
         )
 
 
@@ -117,7 +99,6 @@ class Message:
     user: str
     text: str
     blocks: tuple[JsonDict, ...] = ()
-    attachments: tuple[JsonDict, ...] = ()
     thread_ts: str | None = None
     bot_id: str | None = None
     metadata: JsonDict | None = None
@@ -149,8 +130,6 @@ class Message:
             out["app_id"] = app_id
         if self.blocks:
             out["blocks"] = list(self.blocks)
-        if self.attachments:
-            out["attachments"] = list(self.attachments)
         if self.thread_ts is not None:
             out["thread_ts"] = self.thread_ts
         if self.metadata is not None:
@@ -166,7 +145,6 @@ class Message:
             "user": self.user,
             "text": self.text,
             "blocks": list(self.blocks),
-            "attachments": list(self.attachments),
             "thread_ts": self.thread_ts,
             "bot_id": self.bot_id,
             "metadata": self.metadata,
@@ -185,7 +163,6 @@ class Message:
             user=str(data["user"]),
             text=str(data["text"]),
             blocks=tuple(data.get("blocks", ())),
-            attachments=tuple(data.get("attachments", ())),
             thread_ts=data.get("thread_ts"),
             bot_id=data.get("bot_id"),
             metadata=data.get("metadata"),
@@ -203,7 +180,6 @@ class Ephemeral:
     ts: str
     text: str
     blocks: tuple[JsonDict, ...] = ()
-    thread_ts: str | None = None
 
     @property
     def visible_text(self) -> str:
@@ -220,7 +196,6 @@ class Ephemeral:
             "ts": self.ts,
             "text": self.text,
             "blocks": list(self.blocks),
-            "thread_ts": self.thread_ts,
             "visible_text": self.visible_text,
             "buttons": [b.to_json() for b in self.buttons],
         }
@@ -233,7 +208,6 @@ class Ephemeral:
             ts=str(data["ts"]),
             text=str(data["text"]),
             blocks=tuple(data.get("blocks", ())),
-            thread_ts=data.get("thread_ts"),
         )
 
 
@@ -242,15 +216,13 @@ class ViewRecord:
     """A modal opened with `views.open` or an App Home published with `views.publish`.
 
     `payload` is the view as Slack returns it (with `id`, `hash`, `state`…); `user` is the user
-    it was shown to when known (always for a home tab; for a modal when the trigger id was
-    issued by `Workspace.new_trigger_id`).
+    it was shown to (the clicker whose trigger id opened a modal).
     """
 
     id: str
     type: str
-    user: str | None
+    user: str
     payload: JsonDict
-    trigger_id: str | None = None
     version: int = 1
 
     @property
@@ -275,7 +247,6 @@ class ViewRecord:
             "type": self.type,
             "user": self.user,
             "payload": self.payload,
-            "trigger_id": self.trigger_id,
             "version": self.version,
             "visible_text": self.visible_text,
             "buttons": [b.to_json() for b in self.buttons],
@@ -286,9 +257,8 @@ class ViewRecord:
         return cls(
             id=str(data["id"]),
             type=str(data["type"]),
-            user=data.get("user"),
+            user=str(data["user"]),
             payload=dict(data["payload"]),
-            trigger_id=data.get("trigger_id"),
             version=int(data.get("version", 1)),
         )
 
