@@ -1,10 +1,11 @@
 """The admin API's JSON, as recorded: a refactor of the fake's records must leave it alone.
 
 A seeded workspace goes through one of each thing the records hold (a post, an update, a
-thread reply, an ephemeral, a modal, a Home tab, a refused call), then every admin route that
-returns records is read over HTTP. The text of each answer, with the values that change from
-run to run (timestamps, view ids, hashes, trigger ids, times) masked, must match
-`fakeslack_admin_golden.json` key for key and in order. `CIBOT_REGENERATE_GOLDEN=1` records it.
+thread reply, an ephemeral, a modal, a Home tab, a refused call, an armed fault), then every
+admin route that returns records is read over HTTP. The text of each answer, with the values
+that change from run to run (timestamps, view ids, hashes, trigger ids, times) masked, must
+match `fakeslack_admin_golden.json` key for key and in order. `CIBOT_REGENERATE_GOLDEN=1`
+records it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ GOLDEN = Path(__file__).with_name("fakeslack_admin_golden.json")
 QA = User("U01QA", "quinn", "Quinn QA", "quinn@example.com")
 OWNER = User("U03OWNER", "olga", email="olga@example.com")
 DEPLOYS = Channel("C0123456789", "shop-deploys", frozenset({QA.id, OWNER.id}))
-BUTTONS = [
+BUTTONS: list[dict[str, Any]] = [
     {"type": "section", "text": {"type": "mrkdwn", "text": "*main* is ready"}},
     {
         "type": "actions",
@@ -89,6 +90,7 @@ def _exercise(slack: FakeSlackServer) -> None:
     slack.faults.server_error(method="auth.test", status=502)
     with pytest.raises(SlackApiError):
         client.auth_test()
+    slack.faults.rate_limit(2, retry_after=3, method="views.open")  # still armed when read
 
 
 def test_the_admin_routes_answer_the_recorded_json() -> None:
