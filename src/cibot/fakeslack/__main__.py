@@ -41,11 +41,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--project", action="append", default=[], help="a project id for the build form"
     )
-    parser.add_argument(
-        "--lenient-trigger-ids",
-        action="store_true",
-        help="accept trigger ids the fake never issued (Slack refuses them)",
-    )
     return parser
 
 
@@ -56,8 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = seed.config
     if args.token:
         config = dataclasses.replace(config, tokens=frozenset(args.token))
-    if args.lenient_trigger_ids:
-        config = dataclasses.replace(config, strict_trigger_ids=False)
     server = FakeSlackServer(
         users=seed.users, channels=seed.channels, config=config, host=args.host, port=args.port
     )

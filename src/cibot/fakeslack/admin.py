@@ -17,7 +17,7 @@ from starlette.routing import BaseRoute, Route
 
 from cibot.fakeslack import delivery
 from cibot.fakeslack.faults import Fault, FaultPlan
-from cibot.fakeslack.records import Channel, JsonDict, User
+from cibot.fakeslack.records import JsonDict
 from cibot.fakeslack.sockets import DISCONNECT_REASONS, NotDelivered
 from cibot.fakeslack.state import SlackError, Workspace
 
@@ -95,9 +95,6 @@ def admin_app(
     def listed(items: list[Any]) -> JSONResponse:
         return JSONResponse([item.to_json() for item in items])
 
-    async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True})
-
     async def state(request: Request) -> Response:
         return JSONResponse({**_snapshot(ws), **faults.to_json()})
 
@@ -117,84 +114,31 @@ def admin_app(
         found = [m.to_json() for m in ws.dm_messages(user)]
         return JSONResponse({"channel": ws.dm_channel(user), "messages": found})
 
-    async def thread(request: Request) -> Response:
-        return listed(ws.thread(_param(request, "channel"), _param(request, "ts")))
-
     async def ephemerals(request: Request) -> Response:
         channel = request.query_params.get("channel")
         return listed(ws.ephemerals(_param(request, "user"), channel))
-
-    async def views(request: Request) -> Response:
-        return listed(ws.views(request.query_params.get("user")))
 
     async def home(request: Request) -> Response:
         record = ws.home_view(_param(request, "user"))
         return JSONResponse(None if record is None else record.to_json())
 
-    async def list_faults(request: Request) -> Response:
-        return JSONResponse(faults.to_json())
-
     async def add_fault(request: Request) -> Response:
         faults.add(Fault.from_json(await _body(request)))
         return JSONResponse(faults.to_json(), status_code=201)
-
-    async def clear_faults(request: Request) -> Response:
-        faults.clear()
-        return JSONResponse(faults.to_json())
-
-    async def latency(request: Request) -> Response:
-        faults.set_latency(float((await _body(request))["seconds"]))
-        return JSONResponse(faults.to_json())
-
-    async def add_user(request: Request) -> Response:
-        user = ws.add_user(User.from_json(await _body(request)))
-        return JSONResponse(user.to_json(), status_code=201)
-
-    async def add_channel(request: Request) -> Response:
-        channel = ws.add_channel(Channel.from_json(await _body(request)))
-        return JSONResponse(channel.to_json(), status_code=201)
-
-    async def set_group(request: Request) -> Response:
-        body = await _body(request)
-        group_id, members = body.get("id"), body.get("users")
-        if not isinstance(group_id, str) or not isinstance(members, list):
-            raise _Invalid('expected {"id": "S…", "users": ["U…", …]}')
-        ws.set_group(group_id, [str(m) for m in members])
-        return JSONResponse({"id": group_id, "users": members}, status_code=201)
 
     async def trigger_id(request: Request) -> Response:
         user = str((await _body(request))["user"])
         return JSONResponse({"trigger_id": ws.new_trigger_id(user)}, status_code=201)
 
-    async def post_as_user(request: Request) -> Response:
-        data = await _body(request)
-        message = ws.post_message(
-            str(data["channel"]),
-            text=str(data["text"]),
-            thread_ts=data.get("thread_ts"),
-            user=str(data["user"]),
-        )
-        return JSONResponse(message.to_json(), status_code=201)
-
     routes = [
-        Route("/_fake/health", guarded(health), methods=["GET"]),
         Route("/_fake/state", guarded(state), methods=["GET"]),
         Route("/_fake/reset", guarded(reset), methods=["POST"]),
         Route("/_fake/calls", guarded(calls), methods=["GET"]),
         Route("/_fake/messages", guarded(messages), methods=["GET"]),
-        Route("/_fake/messages", guarded(post_as_user), methods=["POST"]),
         Route("/_fake/dm", guarded(dm), methods=["GET"]),
-        Route("/_fake/thread", guarded(thread), methods=["GET"]),
         Route("/_fake/ephemerals", guarded(ephemerals), methods=["GET"]),
-        Route("/_fake/views", guarded(views), methods=["GET"]),
         Route("/_fake/home", guarded(home), methods=["GET"]),
-        Route("/_fake/faults", guarded(list_faults), methods=["GET"]),
         Route("/_fake/faults", guarded(add_fault), methods=["POST"]),
-        Route("/_fake/faults", guarded(clear_faults), methods=["DELETE"]),
-        Route("/_fake/latency", guarded(latency), methods=["PUT", "POST"]),
-        Route("/_fake/users", guarded(add_user), methods=["POST"]),
-        Route("/_fake/groups", guarded(set_group), methods=["POST"]),
-        Route("/_fake/channels", guarded(add_channel), methods=["POST"]),
         Route("/_fake/trigger_ids", guarded(trigger_id), methods=["POST"]),
     ]
     return Starlette(
@@ -241,8 +185,8 @@ def _delivery_routes(ws: Workspace, guarded: Callable[[Endpoint], Endpoint]) -> 
 
 
 def _rule_routes(ws: Workspace, guarded: Callable[[Endpoint], Endpoint]) -> list[Route]:
-    """Slack's rules this workspace applies: its refusals, its rate limits, the app's settings
-    (its manifest) and its tokens."""
+    """Slack's rules this workspace applies: its refusals, its rate limits and the app's
+    settings (its manifest)."""
 
     async def refusals(request: Request) -> Response:
         if request.method == "DELETE":
@@ -264,9 +208,7 @@ def _rule_routes(ws: Workspace, guarded: Callable[[Endpoint], Endpoint]) -> list
                 if data["error"] not in ("ratelimited", "rate_limited"):
                     raise _Invalid("error must be ratelimited or rate_limited")
                 ws.limits.error = str(data["error"])
-        method = request.query_params.get("method")
-        level = None if method is None else ws.limits.level(method)
-        return JSONResponse({**ws.limits.to_json(), "level": level})
+        return JSONResponse(ws.limits.to_json())
 
     async def app(request: Request) -> Response:
         if request.method == "PUT":
@@ -276,16 +218,8 @@ def _rule_routes(ws: Workspace, guarded: Callable[[Endpoint], Endpoint]) -> list
                 raise _Invalid(str(exc)) from exc
         return JSONResponse(ws.manifest())
 
-    async def expire_token(request: Request) -> Response:
-        token = (await _body(request)).get("token")
-        if not isinstance(token, str) or not token:
-            raise _Invalid('expected {"token": "…"}')
-        ws.expire_token(token)
-        return JSONResponse({"expired": True}, status_code=201)
-
     return [
         Route("/_fake/refusals", guarded(refusals), methods=["GET", "POST", "DELETE"]),
         Route("/_fake/limits", guarded(limits), methods=["GET", "PUT"]),
         Route("/_fake/app", guarded(app), methods=["GET", "PUT"]),
-        Route("/_fake/expired_tokens", guarded(expire_token), methods=["POST"]),
     ]

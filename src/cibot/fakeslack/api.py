@@ -65,15 +65,6 @@ def _blocks(args: Args) -> tuple[JsonDict, ...] | None:
     return blockkit.with_block_ids(parsed, secrets.token_hex(4))
 
 
-def _attachments(args: Args) -> tuple[JsonDict, ...] | None:
-    if not args.has("attachments"):
-        return None
-    try:
-        return tuple(blockkit.decode_json_list(args.raw("attachments"), "attachments"))
-    except blockkit.BlocksError as exc:
-        raise _blocks_error(exc) from exc
-
-
 def _view(args: Args, allowed: frozenset[str]) -> JsonDict:
     if not args.has("view"):
         raise SlackError("invalid_arguments")
@@ -86,16 +77,14 @@ def _view(args: Args, allowed: frozenset[str]) -> JsonDict:
     return view
 
 
-def _content(
-    args: Args,
-) -> tuple[str | None, tuple[JsonDict, ...] | None, tuple[JsonDict, ...] | None]:
-    """`text`, `blocks`, `attachments`, checked; `no_text` when all are missing or empty."""
-    text, blocks, attachments = args.text("text"), _blocks(args), _attachments(args)
-    if not text and not blocks and not attachments:
+def _content(args: Args) -> tuple[str | None, tuple[JsonDict, ...] | None]:
+    """`text` and `blocks`, checked; `no_text` when both are missing or empty."""
+    text, blocks = args.text("text"), _blocks(args)
+    if not text and not blocks:
         raise SlackError("no_text")
     if text is not None and len(text) > blockkit.MAX_TEXT_CHARS:
         raise SlackError("msg_too_long")
-    return text, blocks, attachments
+    return text, blocks
 
 
 def _metadata(args: Args) -> JsonDict | None:
@@ -132,12 +121,11 @@ def auth_test(ws: Workspace, args: Args) -> JsonDict:
 
 def chat_post_message(ws: Workspace, args: Args) -> JsonDict:
     channel = args.required("channel", "channel_not_found")
-    text, blocks, attachments = _content(args)
+    text, blocks = _content(args)
     message = ws.post_message(
         channel,
         text=text or "",
         blocks=blocks or (),
-        attachments=attachments or (),
         thread_ts=args.text("thread_ts") or None,
         metadata=_metadata(args),
     )
@@ -148,8 +136,8 @@ def chat_post_message(ws: Workspace, args: Args) -> JsonDict:
 def chat_update(ws: Workspace, args: Args) -> JsonDict:
     channel = args.required("channel", "channel_not_found")
     ts = args.required("ts", "message_not_found")
-    text, blocks, attachments = _content(args)
-    message = ws.update_message(channel, ts, text=text, blocks=blocks, attachments=attachments)
+    text, blocks = _content(args)
+    message = ws.update_message(channel, ts, text=text, blocks=blocks)
     body = bot_message_object(message, ws.config)
     return {"channel": message.channel, "ts": message.ts, "text": message.text, "message": body}
 
@@ -157,17 +145,9 @@ def chat_update(ws: Workspace, args: Args) -> JsonDict:
 def chat_post_ephemeral(ws: Workspace, args: Args) -> JsonDict:
     channel = args.required("channel", "channel_not_found")
     user = args.required("user", "user_not_found")
-    text, blocks, _ = _content(args)
-    ephemeral = ws.post_ephemeral(
-        channel, user, text=text or "", blocks=blocks or (), thread_ts=args.text("thread_ts")
-    )
+    text, blocks = _content(args)
+    ephemeral = ws.post_ephemeral(channel, user, text=text or "", blocks=blocks or ())
     return {"message_ts": ephemeral.ts}
-
-
-def chat_get_permalink(ws: Workspace, args: Args) -> JsonDict:
-    channel = args.required("channel", "channel_not_found")
-    ts = args.required("message_ts", "message_not_found")
-    return {"channel": channel, "permalink": ws.permalink(channel, ts)}
 
 
 def conversations_open(ws: Workspace, args: Args) -> JsonDict:
@@ -331,15 +311,6 @@ def views_open(ws: Workspace, args: Args) -> JsonDict:
     return {"view": record.payload}
 
 
-def views_update(ws: Workspace, args: Args) -> JsonDict:
-    view_id, external_id = args.text("view_id"), args.text("external_id")
-    if not view_id and not external_id:
-        raise SlackError("invalid_arguments")
-    view = _view(args, _MODAL | _HOME)
-    record = ws.update_view(view, view_id=view_id, external_id=external_id, hash=args.text("hash"))
-    return {"view": record.payload}
-
-
 def views_publish(ws: Workspace, args: Args) -> JsonDict:
     """A person's Home tab (https://docs.slack.dev/reference/methods/views.publish): refused
     with `not_enabled` while the app's Home tab is off, and with `invalid_arguments` ("invalid
@@ -357,7 +328,7 @@ def views_publish(ws: Workspace, args: Args) -> JsonDict:
 # with application/json attributes" (https://docs.slack.dev/apis/web-api/#posting_json); the
 # read methods take query-string or form arguments only, and slack_sdk calls them so (GET with
 # params: conversations_history, conversations_replies, users_lookupByEmail,
-# usergroups_users_list, users_info, conversations_info, chat_getPermalink). A JSON body sent
+# usergroups_users_list, users_info, conversations_info). A JSON body sent
 # to any other method is not read: its arguments are missing.
 JSON_METHODS = frozenset(
     {
@@ -366,7 +337,6 @@ JSON_METHODS = frozenset(
         "chat.postEphemeral",
         "conversations.open",
         "views.open",
-        "views.update",
         "views.publish",
         "apps.manifest.export",
     }
@@ -384,7 +354,6 @@ METHODS: dict[str, Handler] = {
     "chat.postMessage": chat_post_message,
     "chat.update": chat_update,
     "chat.postEphemeral": chat_post_ephemeral,
-    "chat.getPermalink": chat_get_permalink,
     "conversations.open": conversations_open,
     "conversations.info": conversations_info,
     "conversations.history": conversations_history,
@@ -393,7 +362,6 @@ METHODS: dict[str, Handler] = {
     "users.lookupByEmail": users_lookup_by_email,
     "usergroups.users.list": usergroups_users_list,
     "views.open": views_open,
-    "views.update": views_update,
     "views.publish": views_publish,
     "apps.manifest.export": apps_manifest_export,
     "apps.connections.open": apps_connections_open,

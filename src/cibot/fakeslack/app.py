@@ -155,7 +155,7 @@ class FakeSlackApp:
         self.workspace.record_call(call)
 
 
-_JSON_ARGS = ("blocks", "attachments", "view", "metadata")
+_JSON_ARGS = ("blocks", "view", "metadata")
 
 
 def _decoded(values: JsonDict) -> JsonDict:

@@ -34,9 +34,7 @@ class WorkspaceConfig:
     socket_ack_seconds: float = 3.0
     # Slack knows only the trigger ids it issued (views.open: `invalid_trigger_id`,
     # https://docs.slack.dev/reference/methods/views.open, errors): a test obtains one as a
-    # click carries it (`Workspace.new_trigger_id`, `POST /_fake/trigger_ids`). False accepts
-    # made-up ids, for a test that cannot get one, saying why.
-    strict_trigger_ids: bool = True
+    # click carries it (`Workspace.new_trigger_id`, `POST /_fake/trigger_ids`).
     trigger_id_ttl: float = 3.0  # seconds a trigger id stays usable, as on Slack
 
     @property

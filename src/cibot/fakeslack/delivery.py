@@ -34,7 +34,7 @@ from urllib.parse import urlencode
 import httpx
 
 from cibot.adapters import webhooks
-from cibot.fakeslack.records import JsonDict
+from cibot.fakeslack.records import JsonDict, JsonRecord
 from cibot.fakeslack.sockets import EnvelopeType, NotDelivered
 from cibot.fakeslack.state import Workspace
 
@@ -168,7 +168,7 @@ _ANSWERED = frozenset({"view_submission", "block_suggestion"})
 
 
 @dataclass(frozen=True)
-class Delivered:
+class Delivered(JsonRecord):
     """What came back: `via` socket or http, the HTTP status (200 for an ack), the answer
     (the ack's payload or the response body, when JSON), and the envelope's attempts."""
 
@@ -177,15 +177,6 @@ class Delivered:
     body: JsonDict | None
     envelope_id: str | None = None
     attempts: int = 1
-
-    def to_json(self) -> JsonDict:
-        return {
-            "via": self.via,
-            "status": self.status,
-            "body": self.body,
-            "envelope_id": self.envelope_id,
-            "attempts": self.attempts,
-        }
 
 
 def envelope_type(payload: JsonDict) -> EnvelopeType:

@@ -11,7 +11,9 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
+
+from cibot.fakeslack.records import JsonRecord
 
 
 class FaultKind(StrEnum):
@@ -24,7 +26,7 @@ class FaultKind(StrEnum):
 
 
 @dataclass(frozen=True)
-class Fault:
+class Fault(JsonRecord):
     """One armed fault: it applies to the next `count` calls of `method` (any when None)."""
 
     kind: FaultKind
@@ -37,26 +39,10 @@ class Fault:
     def matches(self, method: str) -> bool:
         return self.count > 0 and (self.method is None or self.method == method)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind.value,
-            "count": self.count,
-            "method": self.method,
-            "retry_after": self.retry_after,
-            "status": self.status,
-            "seconds": self.seconds,
-        }
-
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Fault:
-        fault = cls(
-            kind=FaultKind(data["kind"]),
-            count=int(data.get("count", 1)),
-            method=data.get("method"),
-            retry_after=int(data.get("retry_after", 1)),
-            status=int(data.get("status", 500)),
-            seconds=float(data.get("seconds", 0.0)),
-        )
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        """A fault as the admin API receives it, checked (ValueError naming what is wrong)."""
+        fault = super().from_json(data)
         fault.check()
         return fault
 

@@ -81,7 +81,7 @@ class Playground:
     # -- what a person sees ------------------------------------------------------------------
 
     def people(self) -> JsonDict:
-        users = [u for u in self.ws.users() if not u.is_bot and not u.deleted]
+        users = [u for u in self.ws.users() if not u.is_bot]
         bot = self.delivery.bot
         return {
             "team": self.ws.config.team_name,

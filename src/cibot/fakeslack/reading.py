@@ -36,16 +36,6 @@ class Button:
     url: str | None = None
     block_id: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "action_id": self.action_id,
-            "value": self.value,
-            "text": self.text,
-            "style": self.style,
-            "url": self.url,
-            "block_id": self.block_id,
-        }
-
 
 def visible_text(shown: Shown) -> str:
     """The message as read on screen: block texts one per line, or the text without blocks."""

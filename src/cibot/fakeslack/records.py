@@ -2,90 +2,114 @@
 
 Every record is frozen: the server replaces a record instead of changing it, so a test thread
 can hold and read one while the server thread goes on. `to_json`/`from_json` give the shape the
-admin HTTP API uses, so a test in another process sees the same objects.
+admin HTTP API uses, so a test in another process sees the same objects: pydantic reads and
+writes them from the fields (a record shown to people adds what they see: `_Shown`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, ClassVar, Self
 
-from cibot.fakeslack.reading import Button, buttons, visible_text
+from pydantic import (
+    ConfigDict,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    computed_field,
+    model_serializer,
+    model_validator,
+)
+
+from cibot.fakeslack.reading import Button, HasBlocks, buttons, visible_text
 
 JsonDict = dict[str, Any]
+# A channel's members, listed sorted in JSON (a set has no order of its own).
+Members = Annotated[frozenset[str], PlainSerializer(sorted, return_type=list[str])]
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+
+
+def _adapter(cls: type[Any]) -> TypeAdapter[Any]:
+    """One pydantic adapter per record class, built on first use (building one takes ms)."""
+    found = _ADAPTERS.get(cls)
+    if found is None:
+        found = _ADAPTERS[cls] = TypeAdapter(cls)
+    return found
+
+
+class JsonRecord:
+    """`to_json`/`from_json` for a frozen dataclass, through pydantic: the JSON is its fields
+    in order, and reading checks each field's type (a bad one is a ValueError naming it)."""
+
+    # Seed files may spell an id or a name as a number (YAML `name: 2024`).
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(coerce_numbers_to_str=True)
+
+    def to_json(self) -> JsonDict:
+        data: JsonDict = _adapter(type(self)).dump_python(self, mode="json")
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Self:
+        record: Self = _adapter(cls).validate_python(data)
+        return record
+
+
+class _Shown(JsonRecord):
+    """A record people see (a message, an ephemeral, a view): its JSON adds the text as read
+    on screen and the buttons, for a test in another process."""
+
+    @property
+    def visible_text(self: HasBlocks) -> str:
+        return visible_text(self)
+
+    @property
+    def buttons(self: HasBlocks) -> list[Button]:
+        return buttons(self)
+
+    @model_serializer(mode="wrap")
+    def _with_what_people_see(self: HasBlocks, fields: SerializerFunctionWrapHandler) -> JsonDict:
+        data: JsonDict = fields(self)
+        data["visible_text"] = visible_text(self)
+        data["buttons"] = [dataclasses.asdict(b) for b in buttons(self)]
+        return data
 
 
 @dataclass(frozen=True)
-class User:
-    """A workspace member, as seeded by the test."""
+class User(JsonRecord):
+    """A workspace member, as seeded by the test (`name` defaults to the id)."""
 
     id: str
     name: str
     real_name: str = ""
     email: str | None = None
     is_bot: bool = False
-    deleted: bool = False
-    tz: str = "Europe/Berlin"
 
-    def to_json(self) -> JsonDict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "real_name": self.real_name,
-            "email": self.email,
-            "is_bot": self.is_bot,
-            "deleted": self.deleted,
-            "tz": self.tz,
-        }
-
+    @model_validator(mode="before")
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> User:
-        return cls(
-            id=str(data["id"]),
-            name=str(data.get("name") or data["id"]),
-            real_name=str(data.get("real_name") or data.get("name") or ""),
-            email=data.get("email"),
-            is_bot=bool(data.get("is_bot", False)),
-            deleted=bool(data.get("deleted", False)),
-            tz=str(data.get("tz", "Europe/Berlin")),
-        )
+    def _named(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "id" in data:
+            real_name = data.get("real_name") or data.get("name") or ""
+            return {**data, "name": data.get("name") or data["id"], "real_name": real_name}
+        return data
 
 
 @dataclass(frozen=True)
-class Channel:
-    """A public or private channel, as seeded by the test.
-
-    `bot_is_member=False` makes `chat.postMessage` answer `not_in_channel`.
-    """
+class Channel(JsonRecord):
+    """A channel the bot is in, as seeded by the test (`name` defaults to the id)."""
 
     id: str
     name: str
-    members: frozenset[str] = frozenset()
-    is_private: bool = False
-    bot_is_member: bool = True
-    is_archived: bool = False
+    members: Members = frozenset()
 
-    def to_json(self) -> JsonDict:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "members": sorted(self.members),
-            "is_private": self.is_private,
-            "bot_is_member": self.bot_is_member,
-            "is_archived": self.is_archived,
-        }
-
+    @model_validator(mode="before")
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Channel:
-        return cls(
-            id=str(data["id"]),
-            name=str(data.get("name") or data["id"]),
-            members=frozenset(str(m) for m in data.get("members", ())),
-            is_private=bool(data.get("is_private", False)),
-            bot_is_member=bool(data.get("bot_is_member", True)),
-            is_archived=bool(data.get("is_archived", False)),
-        )
+    def _named(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "id" in data:
+            return {**data, "name": data.get("name") or data["id"]}
+        return data
 
 
 @dataclass(frozen=True)
@@ -96,16 +120,9 @@ class Revision:
     blocks: tuple[JsonDict, ...]
     edited_ts: str
 
-    def to_json(self) -> JsonDict:
-        return {"text": self.text, "blocks": list(self.blocks), "edited_ts": self.edited_ts}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Revision:
-        return cls(str(data["text"]), tuple(data["blocks"]), str(data["edited_ts"]))
-
 
 @dataclass(frozen=True)
-class Message:
+class Message(_Shown):
     """A message in a channel or DM, in its current version.
 
     `history` holds the earlier versions, oldest first, so `update_count` is how many times
@@ -117,13 +134,13 @@ class Message:
     user: str
     text: str
     blocks: tuple[JsonDict, ...] = ()
-    attachments: tuple[JsonDict, ...] = ()
     thread_ts: str | None = None
     bot_id: str | None = None
     metadata: JsonDict | None = None
     history: tuple[Revision, ...] = ()
     replies: tuple[Message, ...] = ()
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def update_count(self) -> int:
         return len(self.history)
@@ -131,14 +148,6 @@ class Message:
     @property
     def is_reply(self) -> bool:
         return self.thread_ts is not None and self.thread_ts != self.ts
-
-    @property
-    def visible_text(self) -> str:
-        return visible_text(self)
-
-    @property
-    def buttons(self) -> list[Button]:
-        return buttons(self)
 
     def to_api(self, *, team_id: str, app_id: str) -> JsonDict:
         """The message object as Slack's Web API shows it."""
@@ -149,8 +158,6 @@ class Message:
             out["app_id"] = app_id
         if self.blocks:
             out["blocks"] = list(self.blocks)
-        if self.attachments:
-            out["attachments"] = list(self.attachments)
         if self.thread_ts is not None:
             out["thread_ts"] = self.thread_ts
         if self.metadata is not None:
@@ -159,43 +166,9 @@ class Message:
             out["edited"] = {"user": self.user, "ts": self.history[-1].edited_ts}
         return out
 
-    def to_json(self) -> JsonDict:
-        return {
-            "channel": self.channel,
-            "ts": self.ts,
-            "user": self.user,
-            "text": self.text,
-            "blocks": list(self.blocks),
-            "attachments": list(self.attachments),
-            "thread_ts": self.thread_ts,
-            "bot_id": self.bot_id,
-            "metadata": self.metadata,
-            "history": [r.to_json() for r in self.history],
-            "replies": [r.to_json() for r in self.replies],
-            "update_count": self.update_count,
-            "visible_text": self.visible_text,
-            "buttons": [b.to_json() for b in self.buttons],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Message:
-        return cls(
-            channel=str(data["channel"]),
-            ts=str(data["ts"]),
-            user=str(data["user"]),
-            text=str(data["text"]),
-            blocks=tuple(data.get("blocks", ())),
-            attachments=tuple(data.get("attachments", ())),
-            thread_ts=data.get("thread_ts"),
-            bot_id=data.get("bot_id"),
-            metadata=data.get("metadata"),
-            history=tuple(Revision.from_json(r) for r in data.get("history", ())),
-            replies=tuple(Message.from_json(r) for r in data.get("replies", ())),
-        )
-
 
 @dataclass(frozen=True)
-class Ephemeral:
+class Ephemeral(_Shown):
     """An ephemeral message: only `user` sees it, in `channel`."""
 
     channel: str
@@ -203,54 +176,20 @@ class Ephemeral:
     ts: str
     text: str
     blocks: tuple[JsonDict, ...] = ()
-    thread_ts: str | None = None
-
-    @property
-    def visible_text(self) -> str:
-        return visible_text(self)
-
-    @property
-    def buttons(self) -> list[Button]:
-        return buttons(self)
-
-    def to_json(self) -> JsonDict:
-        return {
-            "channel": self.channel,
-            "user": self.user,
-            "ts": self.ts,
-            "text": self.text,
-            "blocks": list(self.blocks),
-            "thread_ts": self.thread_ts,
-            "visible_text": self.visible_text,
-            "buttons": [b.to_json() for b in self.buttons],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Ephemeral:
-        return cls(
-            channel=str(data["channel"]),
-            user=str(data["user"]),
-            ts=str(data["ts"]),
-            text=str(data["text"]),
-            blocks=tuple(data.get("blocks", ())),
-            thread_ts=data.get("thread_ts"),
-        )
 
 
 @dataclass(frozen=True)
-class ViewRecord:
+class ViewRecord(_Shown):
     """A modal opened with `views.open` or an App Home published with `views.publish`.
 
     `payload` is the view as Slack returns it (with `id`, `hash`, `state`…); `user` is the user
-    it was shown to when known (always for a home tab; for a modal when the trigger id was
-    issued by `Workspace.new_trigger_id`).
+    it was shown to (the clicker whose trigger id opened a modal).
     """
 
     id: str
     type: str
-    user: str | None
+    user: str
     payload: JsonDict
-    trigger_id: str | None = None
     version: int = 1
 
     @property
@@ -261,40 +200,9 @@ class ViewRecord:
     def text(self) -> str:
         return ""
 
-    @property
-    def visible_text(self) -> str:
-        return visible_text(self)
-
-    @property
-    def buttons(self) -> list[Button]:
-        return buttons(self)
-
-    def to_json(self) -> JsonDict:
-        return {
-            "id": self.id,
-            "type": self.type,
-            "user": self.user,
-            "payload": self.payload,
-            "trigger_id": self.trigger_id,
-            "version": self.version,
-            "visible_text": self.visible_text,
-            "buttons": [b.to_json() for b in self.buttons],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ViewRecord:
-        return cls(
-            id=str(data["id"]),
-            type=str(data["type"]),
-            user=data.get("user"),
-            payload=dict(data["payload"]),
-            trigger_id=data.get("trigger_id"),
-            version=int(data.get("version", 1)),
-        )
-
 
 @dataclass(frozen=True)
-class ApiCall:
+class ApiCall(JsonRecord):
     """One request the fake received, and how it answered."""
 
     method: str
@@ -305,28 +213,3 @@ class ApiCall:
     ok: bool | None
     error: str | None = None
     fault: str | None = None
-
-    def to_json(self) -> JsonDict:
-        return {
-            "method": self.method,
-            "args": self.args,
-            "token": self.token,
-            "time": self.time,
-            "status": self.status,
-            "ok": self.ok,
-            "error": self.error,
-            "fault": self.fault,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ApiCall:
-        return cls(
-            method=str(data["method"]),
-            args=dict(data["args"]),
-            token=data.get("token"),
-            time=float(data["time"]),
-            status=int(data["status"]),
-            ok=data.get("ok"),
-            error=data.get("error"),
-            fault=data.get("fault"),
-        )

@@ -131,10 +131,6 @@ class Workspace:
 
     # -- lookups -------------------------------------------------------------------------------
 
-    def is_valid_token(self, token: str) -> bool:
-        """A bot token this workspace accepts."""
-        return token in self.config.tokens and token not in self._expired
-
     def token_kind(self, token: str) -> str | None:
         """`bot`, `config` (an app configuration token), `app` (app-level), `expired`, or None
         (unknown)."""
@@ -178,7 +174,7 @@ class Workspace:
         wanted = email.strip().lower()
         with self._lock:
             for user in self._users.values():
-                if user.email is not None and user.email.lower() == wanted and not user.deleted:
+                if user.email is not None and user.email.lower() == wanted:
                     return user
         raise SlackError("users_not_found")
 
@@ -252,7 +248,6 @@ class Workspace:
         *,
         text: str,
         blocks: tuple[JsonDict, ...] = (),
-        attachments: tuple[JsonDict, ...] = (),
         thread_ts: str | None = None,
         metadata: JsonDict | None = None,
         user: str | None = None,
@@ -260,9 +255,7 @@ class Workspace:
         """Posts as the bot (or as `user`, for tests that need someone else's message)."""
         with self._lock:
             channel_id = self.resolve_channel(channel)
-            if user is None:
-                self._check_bot_may_post(channel_id)
-            else:
+            if user is not None:
                 self.user(user)
             parent = self._thread_parent(channel_id, thread_ts) if thread_ts else None
             message = Message(
@@ -271,7 +264,6 @@ class Workspace:
                 user=user or self.config.bot_user_id,
                 text=text,
                 blocks=blocks,
-                attachments=attachments,
                 thread_ts=parent,
                 bot_id=None if user else self.config.bot_id,
                 metadata=metadata,
@@ -287,7 +279,6 @@ class Workspace:
         *,
         text: str | None,
         blocks: tuple[JsonDict, ...] | None,
-        attachments: tuple[JsonDict, ...] | None = None,
     ) -> Message:
         """Applies `chat.update`: fields left out (None) keep their value, as on Slack."""
         with self._lock:
@@ -302,7 +293,6 @@ class Workspace:
                 current,
                 text=current.text if text is None else text,
                 blocks=current.blocks if blocks is None else blocks,
-                attachments=current.attachments if attachments is None else attachments,
                 history=(*current.history, before),
             )
             self._stored.messages[channel_id][ts] = updated
@@ -316,27 +306,16 @@ class Workspace:
         *,
         text: str,
         blocks: tuple[JsonDict, ...] = (),
-        thread_ts: str | None = None,
     ) -> Ephemeral:
         with self._lock:
             channel_id = self.resolve_channel(channel)
             self.user(user)
             if not self.is_member(channel_id, user):
                 raise SlackError("user_not_in_channel")
-            found = self._channels.get(channel_id)
-            if found is not None and not found.bot_is_member:
-                raise SlackError("not_in_channel")
-            ephemeral = Ephemeral(channel_id, user, self._next_ts(), text, blocks, thread_ts)
+            ephemeral = Ephemeral(channel_id, user, self._next_ts(), text, blocks)
             self._stored.ephemerals.append(ephemeral)
             self._changed.notify_all()
             return ephemeral
-
-    def permalink(self, channel: str, ts: str) -> str:
-        with self._lock:
-            channel_id = self.resolve_channel(channel, loose=False)
-            if ts not in self._stored.messages.get(channel_id, {}):
-                raise SlackError("message_not_found")
-        return f"{self.config.url}archives/{channel_id}/p{ts.replace('.', '')}"
 
     # -- views ---------------------------------------------------------------------------------
 
@@ -355,26 +334,9 @@ class Workspace:
             record = ViewRecord(
                 view_id, str(view["type"]), user, view_payload(view_id, view, self.config)
             )
-            record = replace(record, trigger_id=trigger_id)
             self._stored.views[view_id] = record
             self._changed.notify_all()
             return record
-
-    def update_view(
-        self, view: JsonDict, *, view_id: str | None, external_id: str | None, hash: str | None
-    ) -> ViewRecord:
-        with self._lock:
-            current = self._find_view(view_id, external_id)
-            if hash is not None and hash != current.payload.get("hash"):
-                raise SlackError("hash_conflict")
-            payload = view_payload(current.id, view, self.config)
-            updated = replace(current, payload=payload, version=current.version + 1)
-            if current.type == "home" and current.user is not None:
-                self._stored.home[current.user] = updated
-            else:
-                self._stored.views[current.id] = updated
-            self._changed.notify_all()
-            return updated
 
     def publish_home(self, user_id: str, view: JsonDict, *, hash: str | None) -> ViewRecord:
         with self._lock:
@@ -537,15 +499,6 @@ class Workspace:
     def _new_view_id(self) -> str:
         return "V" + secrets.token_hex(5).upper()
 
-    def _check_bot_may_post(self, channel_id: str) -> None:
-        found = self._channels.get(channel_id)
-        if found is None:
-            return
-        if found.is_archived:
-            raise SlackError("is_archived")
-        if not found.bot_is_member:
-            raise SlackError("not_in_channel")
-
     def _thread_parent(self, channel_id: str, thread_ts: str) -> str:
         """The parent ts a reply attaches to: replying to a reply joins the parent's thread."""
         target = self._stored.messages.get(channel_id, {}).get(thread_ts)
@@ -553,28 +506,16 @@ class Workspace:
             raise SlackError("thread_not_found")
         return target.thread_ts if target.is_reply and target.thread_ts else target.ts
 
-    def _use_trigger(self, trigger_id: str) -> str | None:
+    def _use_trigger(self, trigger_id: str) -> str:
         """A trigger opens one view (`exchanged_trigger_id` after), within 3 s of the click
         (`expired_trigger_id`): https://docs.slack.dev/reference/methods/views.open, errors."""
         if trigger_id in self._stored.used_triggers:
             raise SlackError("exchanged_trigger_id")
         issued = self._stored.triggers.get(trigger_id)
         if issued is None:
-            if self.config.strict_trigger_ids:
-                raise SlackError("invalid_trigger_id")
-            self._stored.used_triggers.add(trigger_id)
-            return None
+            raise SlackError("invalid_trigger_id")
         user, at = issued
         if time.monotonic() - at > self.config.trigger_id_ttl:
             raise SlackError("expired_trigger_id")
         self._stored.used_triggers.add(trigger_id)
         return user
-
-    def _find_view(self, view_id: str | None, external_id: str | None) -> ViewRecord:
-        candidates = [*self._stored.views.values(), *self._stored.home.values()]
-        for record in candidates:
-            if view_id is not None and record.id == view_id:
-                return record
-            if external_id is not None and record.payload.get("external_id") == external_id:
-                return record
-        raise SlackError("not_found")
