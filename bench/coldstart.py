@@ -5,8 +5,9 @@ small commands are.
 
 Each run starts the real `cibot serve` (SQLite, migrated beforehand; a fake Slack; the local
 Kubernetes control plane; the default jobs settings) and times it from the spawn to its first
-200 on /healthz (polled every 5 ms), then reads its resident memory (VmRSS) after
---idle seconds, and stops it with SIGTERM. It also times `cibot --version` and
+200 on /healthz (polled every 5 ms), and the CPU time it used until then (user +
+system: on a busy machine the steadier figure), then reads its resident memory (VmRSS)
+after --idle seconds, and stops it with SIGTERM. It also times `cibot --version` and
 `cibot notify --help`, and prints what `cibot serve` imports: the 15 imports with the longest
 cumulative time, and the self time summed per package, from Python's `-X importtime`.
 
@@ -55,6 +56,7 @@ class Variant:
     env: dict[str, str]
     workdir: Path
     starts: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
     rss: list[float] = field(default_factory=list)
     version: list[float] = field(default_factory=list)
     notify_help: list[float] = field(default_factory=list)
@@ -119,6 +121,13 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used (less noisy than wall time on a busy
+    machine: time spent waiting for a core does not count)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def serve_once(
     variant: Variant, idle: float, extra_env: dict[str, str] | None = None, count: bool = True
 ) -> str:
@@ -144,6 +153,7 @@ def serve_once(
                     raise RuntimeError(f"cibot serve did not answer:\n{log_path.read_text()}")
                 time.sleep(0.005)
             took = time.perf_counter() - started
+            cpu = cpu_seconds(proc.pid)
             time.sleep(idle)
             rss = rss_mb(proc.pid)
         finally:
@@ -151,6 +161,7 @@ def serve_once(
             proc.wait(timeout=30)
     if count:
         variant.starts.append(took)
+        variant.cpu.append(cpu)
         variant.rss.append(rss)
     return log_path.read_text(errors="replace")
 
@@ -228,6 +239,7 @@ def main() -> None:
     figures: dict[str, Callable[[Variant], float]] = {
         "cold start to /healthz p50 (s)": lambda v: p50(v.starts),
         "cold start to /healthz min (s)": lambda v: min(v.starts),
+        "CPU to /healthz p50 (s)": lambda v: p50(v.cpu),
         "RSS idle p50 (MB)": lambda v: p50(v.rss),
         "cibot --version p50 (s)": lambda v: p50(v.version),
         "cibot notify --help p50 (s)": lambda v: p50(v.notify_help),
