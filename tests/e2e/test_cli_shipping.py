@@ -4,12 +4,16 @@ manifest. Nothing here needs a cluster or a server."""
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
-from tests.support.service import run_cli
+from tests.support.service import CIBOT, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,6 +28,31 @@ def test_version_prints_the_installed_version_and_exits_zero() -> None:
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"cibot {project_version()}"
+
+
+# What only the service and the verbs that read the config use; each costs tens of ms to load.
+SERVICE_STACKS = ("cibot.config", "sqlalchemy", "alembic", "fastapi", "slack_bolt", "lightkube")
+
+
+@pytest.mark.parametrize("args", [["--version"], ["notify", "--help"], ["--help"]])
+def test_version_and_help_load_neither_the_config_nor_the_service_stacks(
+    args: list[str],
+) -> None:
+    """`cibot notify` runs once per build in CI, `--version` and `--help` at the terminal:
+    none of them waits for the web, database, Slack and Kubernetes stacks of `serve`."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", CIBOT, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    imported = set(re.findall(r"^import time:.*\| +(\S+)$", done.stderr, re.MULTILINE))
+    assert "typer" in imported, "the import log was read"
+    loaded = [m for m in imported for s in SERVICE_STACKS if m == s or m.startswith(f"{s}.")]
+    assert loaded == []
 
 
 def test_slack_manifest_points_slack_at_the_public_url_of_the_config(tmp_path: Path) -> None:

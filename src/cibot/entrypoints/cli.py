@@ -4,17 +4,24 @@ db upgrade, slack-manifest, and `--version`.
 The help texts here are what a person running `cibot` reads (tests/unit/test_cli_help.py
 holds them to it); how things are wired stays in these docstrings and the modules. Settings
 are read once here, into frozen objects, and handed to the composition root.
+
+Each command imports what it needs when it runs, not here: `cibot --version`, `--help` and
+`notify` (a CI step, run once per build) load neither the config's models nor the web,
+database, Slack and Kubernetes stacks that only `serve` and the other verbs use
+(bench/coldstart.py times them).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cibot.config import ConfigError, Settings, config_path, load_config
 from cibot.entrypoints.help import Command, Group
+
+if TYPE_CHECKING:
+    from cibot.config import Settings
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, rich_markup_mode="markdown", cls=Group
@@ -72,6 +79,8 @@ def _main(
 
 
 def _settings(config: Path | None) -> Settings:
+    from cibot.config import ConfigError, config_path, load_config
+
     path = config_path(config)
     try:
         return load_config(path)
@@ -319,6 +328,7 @@ def slack_manifest(
 
     import yaml
 
+    from cibot.config import config_path
     from cibot.entrypoints.slack_manifest import ManifestError, manifest
     from cibot.entrypoints.web.slack import COMMAND
 

@@ -2,7 +2,8 @@
 
 When no Slack token is configured, a local fake Slack is started beside it (seeded with the
 projects' channels and people) so ci-bot runs end to end on a laptop; its playground (a
-web client at its root) shows what each person sees and lets them click.
+web client at its root) shows what each person sees and lets them click. The fake is
+imported only then: a ci-bot with a Slack configured does not load it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import structlog
 import uvicorn
@@ -24,11 +26,11 @@ from cibot.adapters.store import migrate
 from cibot.config import Settings
 from cibot.domain.project import Project
 from cibot.entrypoints import logs, process, socket_mode
-from cibot.fakeslack import Bot, Channel, FakeSlackServer, User, WorkspaceConfig
+
+if TYPE_CHECKING:
+    from cibot.fakeslack import FakeSlackServer
 
 log = structlog.get_logger(__name__)
-
-LOCAL_APP_TOKEN = min(WorkspaceConfig().app_tokens)  # the local fake Slack's app-level token
 
 
 def secrets_of(settings: Settings) -> list[str]:
@@ -61,6 +63,8 @@ def _role_names(projects: list[Project]) -> dict[str, str]:
 def fake_workspace(projects: list[Project], port: int = 0) -> FakeSlackServer:
     """A fake Slack with the projects' channels and people, and one stranger in each channel
     (the playground acts as anyone, to show a click that is refused)."""
+    from cibot.fakeslack import Channel, FakeSlackServer, User
+
     named = _role_names(projects)
     users = [User(id=u, name=u.lower(), real_name=named[u]) for u in sorted(named)]
     users.append(User(id=STRANGER, name="stranger", real_name=f"{STRANGER} (in no project)"))
@@ -74,11 +78,13 @@ def fake_workspace(projects: list[Project], port: int = 0) -> FakeSlackServer:
 @dataclass(frozen=True)
 class LocalSlack:
     """The fake Slack `cibot serve` runs when no Slack is configured: its Web API, the token
-    it accepts, and the signing secret with which its playground signs clicks."""
+    it accepts, the signing secret with which its playground signs clicks, and the app-level
+    token its Socket Mode takes."""
 
     api_url: str | None = None
     token: str | None = None
     signing_secret: str | None = None
+    app_token: str | None = None
 
 
 @contextlib.contextmanager
@@ -88,6 +94,7 @@ def local_slack(settings: Settings) -> Iterator[LocalSlack]:
         yield LocalSlack()
         return
     from cibot.config import to_domain
+    from cibot.fakeslack import Bot, WorkspaceConfig
 
     port = int(os.environ.get("CIBOT_FAKE_SLACK_PORT", "0") or 0)
     projects = list(to_domain(settings))
@@ -110,7 +117,8 @@ def local_slack(settings: Settings) -> Iterator[LocalSlack]:
             api_url=fake.api_url,
             playground=f"{fake.url}/",
         )
-        yield LocalSlack(fake.api_url, "xoxb-fake", signing_secret)
+        app_token = min(WorkspaceConfig().app_tokens)
+        yield LocalSlack(fake.api_url, "xoxb-fake", signing_secret, app_token)
 
 
 class DrainingServer(uvicorn.Server):
@@ -157,7 +165,7 @@ async def _serve(settings: Settings, slack: LocalSlack) -> int:
             lifespan="on",
         )
         # The local fake Slack (no Slack configured) takes its own app-level token.
-        app_token = settings.slack.app_token or (LOCAL_APP_TOKEN if slack.api_url else None)
+        app_token = settings.slack.app_token or slack.app_token
         try:
             socket = await socket_mode.connect(
                 settings.slack.mode, service.bolt, app_token, service.parts.slack

@@ -13,30 +13,43 @@ version, which cannot know the newer scripts, reads it there. This version then
 - serves on its own schema, and on a newer one whose record names a revision it knows;
 - refuses a newer schema whose record does not (a contracting change), saying so;
 - refuses an older or empty schema, saying to run `cibot db upgrade`.
+
+Alembic is imported only when it has work to do. Each start of `cibot serve` asks whether
+the database is at this version's head: that is one read of the stamped revision and of the
+scripts' `revision`/`down_revision` lines (`script_head`), where loading Alembic and its
+script directory would cost a tenth of a second of every start. Any other answer (an older,
+empty or newer schema, or scripts that are not one plain chain) goes to Alembic as before.
 """
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import Connection
 
 from cibot.adapters.store.database import Database
 from cibot.adapters.store.tables import schema_compat
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 PG_UPGRADE_LOCK = 0x63_69_62_6F_74  # "cibot": one upgrade at a time (several pods' init steps)
+VERSION_TABLE = "alembic_version"  # where Alembic stamps the revision (its default name)
+# `revision = "0011_scale"`, `down_revision: str | None = None`: a script's place in the chain.
+_LINK = re.compile(r"^(revision|down_revision)\b(?:\s*:[^=\n]*)?\s*=\s*(.+?)\s*$", re.MULTILINE)
 
 
 def alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -45,11 +58,43 @@ def alembic_config(url: str) -> Config:
 
 
 def _scripts(config: Config | None = None) -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(config or alembic_config("sqlite://"))
 
 
 def head_revision() -> str | None:
     return _scripts().get_current_head()
+
+
+def script_head(versions: Path = MIGRATIONS / "versions") -> str | None:
+    """The head revision, read from the scripts' text without Alembic: the one revision no
+    script names as its `down_revision`. None when a script's links are not plain strings
+    or the chain has no single head (merges, branches): Alembic is the judge of those."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in versions.glob("*.py"):
+        links = dict(_LINK.findall(path.read_text(encoding="utf-8")))
+        try:
+            revision = ast.literal_eval(links["revision"])
+            down = ast.literal_eval(links["down_revision"])
+        except (KeyError, ValueError, SyntaxError):
+            return None
+        if not isinstance(revision, str) or not (down is None or isinstance(down, str)):
+            return None
+        revisions.add(revision)
+        if down is not None:
+            parents.add(down)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stamped(connection: Connection) -> list[str]:
+    """The revisions stamped in the database (none: no ci-bot schema)."""
+    if not sa.inspect(connection).has_table(VERSION_TABLE):
+        return []
+    version = sa.table(VERSION_TABLE, sa.column("version_num"))
+    return [str(row.version_num) for row in connection.execute(sa.select(version.c.version_num))]
 
 
 def revisions_oldest_first(scripts: ScriptDirectory | None = None) -> list[str]:
@@ -83,6 +128,8 @@ def serves_from(scripts: ScriptDirectory, revision: str) -> str:
 
 def record(connection: Connection, config: Config) -> None:
     """Write which code may serve on the schema just migrated (env.py, same transaction)."""
+    from alembic.runtime.migration import MigrationContext
+
     if not sa.inspect(connection).has_table(schema_compat.name):
         return  # a schema from before 0006_ship
     current = MigrationContext.configure(connection).get_current_revision()
@@ -121,6 +168,8 @@ class Compatibility:
 
 
 def _current(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
 
 
@@ -138,6 +187,8 @@ async def current_revision(database: Database) -> str | None:
 
 
 def _known(scripts: ScriptDirectory, revision: str) -> bool:
+    from alembic.util.exc import CommandError
+
     try:
         return scripts.get_revision(revision) is not None
     except CommandError:
@@ -146,6 +197,11 @@ def _known(scripts: ScriptDirectory, revision: str) -> bool:
 
 async def ensure_migrated(database: Database) -> Compatibility:
     """May this version serve on the database? Raises NotMigrated, saying why, when not."""
+    head = script_head()
+    async with database.begin() as conn:
+        stamped = await conn.run_sync(_stamped)
+    if head is not None and stamped == [head]:  # at this version's head: Alembic not needed
+        return Compatibility(head, head)
     async with database.begin() as conn:
         current = await conn.run_sync(_current)
         recorded = await conn.run_sync(_recorded)
@@ -198,6 +254,8 @@ def upgrade(url: str, revision: str = "head") -> str:
         standing = asyncio.run(_newer_schema(url))
         if standing is not None and standing.newer:
             return f"the database is {standing.describe()}: nothing to do"
+    from alembic import command
+
     command.upgrade(alembic_config(url), revision)
     return f"the database is at revision {revision if revision != 'head' else head_revision()}"
 

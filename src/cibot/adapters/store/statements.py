@@ -7,8 +7,10 @@ so each execution is a cache hit.
 
 from __future__ import annotations
 
+import functools
+
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.dml import Insert
 
 from cibot.adapters.store import tables as t
 from cibot.domain.build import LIVE, BuildState
@@ -52,10 +54,15 @@ add_job = t.jobs.insert()
 add_audit = t.audit_events.insert()
 
 
-_upsert_target = postgresql.insert(t.targets)
-# PostgreSQL only: the upsert row-locks the target until the transaction ends. (On SQLite
-# the whole transaction already holds the database's one write lock.)
-lock_target = _upsert_target.on_conflict_do_update(
-    index_elements=["project_id", "type", "target"],
-    set_={"touched_at": _upsert_target.excluded.touched_at},
-)
+@functools.cache
+def lock_target() -> Insert:
+    """PostgreSQL only: the upsert row-locks the target until the transaction ends. (On
+    SQLite the whole transaction already holds the database's one write lock.) Built at its
+    first use: SQLAlchemy's PostgreSQL dialect is not loaded on SQLite."""
+    from sqlalchemy.dialects import postgresql
+
+    upsert = postgresql.insert(t.targets)
+    return upsert.on_conflict_do_update(
+        index_elements=["project_id", "type", "target"],
+        set_={"touched_at": upsert.excluded.touched_at},
+    )

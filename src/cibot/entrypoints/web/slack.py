@@ -95,6 +95,9 @@ def slack_app(
         return AuthorizeResult(enterprise_id=None, team_id=team_id, bot_token=token)
 
     app = AsyncApp(
+        # Named: without a name Bolt takes its caller's file name from `inspect.stack()`,
+        # which reads the source of every frame (tens of ms of each start).
+        name="cibot",
         signing_secret=signing_secret,
         client=client,
         authorize=authorize,

@@ -25,7 +25,7 @@ class SqlBuilds(SqlRepository):
             "target": target,
             "touched_at": self._clock.now(),
         }
-        await self._conn.execute(q.lock_target, row)
+        await self._conn.execute(q.lock_target(), row)
 
     async def get(self, build_id: str) -> Build | None:
         row = (await self._conn.execute(q.get_build, {"p_id": build_id})).first()
