@@ -15,11 +15,11 @@ import pytest
 
 from cibot.fakeslack import FakeSlackServer
 from cibot.fakeslack.records import ViewRecord
-from tests.e2e.conftest import OWNERS, QA
 from tests.support import flow
 from tests.support import slack_requests as slack_req
 from tests.support.flow import IMAGE, action_ids, dm, press, until
 from tests.support.service import CibotProcess
+from tests.support.shop import OWNERS, QA
 
 pytestmark = pytest.mark.kubernetes
 

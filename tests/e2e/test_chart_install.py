@@ -31,11 +31,11 @@ from lightkube.resources.networking_v1 import Ingress
 from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
 from cibot.fakeslack import FakeSlackServer, Message
-from tests.e2e.conftest import CHANNEL, OWNERS, QA, service_config
 from tests.support.chart import CHART, run_helm
 from tests.support.flow import press, ready_build, send_build, until
 from tests.support.kube import is_gone
 from tests.support.service import CibotProcess, run_cli
+from tests.support.shop import CHANNEL, OWNERS, QA, service_config
 from tests.support.steps import card_saying
 
 pytestmark = pytest.mark.kubernetes

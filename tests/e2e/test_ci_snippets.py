@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from cibot.fakeslack import FakeSlackServer
-from tests.e2e.conftest import CHANNEL, SECRET, Launch
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, SECRET, Launch
 from tests.support.steps import card_saying
 
 pytestmark = pytest.mark.kubernetes

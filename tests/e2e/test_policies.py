@@ -17,7 +17,6 @@ from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 
 from cibot.fakeslack import FakeSlackServer, User
-from tests.e2e.conftest import CHANNEL, OWNERS, QA, Launch
 from tests.support import slack_requests as slack_req
 from tests.support.flow import (
     action_ids,
@@ -30,6 +29,7 @@ from tests.support.flow import (
     until,
 )
 from tests.support.service import run_cli
+from tests.support.shop import CHANNEL, OWNERS, QA, Launch
 
 pytestmark = pytest.mark.kubernetes
 

@@ -15,12 +15,12 @@ from lightkube.resources.core_v1 import Service
 from lightkube.resources.networking_v1 import Ingress
 
 from cibot.fakeslack import FakeSlackServer
-from tests.e2e.conftest import CHANNEL, OWNERS, QA
 from tests.support import flow
 from tests.support import slack_requests as slack_req
 from tests.support.flow import IMAGE, action_ids, dm, press, until
 from tests.support.kube import is_gone, only_deployment
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, OWNERS, QA
 
 pytestmark = pytest.mark.kubernetes
 

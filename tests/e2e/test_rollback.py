@@ -12,9 +12,9 @@ from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 
 from cibot.fakeslack import FakeSlackServer, Message
-from tests.e2e.conftest import CHANNEL, OWNERS, QA
 from tests.support.flow import press, ready_build, until
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, OWNERS, QA
 
 pytestmark = pytest.mark.kubernetes
 

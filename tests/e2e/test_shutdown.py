@@ -23,9 +23,9 @@ import pytest
 from cibot.fakeslack import FakeSlackServer
 from cibot.service import jobs
 from cibot.service.jobs import NotifyUser
-from tests.e2e.conftest import CHANNEL, SECRET, service_config
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, SECRET, service_config
 from tests.support.steps import card_saying, post
 
 pytestmark = pytest.mark.kubernetes

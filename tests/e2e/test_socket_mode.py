@@ -22,11 +22,11 @@ from lightkube.codecs import from_dict
 from lightkube.resources.core_v1 import Namespace
 
 from cibot.fakeslack import Channel, FakeSlackAdmin, FakeSlackServer, User, WorkspaceConfig
-from tests.e2e.conftest import CHANNEL, OWNERS, QA, service_config
 from tests.support import flow, testbed
 from tests.support import slack_requests as slack_req
 from tests.support.flow import action_ids, dm_of, until
 from tests.support.service import CibotProcess, run_cli
+from tests.support.shop import CHANNEL, OWNERS, QA, service_config
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres]
 

@@ -13,8 +13,9 @@ import asyncio
 import pytest
 
 from cibot.fakeslack import ApiCall, FakeSlackServer
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, QA, SECRET
 from tests.support.steps import cards_of, dm_of, dms_of, offered_to_all, post, press, until
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, Shared, unique
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

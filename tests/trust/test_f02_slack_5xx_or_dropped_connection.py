@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 
 from cibot.fakeslack import FakeSlackServer
+from tests.support.shop import CHANNEL, SECRET
 from tests.support.steps import card_saying, cards_of, post
-from tests.trust.conftest import CHANNEL, IMAGE, SECRET, Shared, unique
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

@@ -34,9 +34,10 @@ from cibot.service.jobs import DeployPreview
 from tests.support.fakes import FakeClock, MemoryStore
 from tests.support.proofs import preview_name
 from tests.support.service import free_port
+from tests.support.shop import CHANNEL, SECRET
 from tests.support.steps import card_saying, post
+from tests.support.trust import IMAGE, Shared, unique
 from tests.support.usecases import PROJECT, PROJECTS, record, report
-from tests.trust.conftest import CHANNEL, IMAGE, SECRET, Shared, unique
 
 INTRUDER = "intruder"
 

@@ -21,9 +21,10 @@ from tests.support import crash
 from tests.support.ci import body_of, post_build
 from tests.support.proofs import generation_or_none, ready_once
 from tests.support.rows import Rows
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, SECRET
 from tests.support.soak import Census
 from tests.support.steps import card_saying, press, ready_build, until
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, SECRET
+from tests.support.trust import IMAGE
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.soak]
 

@@ -16,8 +16,9 @@ import pytest
 from lightkube import AsyncClient
 
 from tests.support.proofs import generation, preview_name
+from tests.support.shop import CHANNEL, EVERYONE, SECRET
 from tests.support.steps import card_saying, cards_of, offered_to_all, post, until
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, SECRET, Shared, unique
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

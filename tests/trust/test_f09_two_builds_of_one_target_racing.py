@@ -14,8 +14,9 @@ from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 
 from tests.support.proofs import preview_name
+from tests.support.shop import CHANNEL, SECRET
 from tests.support.steps import card_saying, cards_of, post
-from tests.trust.conftest import CHANNEL, IMAGE, SECRET, Shared, unique
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

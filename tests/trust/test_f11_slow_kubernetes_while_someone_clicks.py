@@ -21,9 +21,10 @@ from lightkube.resources.apps_v1 import Deployment
 from cibot.fakeslack import FakeSlackServer
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, SECRET
 from tests.support.steps import press, ready_build, until
 from tests.support.tcpproxy import TcpProxy, api_server_address
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, SECRET
+from tests.support.trust import IMAGE
 
 pytestmark = pytest.mark.kubernetes
 

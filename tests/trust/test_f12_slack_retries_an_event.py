@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from tests.support import slack_requests as slack_req
+from tests.support.shop import EVERYONE, OWNERS, SECRET
 from tests.support.steps import dm_of, ready_build, until
-from tests.trust.conftest import EVERYONE, IMAGE, OWNERS, SECRET, STRANGER, Shared, unique
+from tests.support.trust import IMAGE, STRANGER, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 from slack_sdk import WebClient
 
+from tests.support.shop import EVERYONE, SECRET
 from tests.support.steps import card_saying, post, press, until
-from tests.trust.conftest import EVERYONE, OTHER_CHANNEL, OTHER_OWNER, SECRET, Shared, unique
+from tests.support.trust import OTHER_CHANNEL, OTHER_OWNER, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

@@ -29,6 +29,7 @@ from tests.support.privatepg import PrivatePostgres
 from tests.support.proofs import generation, preview_name
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, QA, SECRET
 from tests.support.steps import (
     card_saying,
     cards_of,
@@ -38,7 +39,7 @@ from tests.support.steps import (
     ready_build,
     until,
 )
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, base_config
+from tests.support.trust import IMAGE, base_config
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from tests.support import soak
 from tests.support.proofs import generation_or_none, preview_name
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, QA, SECRET
 from tests.support.steps import (
     card_saying,
     cards_of,
@@ -40,7 +41,7 @@ from tests.support.steps import (
     press,
     until,
 )
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, base_config
+from tests.support.trust import IMAGE, base_config
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres]
 

@@ -54,11 +54,12 @@ from cibot.service.jobs import (
 from tests.support.fakes import FakeClock, FakeCluster
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, SECRET
 from tests.support.steps import card_saying, offered, press, ready_build, until
 from tests.support.steps import post as signed
 from tests.support.tcpproxy import TcpProxy, api_server_address
+from tests.support.trust import IMAGE
 from tests.support.usecases import PROJECT, PROJECTS, promoting, record, report
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, SECRET
 
 
 @pytest.mark.kubernetes

@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from tests.support import slack_requests as slack_req
+from tests.support.shop import OWNERS, SECRET
 from tests.support.steps import post
-from tests.trust.conftest import IMAGE, OWNERS, SECRET, Shared, unique
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

@@ -18,8 +18,9 @@ from lightkube.resources.apps_v1 import Deployment
 from cibot.fakeslack import FakeSlackServer
 from tests.support import slack_requests as slack_req
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, QA, SECRET
 from tests.support.steps import dm_of, ready_build, until
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, Shared, unique
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

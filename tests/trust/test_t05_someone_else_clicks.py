@@ -18,18 +18,9 @@ import yaml
 from slack_sdk import WebClient
 
 from tests.support.service import run_cli
+from tests.support.shop import EVERYONE, OWNERS, QA, SECRET
 from tests.support.steps import dm_of, press, ready_build, until
-from tests.trust.conftest import (
-    EVERYONE,
-    IMAGE,
-    OTHER_OWNER,
-    OWNERS,
-    QA,
-    SECRET,
-    STRANGER,
-    Shared,
-    unique,
-)
+from tests.support.trust import IMAGE, OTHER_OWNER, STRANGER, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

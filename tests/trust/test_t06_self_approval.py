@@ -10,14 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.shop import SECRET
 from tests.support.steps import press, ready_build, until
-from tests.trust.conftest import (
-    SECRET,
-    STRICT_OWNERS,
-    STRICT_QA,
-    Shared,
-    unique,
-)
+from tests.support.trust import STRICT_OWNERS, STRICT_QA, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

@@ -15,8 +15,9 @@ from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 
 from tests.support.proofs import preview_name
+from tests.support.shop import SECRET
 from tests.support.steps import post
-from tests.trust.conftest import SECRET, Shared, unique
+from tests.support.trust import Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

@@ -23,9 +23,10 @@ from cibot.adapters.kubernetes import manifests
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.naming import is_dns_label, is_dns_name, is_label_value
 from cibot.entrypoints.web.notification import BuildNotification, InvalidNotification, validate
+from tests.support.shop import CHANNEL, QA, SECRET
 from tests.support.steps import card_saying, post
+from tests.support.trust import IMAGE, Shared
 from tests.support.usecases import PROJECT
-from tests.trust.conftest import CHANNEL, IMAGE, QA, SECRET, Shared
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 EXAMPLES = 300

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from cibot.domain.build import BuildState, can_move
+from tests.support.shop import SECRET
 from tests.support.steps import post
-from tests.trust.conftest import IMAGE, SECRET, Shared
+from tests.support.trust import IMAGE, Shared
 
 pytestmark = pytest.mark.kubernetes
 

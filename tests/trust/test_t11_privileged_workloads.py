@@ -23,9 +23,10 @@ from lightkube.resources.apps_v1 import Deployment
 from cibot.adapters.kubernetes import manifests
 from cibot.domain.build import Build, BuildState, BuildType
 from tests.support.proofs import preview_name
+from tests.support.shop import SECRET
 from tests.support.steps import post
+from tests.support.trust import IMAGE, Shared, unique
 from tests.support.usecases import PROJECT
-from tests.trust.conftest import IMAGE, SECRET, Shared, unique
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 BUILD = Build(

@@ -13,8 +13,9 @@ import asyncio
 
 import pytest
 
+from tests.support.shop import EVERYONE, OWNERS, QA, SECRET
 from tests.support.steps import dm_of, dms_of, post, press, ready_build, until
-from tests.trust.conftest import EVERYONE, IMAGE, OWNERS, QA, SECRET, Shared, unique
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

@@ -16,7 +16,7 @@ import pytest
 from cibot.adapters.store import migrate
 from tests.support.service import CibotProcess
 from tests.support.steps import post
-from tests.trust.conftest import IMAGE
+from tests.support.trust import IMAGE
 
 pytestmark = pytest.mark.kubernetes
 

@@ -12,8 +12,9 @@ from lightkube.resources.apps_v1 import Deployment
 
 from cibot.adapters.kubernetes.manifests import ANNOTATION_BUILD_ID
 from tests.support.proofs import preview_name
+from tests.support.shop import CHANNEL, SECRET
 from tests.support.steps import card_saying, cards_of, post
-from tests.trust.conftest import CHANNEL, IMAGE, SECRET, Shared, unique
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

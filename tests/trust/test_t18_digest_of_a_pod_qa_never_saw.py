@@ -23,8 +23,9 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Pod
 
 from tests.support.proofs import preview_name
+from tests.support.shop import EVERYONE, OWNERS, QA, SECRET
 from tests.support.steps import dm_of, offered_to_all, post, press, ready_build, until
-from tests.trust.conftest import EVERYONE, OWNERS, QA, SECRET, Shared, unique
+from tests.support.trust import Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
