@@ -4,7 +4,7 @@ fixtures in tests/conftest.py (the fake Slack, a namespace, a server of the test
 Most rows are about what one request does to a running `cibot serve`. Starting a server per
 test would spend most of the suite's time starting servers, so those rows share one per
 database (`shared`, package-scoped): each test uses its own targets and reads only the
-messages and rows of its own builds (tests/support/steps.py, tests/support/rows.py). Rows
+messages and rows of its own builds (tests/support/flow.py, tests/support/rows.py). Rows
 that need a server of their own (crashes, a proxy in front of Kubernetes, a busy or restarted
 database, rotation, two replicas) use the `cibot` fixture or build one. The suite's projects,
 people and `Shared` are in tests/support/trust.py.
