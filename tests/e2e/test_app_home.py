@@ -15,11 +15,11 @@ import pytest
 
 from cibot.fakeslack import FakeSlackServer
 from cibot.fakeslack.records import ViewRecord
-from tests.e2e.conftest import OWNERS, QA
 from tests.support import flow
 from tests.support import slack_requests as slack_req
 from tests.support.flow import IMAGE, action_ids, dm, press, until
 from tests.support.service import CibotProcess
+from tests.support.shop import OWNERS, QA
 
 pytestmark = pytest.mark.kubernetes
 
@@ -74,7 +74,7 @@ def click_on_home(
 async def test_a_qa_member_who_opens_the_home_tab_sees_their_review_and_approving_there_updates_it(
     cibot: CibotProcess, fake_slack: FakeSlackServer
 ) -> None:
-    build_id = await flow.ready_build(cibot, fake_slack, (*QA, *OWNERS))
+    build_id = await flow.ready_build(cibot.url, fake_slack, (*QA, *OWNERS))
 
     open_home(cibot, fake_slack, QA1)
 
@@ -95,7 +95,7 @@ async def test_a_qa_member_who_opens_the_home_tab_sees_their_review_and_approvin
 async def test_a_click_refused_on_the_home_tab_is_answered_in_the_persons_dm(
     cibot: CibotProcess, fake_slack: FakeSlackServer
 ) -> None:
-    build_id = await flow.ready_build(cibot, fake_slack, (*QA, *OWNERS))
+    build_id = await flow.ready_build(cibot.url, fake_slack, (*QA, *OWNERS))
     open_home(cibot, fake_slack, QA2)
     await until(fake_slack, lambda s: offers(fake_slack, QA2, "qa_approve", build_id))
 
@@ -110,8 +110,8 @@ async def test_a_click_refused_on_the_home_tab_is_answered_in_the_persons_dm(
 async def test_an_owners_home_tab_shows_what_production_runs_after_each_deploy(
     cibot: CibotProcess, fake_slack: FakeSlackServer
 ) -> None:
-    first = await flow.ready_build(cibot, fake_slack, (*QA, *OWNERS))
-    press(cibot, fake_slack, QA1, "qa_approve", first)
+    first = await flow.ready_build(cibot.url, fake_slack, (*QA, *OWNERS))
+    press(cibot.url, fake_slack, QA1, "qa_approve", first)
     open_home(cibot, fake_slack, OWNER1)
     await until(fake_slack, lambda s: offers(fake_slack, OWNER1, "deploy_production", first))
     assert "No production release yet" in home(fake_slack, OWNER1).visible_text
@@ -125,9 +125,9 @@ async def test_an_owners_home_tab_shows_what_production_runs_after_each_deploy(
     assert not offers(fake_slack, OWNER1, "deploy_production", first)
 
     second = await flow.ready_build(
-        cibot, fake_slack, (*QA, *OWNERS), target="feature/next", image=f"{IMAGE}-next"
+        cibot.url, fake_slack, (*QA, *OWNERS), target="feature/next", image=f"{IMAGE}-next"
     )
-    press(cibot, fake_slack, QA1, "qa_approve", second)
+    press(cibot.url, fake_slack, QA1, "qa_approve", second)
     await until(fake_slack, lambda s: offers(fake_slack, OWNER1, "deploy_production", second))
     click_on_home(cibot, fake_slack, OWNER1, "deploy_production", second)
 

@@ -31,17 +31,15 @@ from lightkube.resources.networking_v1 import Ingress
 from lightkube.resources.rbac_authorization_v1 import ClusterRole
 
 from cibot.fakeslack import FakeSlackServer, Message
-from tests.e2e.conftest import CHANNEL, OWNERS, QA, service_config
 from tests.support.chart import CHART, run_helm
-from tests.support.flow import press, ready_build, send_build, until
+from tests.support.flow import card_saying, press, ready_build, send_build, until
 from tests.support.kube import is_gone
 from tests.support.service import CibotProcess, run_cli
-from tests.support.steps import card_saying
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, QA, service_config
 
 pytestmark = pytest.mark.kubernetes
 
 OWNER1, OWNER2 = OWNERS
-EVERYONE = (*QA, *OWNERS)
 RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 
 
@@ -194,10 +192,10 @@ async def production_image(admin: AsyncClient, namespace: str) -> str:
 
 
 async def promote(cibot: CibotProcess, slack: FakeSlackServer, target: str) -> None:
-    build_id = await ready_build(cibot, slack, EVERYONE, target=target,
+    build_id = await ready_build(cibot.url, slack, EVERYONE, target=target,
                                  image=f"registry.example.test/shop/web:{target}")  # fmt: skip
     count = len(announcements(slack))
-    press(cibot, slack, OWNER1, "deploy_production", build_id)
+    press(cibot.url, slack, OWNER1, "deploy_production", build_id)
     await until(slack, lambda s: len(announcements(slack)) == count + 1, within=60)
     assert "deployed to production" in announcements(slack)[-1].visible_text
 
@@ -208,7 +206,7 @@ async def test_the_whole_flow_works_with_exactly_what_the_chart_grants(
     cibot, ns = as_the_chart, release.project_namespace
 
     # a preview that fails, with the reason read from the pods and their events
-    failing = send_build(cibot, target="broken", image="unpullable.invalid/shop/web:1")
+    failing = send_build(cibot.url, target="broken", image="unpullable.invalid/shop/web:1")
     assert failing.status_code == 202, failing.text
     card = await card_saying(fake_slack, CHANNEL, failing.json()["build_id"], "ImagePullBackOff")
     assert "Back-off pulling image" in card.visible_text
@@ -221,13 +219,13 @@ async def test_the_whole_flow_works_with_exactly_what_the_chart_grants(
     assert await production_image(admin, ns) != first
     (rollback,) = [b.value or "" for b in announcements(fake_slack)[-1].buttons
                    if b.action_id == "rollback_production"]  # fmt: skip
-    press(cibot, fake_slack, OWNER2, "rollback_production", rollback, channel=CHANNEL)
+    press(cibot.url, fake_slack, OWNER2, "rollback_production", rollback, channel=CHANNEL)
     await until(fake_slack, lambda s: "rolled" in announcements(fake_slack)[-1].visible_text)
     assert await production_image(admin, ns) == first
 
     # close: a preview's objects are deleted
-    closing = await ready_build(cibot, fake_slack, EVERYONE, target="closing")
-    press(cibot, fake_slack, OWNER1, "close_build", closing)
+    closing = await ready_build(cibot.url, fake_slack, EVERYONE, target="closing")
+    press(cibot.url, fake_slack, OWNER1, "close_build", closing)
     name = "shop-branch-closing"
     for kind in (Deployment, Ingress):
         assert await is_gone(admin, kind, name, ns, within=30), f"{kind.__name__} is still there"

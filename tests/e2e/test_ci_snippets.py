@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from cibot.fakeslack import FakeSlackServer
-from tests.e2e.conftest import CHANNEL, SECRET, Launch
+from tests.support.flow import card_saying
 from tests.support.service import CibotProcess
-from tests.support.steps import card_saying
+from tests.support.shop import CHANNEL, SECRET, Launch
 
 pytestmark = pytest.mark.kubernetes
 ROOT = Path(__file__).resolve().parents[2]

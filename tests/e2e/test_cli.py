@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from cibot.fakeslack import FakeSlackServer
-from tests.e2e.conftest import SECRET
 from tests.support.service import CibotProcess, free_port, run_cli
+from tests.support.shop import SECRET
 
 pytestmark = pytest.mark.kubernetes
 

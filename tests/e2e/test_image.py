@@ -18,12 +18,12 @@ import yaml
 from lightkube import AsyncClient
 
 from cibot.fakeslack import FakeSlackServer
-from tests.e2e.conftest import CHANNEL, SECRET, service_config
 from tests.support.ci import body_of, post_build
+from tests.support.flow import card_saying
 from tests.support.image import Container, build, image_config, portable_kubeconfig, rootfs
 from tests.support.kube import only_deployment
 from tests.support.service import free_port
-from tests.support.steps import card_saying
+from tests.support.shop import CHANNEL, SECRET, service_config
 from tests.support.tools import locked_runtime_packages, normalise
 
 ROOT = Path(__file__).resolve().parents[2]

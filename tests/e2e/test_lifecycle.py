@@ -28,11 +28,11 @@ from cibot.adapters import webhooks
 from cibot.domain.build import BuildType
 from cibot.domain.naming import environment_name
 from cibot.fakeslack import FakeSlackServer, Message, visible_text
-from tests.e2e.conftest import CHANNEL, OWNERS, QA, SECRET, Launch
 from tests.support import slack_requests as slack_req
 from tests.support.ci import body_of, post_build
 from tests.support.kube import is_gone
 from tests.support.service import CibotProcess, run_cli
+from tests.support.shop import CHANNEL, OWNERS, QA, SECRET, Launch
 
 pytestmark = pytest.mark.kubernetes
 

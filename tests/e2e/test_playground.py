@@ -23,8 +23,8 @@ from lightkube.resources.core_v1 import Namespace
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from cibot.fakeslack import Bot, Channel, FakeSlackServer, User
-from tests.e2e.conftest import SECRET, service_config
 from tests.support.service import CibotProcess, free_port
+from tests.support.shop import SECRET, service_config
 
 pytestmark = pytest.mark.kubernetes
 

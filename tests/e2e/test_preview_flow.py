@@ -14,10 +14,10 @@ from lightkube.resources.core_v1 import Service
 from lightkube.resources.networking_v1 import Ingress
 
 from cibot.fakeslack import FakeSlackServer, Message
-from tests.e2e.conftest import CHANNEL, SECRET
 from tests.support.ci import body_of, post_build
 from tests.support.kube import only_deployment
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, SECRET
 
 pytestmark = pytest.mark.kubernetes
 

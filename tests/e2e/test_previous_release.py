@@ -21,11 +21,11 @@ import pytest
 
 from cibot.adapters.store import migrate
 from cibot.fakeslack import FakeSlackServer
-from tests.e2e.conftest import CHANNEL, SECRET
 from tests.support.ci import body_of, post_build
+from tests.support.flow import card_saying
 from tests.support.schemas import future_migration, upgrade_with
 from tests.support.service import CibotProcess, run_cli
-from tests.support.steps import card_saying
+from tests.support.shop import CHANNEL, SECRET
 from tests.support.tools import uv
 
 pytestmark = pytest.mark.kubernetes

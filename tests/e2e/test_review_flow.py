@@ -15,12 +15,12 @@ from lightkube.resources.core_v1 import Service
 from lightkube.resources.networking_v1 import Ingress
 
 from cibot.fakeslack import FakeSlackServer
-from tests.e2e.conftest import CHANNEL, OWNERS, QA
 from tests.support import flow
 from tests.support import slack_requests as slack_req
 from tests.support.flow import IMAGE, action_ids, dm, press, until
 from tests.support.kube import is_gone, only_deployment
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, OWNERS, QA
 
 pytestmark = pytest.mark.kubernetes
 
@@ -42,7 +42,7 @@ OWNER1, OWNER2 = OWNERS
 async def ready_build(
     cibot: CibotProcess, slack: FakeSlackServer, target: str = "main", image: str = IMAGE
 ) -> str:
-    return await flow.ready_build(cibot, slack, (*QA, *OWNERS), target=target, image=image)
+    return await flow.ready_build(cibot.url, slack, (*QA, *OWNERS), target=target, image=image)
 
 
 async def test_a_ready_preview_sends_each_owner_and_qa_member_exactly_one_dm_with_their_buttons(
@@ -67,7 +67,7 @@ async def test_an_approval_updates_the_qa_dm_replies_under_each_owner_dm_and_tal
 ) -> None:
     build_id = await ready_build(cibot, fake_slack)
 
-    press(cibot, fake_slack, QA1, "qa_approve", build_id)
+    press(cibot.url, fake_slack, QA1, "qa_approve", build_id)
 
     await until(fake_slack, lambda s: all(len(dm(fake_slack, o).replies) == 1 for o in OWNERS))
     await until(fake_slack, lambda s: not dm(fake_slack, QA1).buttons)
@@ -85,7 +85,7 @@ async def test_the_first_click_after_a_start_is_answered_without_a_call_to_slack
     build_id = await ready_build(cibot, fake_slack)
     calls_before = len(fake_slack.state.calls())
 
-    press(cibot, fake_slack, QA1, "qa_approve", build_id)
+    press(cibot.url, fake_slack, QA1, "qa_approve", build_id)
 
     await until(fake_slack, lambda s: not dm(fake_slack, QA1).buttons)
     assert len(fake_slack.state.calls()) > calls_before, "the click's effects reached Slack"
@@ -98,7 +98,7 @@ async def test_a_rejection_asks_for_a_reason_and_shows_it_to_the_owners(
     cibot: CibotProcess, fake_slack: FakeSlackServer
 ) -> None:
     build_id = await ready_build(cibot, fake_slack)
-    press(cibot, fake_slack, QA2, "qa_reject", build_id)
+    press(cibot.url, fake_slack, QA2, "qa_reject", build_id)
     await until(fake_slack, lambda s: len(s.views()) == 1)
     modal = fake_slack.state.views()[0]
     values = {
@@ -132,7 +132,7 @@ async def test_deploy_to_production_pins_the_previews_digest_and_announces_it(
     build_id = await ready_build(cibot, fake_slack)
     preview = await only_deployment(kube, namespace)
 
-    press(cibot, fake_slack, OWNER2, "deploy_production", build_id)
+    press(cibot.url, fake_slack, OWNER2, "deploy_production", build_id)
 
     await until(fake_slack, lambda s: len(s.messages(CHANNEL)) == 2, within=60)
     announcement = fake_slack.state.messages(CHANNEL)[1].visible_text
@@ -179,7 +179,7 @@ async def test_close_removes_the_preview_and_every_button_of_the_build(
     assert preview.metadata is not None and preview.metadata.name is not None
     name = preview.metadata.name
 
-    press(cibot, fake_slack, OWNER1, "close_build", build_id)
+    press(cibot.url, fake_slack, OWNER1, "close_build", build_id)
 
     await until(fake_slack, lambda s: all(not dm(fake_slack, u).buttons for u in (*QA, *OWNERS)))
     assert f"Closed by <@{OWNER1}>" in dm(fake_slack, OWNER2).visible_text

@@ -12,14 +12,13 @@ from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 
 from cibot.fakeslack import FakeSlackServer, Message
-from tests.e2e.conftest import CHANNEL, OWNERS, QA
 from tests.support.flow import press, ready_build, until
 from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, QA
 
 pytestmark = pytest.mark.kubernetes
 
 OWNER1, OWNER2 = OWNERS
-EVERYONE = (*QA, *OWNERS)
 
 
 @pytest.fixture
@@ -53,9 +52,9 @@ async def production_image(kube: AsyncClient, namespace: str) -> str:
 
 
 async def promote(cibot: CibotProcess, slack: FakeSlackServer, target: str, image: str) -> None:
-    build_id = await ready_build(cibot, slack, EVERYONE, target=target, image=image)
+    build_id = await ready_build(cibot.url, slack, EVERYONE, target=target, image=image)
     count = len(announcements(slack))
-    press(cibot, slack, OWNER1, "deploy_production", build_id)
+    press(cibot.url, slack, OWNER1, "deploy_production", build_id)
     await until(
         slack,
         lambda s: (
@@ -80,7 +79,7 @@ async def test_roll_back_returns_production_to_the_previous_digest_once(
     assert await production_image(kube, namespace) != first_image
     (release,) = rollback_buttons(second)
 
-    press(cibot, fake_slack, OWNER2, "rollback_production", release, channel=CHANNEL)
+    press(cibot.url, fake_slack, OWNER2, "rollback_production", release, channel=CHANNEL)
 
     await until(
         fake_slack, lambda s: "rolled" in announcements(fake_slack)[-1].visible_text, within=60
@@ -91,7 +90,7 @@ async def test_roll_back_returns_production_to_the_previous_digest_once(
     await until(fake_slack, lambda s: not rollback_buttons(now(fake_slack, second)))
     assert "No longer in production" in now(fake_slack, second).visible_text
 
-    press(cibot, fake_slack, OWNER1, "rollback_production", release, channel=CHANNEL)  # again
+    press(cibot.url, fake_slack, OWNER1, "rollback_production", release, channel=CHANNEL)  # again
     await until(
         fake_slack,
         lambda s: any("production has changed" in e.visible_text for e in s.ephemerals(OWNER1)),
@@ -106,7 +105,7 @@ async def test_a_rollback_with_no_earlier_release_changes_nothing(
     assert deployment.metadata is not None
     generation = deployment.metadata.generation
 
-    press(cibot, fake_slack, OWNER1, "rollback_production", "1", channel=CHANNEL)  # forged
+    press(cibot.url, fake_slack, OWNER1, "rollback_production", "1", channel=CHANNEL)  # forged
 
     await until(
         fake_slack,
@@ -124,7 +123,7 @@ async def test_only_owners_may_roll_back(cibot: CibotProcess, fake_slack: FakeSl
     await promote(cibot, fake_slack, "two", "registry.example.test/shop/web:2")
     (release,) = rollback_buttons(announcements(fake_slack)[1])
 
-    press(cibot, fake_slack, QA[0], "rollback_production", release, channel=CHANNEL)
+    press(cibot.url, fake_slack, QA[0], "rollback_production", release, channel=CHANNEL)
 
     await until(
         fake_slack,

@@ -23,10 +23,10 @@ import pytest
 from cibot.fakeslack import FakeSlackServer
 from cibot.service import jobs
 from cibot.service.jobs import NotifyUser
-from tests.e2e.conftest import CHANNEL, SECRET, service_config
+from tests.support.flow import card_saying, report_build
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
-from tests.support.steps import card_saying, post
+from tests.support.shop import CHANNEL, SECRET, service_config
 
 pytestmark = pytest.mark.kubernetes
 
@@ -73,7 +73,7 @@ async def test_sigterm_claims_nothing_more_and_hands_the_running_job_back_within
     process.start()
     rows = Rows(sqlite_url)
     try:
-        build = post(process.url, SECRET, project="shop", image="unpullable.invalid/shop:1",
+        build = report_build(process.url, SECRET, project="shop", image="unpullable.invalid/shop:1",
                      type="branch", target="main").json()["build_id"]  # fmt: skip
         await card_saying(fake_slack, CHANNEL, build, "deploying", within=30)
         [deploy] = rows.jobs_of("deploy_preview", build)

@@ -22,11 +22,11 @@ from lightkube.codecs import from_dict
 from lightkube.resources.core_v1 import Namespace
 
 from cibot.fakeslack import Channel, FakeSlackAdmin, FakeSlackServer, User, WorkspaceConfig
-from tests.e2e.conftest import CHANNEL, OWNERS, QA, service_config
 from tests.support import flow, testbed
 from tests.support import slack_requests as slack_req
-from tests.support.flow import action_ids, dm_of, until
+from tests.support.flow import action_ids, dm_of, dms_of, until
 from tests.support.service import CibotProcess, run_cli
+from tests.support.shop import CHANNEL, OWNERS, QA, service_config
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres]
 
@@ -98,12 +98,11 @@ def press(admin: FakeSlackAdmin, slack: FakeSlackServer, user: str, action: str,
 
 
 async def ready_build(cibot: CibotProcess, slack: FakeSlackServer, target: str) -> str:
-    return await flow.ready_build(cibot, slack, (*QA, *OWNERS), target=target)
+    return await flow.ready_build(cibot.url, slack, (*QA, *OWNERS), target=target)
 
 
 def has_reply(slack: FakeSlackServer, user: str, build: str, text: str) -> bool:
-    message = dm_of(slack, user, build)
-    return message is not None and any(text in r.visible_text for r in message.replies)
+    return any(text in r.visible_text for m in dms_of(slack, user, build) for r in m.replies)
 
 
 async def test_serve_connects_without_a_signing_secret_and_serves_no_slack_route(
@@ -202,13 +201,13 @@ async def test_deploy_over_the_socket_reaches_production_and_close_removes_every
         not action_ids(dm_of(fake_slack, u, closed)) for u in (*QA, *OWNERS)
     ))  # fmt: skip
     closed_dm = dm_of(fake_slack, OWNER2, closed)
-    assert closed_dm is not None and f"Closed by <@{OWNER1}>" in closed_dm.visible_text
+    assert f"Closed by <@{OWNER1}>" in closed_dm.visible_text
 
 
 async def test_a_slash_command_over_the_socket_is_answered_in_the_ack(
     connected: CibotProcess, admin: FakeSlackAdmin
 ) -> None:
-    assert flow.send_build(connected, target="sock-history").status_code == 202
+    assert flow.send_build(connected.url, target="sock-history").status_code == 202
 
     done = admin.deliver(slack_req.slash_command(QA2, "history shop 20", CHANNEL))
 
@@ -277,10 +276,10 @@ async def test_two_replicas_each_take_envelopes_and_each_click_takes_effect_once
     replica = CibotProcess(dict(socket_config), tmp_path).start()
     try:
         await until(fake_slack, lambda s: len(s.sockets.connections()) == 2, within=20)
-        sent = [flow.send_build(connected, target=f"sock-two-{i}") for i in range(3)]
+        sent = [flow.send_build(connected.url, target=f"sock-two-{i}") for i in range(3)]
         builds = [response.json()["build_id"] for response in sent]
         await until(fake_slack, lambda s: all(
-            dm_of(fake_slack, u, b) for u in (*QA, *OWNERS) for b in builds
+            dms_of(fake_slack, u, b) for u in (*QA, *OWNERS) for b in builds
         ), within=120)  # fmt: skip
         already = len(fake_slack.state.sockets.delivered)
 
@@ -304,7 +303,7 @@ async def test_two_replicas_each_take_envelopes_and_each_click_takes_effect_once
             await until(fake_slack, lambda s, b=build: both_replied(b))  # type: ignore[misc]
             for owner in OWNERS:
                 message = dm_of(fake_slack, owner, build)
-                assert message is not None and len(message.replies) == 2, "one reply per verdict"
+                assert len(message.replies) == 2, "one reply per verdict"
     finally:
         replica.stop()
     await until(fake_slack, lambda s: len(s.sockets.connections()) == 1, within=10)

@@ -11,8 +11,8 @@ from lightkube.resources.apps_v1 import Deployment
 from cibot.domain import naming
 from cibot.domain.build import BuildType
 from cibot.fakeslack import FakeSlackServer
+from tests.support.flow import card_saying, cards_of, dms_of, offered_to_all, until
 from tests.support.soak import Census
-from tests.support.steps import card_saying, cards_of, dms_of, offered_to_all, until
 
 
 def preview_name(target: str, project: str = "shop", build_type: str = "branch") -> str:

@@ -1,11 +1,13 @@
-"""Fixtures of the trust suite (TRUST.md): the e2e fixtures, plus one shared server per database.
+"""Fixtures of the trust suite (TRUST.md): one shared server per database, on top of the
+fixtures in tests/conftest.py (the fake Slack, a namespace, a server of the test's own).
 
 Most rows are about what one request does to a running `cibot serve`. Starting a server per
 test would spend most of the suite's time starting servers, so those rows share one per
 database (`shared`, package-scoped): each test uses its own targets and reads only the
-messages and rows of its own builds (tests/support/steps.py, tests/support/rows.py). Rows
+messages and rows of its own builds (tests/support/flow.py, tests/support/rows.py). Rows
 that need a server of their own (crashes, a proxy in front of Kubernetes, a busy or restarted
-database, rotation, two replicas) use the e2e fixtures or build one.
+database, rotation, two replicas) use the `cibot` fixture or build one. The suite's projects,
+people and `Shared` are in tests/support/trust.py.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,106 +25,11 @@ from lightkube.resources.core_v1 import Namespace
 from sqlalchemy.engine import make_url
 
 from cibot.adapters.store import migrate
-from cibot.fakeslack import Channel, FakeSlackServer, User
-from tests.e2e import conftest as e2e
-from tests.e2e.conftest import (  # noqa: F401 - fixtures reused as they are
-    cibot,
-    cibot_config,
-    fake_slack,
-    kube,
-    namespace,
-)
-from tests.support import slack_requests, soak, testbed
+from cibot.fakeslack import FakeSlackServer
+from tests.support import soak, testbed
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
-
-CHANNEL, OWNERS, QA, SECRET = e2e.CHANNEL, e2e.OWNERS, e2e.QA, e2e.SECRET
-IMAGE = "registry.example.test/shop/web:1.0"
-OTHER_CHANNEL = "C0OTHER000"
-OTHER_OWNER, OTHER_QA = "U0OTHEROWN", "U0OTHERQA"
-STRICT_CHANNEL = "C0STRICT00"
-EXPIRING_CHANNEL = "C0EXPIRE00"
-STRICT_QA = ("U0SQA1", "U0SQA2", "U0SQA3")
-STRICT_OWNERS = ("U0SOWNER",)
-STRANGER = "U0STRANGER"
-EVERYONE = (*QA, *OWNERS)
-
-
-def base_config(database_url: str, kubeconfig: Path, slack_api_url: str, ns: str) -> dict[str, Any]:
-    """The e2e configuration, with the policy a trust test expects: one approval, four eyes."""
-    config = e2e.service_config(database_url, kubeconfig, slack_api_url, ns)
-    config["slack"].update(team_id=slack_requests.TEAM, app_id=slack_requests.APP)
-    shop = config["projects"][0]
-    shop["policy"] = {
-        "approvals_required": 1,
-        "allowed_images": ["registry.example.test/shop/*"],
-    }
-    strict = {"approvals_required": 2, "four_eyes": True, "author_may_deploy": False}
-    config["projects"] += [
-        _project("strict", STRICT_CHANNEL, STRICT_QA, STRICT_OWNERS, ns, policy=strict),
-        _project(
-            "expiring",
-            EXPIRING_CHANNEL,
-            QA,
-            OWNERS,
-            ns,
-            policy={"approvals_required": 0, "expires_after": "4s"},
-        ),
-        _project("other", OTHER_CHANNEL, (OTHER_QA,), (OTHER_OWNER,), ns),
-    ]
-    return config
-
-
-def _project(
-    project_id: str,
-    channel: str,
-    qa: tuple[str, ...],
-    owners: tuple[str, ...],
-    ns: str,
-    **keys: Any,
-) -> dict[str, Any]:
-    return {
-        "id": project_id,
-        "name": project_id.title(),
-        "url": f"https://{project_id}.example.com",
-        "channel": channel,
-        "qa": list(qa),
-        "owners": list(owners),
-        "namespace": ns,
-        "rollout_timeout": 10,
-        **keys,
-    }
-
-
-def workspace() -> FakeSlackServer:
-    people = (*EVERYONE, *STRICT_QA, *STRICT_OWNERS, OTHER_OWNER, OTHER_QA, STRANGER)
-    users = [User(id=u, name=u.lower()) for u in people]
-    channels = [
-        Channel(id=CHANNEL, name="shop-builds", members=frozenset(EVERYONE)),
-        Channel(id=STRICT_CHANNEL, name="strict", members=frozenset((*STRICT_QA, *STRICT_OWNERS))),
-        Channel(id=EXPIRING_CHANNEL, name="expiring", members=frozenset(EVERYONE)),
-        Channel(id=OTHER_CHANNEL, name="other", members=frozenset((OTHER_OWNER, OTHER_QA))),
-    ]
-    server = FakeSlackServer(users=users, channels=channels)
-    # Relaxed on purpose: dozens of rows share this one workspace for minutes, each standing
-    # for a short scenario of its own; the budget they would spend together is no row's.
-    # Slack's tiers are proven on a workspace of their own (F18), and F1 arms its 429s.
-    server.state.limits.relax()
-    return server
-
-
-@dataclass
-class Shared:
-    """One running `cibot serve` that many tests use, with its Slack, namespace and rows."""
-
-    cibot: CibotProcess
-    slack: FakeSlackServer
-    namespace: str
-    rows: Rows
-
-    @property
-    def url(self) -> str:
-        return self.cibot.url
+from tests.support.trust import Shared, base_config, workspace
 
 
 @pytest.fixture(scope="package", params=["sqlite", "postgresql"])
@@ -177,8 +83,8 @@ def shared(
 def sqlite_config(
     sqlite_url: str,
     kubeconfig_path: Path,
-    fake_slack: FakeSlackServer,  # noqa: F811 - the fixture imported above
-    namespace: str,  # noqa: F811 - the fixture imported above
+    fake_slack: FakeSlackServer,
+    namespace: str,
 ) -> dict[str, Any]:
     """The e2e configuration on SQLite only: for rows about Kubernetes or the door, where the
     database plays no part (the rows that depend on it take `cibot_config`, both databases)."""
@@ -221,8 +127,3 @@ def census(request: pytest.FixtureRequest) -> Iterator[soak.Census]:
     yield tally
     report = request.node.stash.get(_CALL, None)
     tally.write(request.node.nodeid, passed=report is not None and report.passed)
-
-
-def unique(prefix: str = "t") -> str:
-    """A target no other test uses."""
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"

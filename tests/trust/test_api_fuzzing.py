@@ -36,7 +36,8 @@ from cibot.fakeslack import FakeSlackServer
 from tests.support import door, soak
 from tests.support import slack_requests as slack_req
 from tests.support.service import CibotProcess
-from tests.trust.conftest import SECRET, Shared
+from tests.support.shop import SECRET
+from tests.support.trust import Shared
 
 pytestmark = pytest.mark.kubernetes
 

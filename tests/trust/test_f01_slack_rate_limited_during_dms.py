@@ -13,8 +13,9 @@ import asyncio
 import pytest
 
 from cibot.fakeslack import ApiCall, FakeSlackServer
-from tests.support.steps import cards_of, dm_of, dms_of, offered_to_all, post, press, until
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, Shared, unique
+from tests.support.flow import cards_of, dm_of, dms_of, offered_to_all, press, report_build, until
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, QA, SECRET
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -49,7 +50,7 @@ async def test_F1_dms_rate_limited_are_retried_after_retry_after_and_each_person
     since = slack.state.calls()[-1].time if slack.state.calls() else 0.0
     slack.faults.rate_limit(2, retry_after=RETRY_AFTER, method="chat.postMessage")
 
-    response = post(
+    response = report_build(
         shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=unique("f1")
     )
     build_id = response.json()["build_id"]
@@ -68,7 +69,7 @@ async def test_F1_verdict_replies_rate_limited_wait_and_each_owner_gets_exactly_
     shared: Shared,
 ) -> None:
     slack = shared.slack
-    response = post(
+    response = report_build(
         shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=unique("f1")
     )
     build_id = response.json()["build_id"]
@@ -95,7 +96,7 @@ async def test_F1_a_rate_limit_that_outlasts_the_clients_retries_still_delays_th
     the adapter paced calls, the job itself was retried, and that retry used to come after the
     job backoff alone, a fraction of a second: found by this test.)"""
     slack = shared.slack
-    response = post(
+    response = report_build(
         shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=unique("f1")
     )
     build_id = response.json()["build_id"]

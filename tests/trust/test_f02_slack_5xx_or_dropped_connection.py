@@ -12,8 +12,9 @@ from __future__ import annotations
 import pytest
 
 from cibot.fakeslack import FakeSlackServer
-from tests.support.steps import card_saying, cards_of, post
-from tests.trust.conftest import CHANNEL, IMAGE, SECRET, Shared, unique
+from tests.support.flow import card_saying, cards_of, report_build
+from tests.support.shop import CHANNEL, SECRET
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -37,7 +38,7 @@ async def test_F2_a_card_post_after_5xx_and_a_drop_is_posted_once_and_then_only_
     slack.faults.drop(1, method="chat.update")
     slack.faults.server_error(1, status=502, method="chat.update")
 
-    response = post(
+    response = report_build(
         shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=unique("f2")
     )
     build_id = response.json()["build_id"]

@@ -32,11 +32,12 @@ from cibot.service import preview
 from cibot.service.errors import ClusterUnavailable
 from cibot.service.jobs import DeployPreview
 from tests.support.fakes import FakeClock, MemoryStore
+from tests.support.flow import card_saying, report_build
 from tests.support.proofs import preview_name
 from tests.support.service import free_port
-from tests.support.steps import card_saying, post
+from tests.support.shop import CHANNEL, SECRET
+from tests.support.trust import IMAGE, Shared, unique
 from tests.support.usecases import PROJECT, PROJECTS, record, report
-from tests.trust.conftest import CHANNEL, IMAGE, SECRET, Shared, unique
 
 INTRUDER = "intruder"
 
@@ -73,7 +74,9 @@ async def test_F3_a_field_taken_by_another_manager_is_taken_back_by_the_next_for
     shared: Shared, kube: AsyncClient
 ) -> None:
     target = unique("f3")
-    first = post(shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=target)
+    first = report_build(
+        shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=target
+    )
     await card_saying(shared.slack, CHANNEL, first.json()["build_id"], "is ready")
     name, ns = preview_name(target), shared.namespace
     dep = await kube.get(Deployment, name, namespace=ns)
@@ -81,7 +84,9 @@ async def test_F3_a_field_taken_by_another_manager_is_taken_back_by_the_next_for
     assert INTRUDER in _image_owners(await kube.get(Deployment, name, namespace=ns))
 
     newer = IMAGE.replace("1.0", "1.1")
-    second = post(shared.url, SECRET, project="shop", image=newer, type="branch", target=target)
+    second = report_build(
+        shared.url, SECRET, project="shop", image=newer, type="branch", target=target
+    )
     await card_saying(shared.slack, CHANNEL, second.json()["build_id"], "is ready")
 
     dep = await kube.get(Deployment, name, namespace=ns)

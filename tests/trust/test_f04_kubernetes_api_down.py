@@ -20,12 +20,13 @@ from cibot.service import rollouts
 from cibot.service.errors import ClusterUnavailable
 from tests.support.ci import body_of, post_build
 from tests.support.fakes import FakeClock, FakeCluster, MemoryStore
+from tests.support.flow import card_saying
 from tests.support.proofs import ready_once
 from tests.support.service import CibotProcess
-from tests.support.steps import card_saying
+from tests.support.shop import CHANNEL, EVERYONE, SECRET
 from tests.support.tcpproxy import TcpProxy, api_server_address
+from tests.support.trust import IMAGE
 from tests.support.usecases import PROJECT, build, deploy, record, report
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, SECRET
 
 
 @pytest.mark.kubernetes

@@ -19,11 +19,12 @@ from lightkube import AsyncClient
 from cibot.fakeslack import FakeSlackServer
 from tests.support import crash
 from tests.support.ci import body_of, post_build
+from tests.support.flow import card_saying, press, ready_build, until
 from tests.support.proofs import generation_or_none, ready_once
 from tests.support.rows import Rows
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, SECRET
 from tests.support.soak import Census
-from tests.support.steps import card_saying, press, ready_build, until
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, SECRET
+from tests.support.trust import IMAGE
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.soak]
 
@@ -81,7 +82,7 @@ async def test_F5_killed_after_a_production_click_before_its_job_deploys_and_ann
     config = crash.with_short_leases(cibot_config)
     live = await crash.armed(config, tmp_path, "after_click")
     build_id = await ready_build(
-        live.url, fake_slack, SECRET, EVERYONE,
+        live.url, fake_slack, EVERYONE,
         project="shop", image=IMAGE, type="branch", target="main",
     )  # fmt: skip
 

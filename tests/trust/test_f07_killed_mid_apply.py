@@ -23,8 +23,9 @@ from tests.support import crash
 from tests.support.ci import body_of, post_build
 from tests.support.proofs import preview_name, ready_once
 from tests.support.rows import Rows
+from tests.support.shop import CHANNEL, EVERYONE, SECRET
 from tests.support.soak import Census
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, SECRET
+from tests.support.trust import IMAGE
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.soak]
 

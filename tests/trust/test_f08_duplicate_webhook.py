@@ -15,9 +15,10 @@ import asyncio
 import pytest
 from lightkube import AsyncClient
 
+from tests.support.flow import card_saying, cards_of, offered_to_all, report_build, until
 from tests.support.proofs import generation, preview_name
-from tests.support.steps import card_saying, cards_of, offered_to_all, post, until
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, SECRET, Shared, unique
+from tests.support.shop import CHANNEL, EVERYONE, SECRET
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -33,14 +34,14 @@ async def test_F8_the_same_id_replays_its_answer_and_the_same_build_under_a_new_
         "target": target,
         "commit": "abc1234",
     }
-    first = post(shared.url, SECRET, webhook_id=f"msg_{target}", **fields)
-    again = post(shared.url, SECRET, webhook_id=f"msg_{target}", **fields)
+    first = report_build(shared.url, SECRET, webhook_id=f"msg_{target}", **fields)
+    again = report_build(shared.url, SECRET, webhook_id=f"msg_{target}", **fields)
     build_id = first.json()["build_id"]
     await card_saying(shared.slack, CHANNEL, build_id, "is ready")
     await until(shared.slack, offered_to_all(shared.slack, build_id, EVERYONE))
     before = shared.rows.counts()
 
-    repeated = post(shared.url, SECRET, webhook_id=f"msg_{target}_2", **fields)
+    repeated = report_build(shared.url, SECRET, webhook_id=f"msg_{target}_2", **fields)
 
     assert first.status_code == again.status_code == repeated.status_code == 202
     assert again.json() == first.json() == repeated.json()
@@ -52,7 +53,7 @@ async def test_F8_the_same_id_replays_its_answer_and_the_same_build_under_a_new_
     assert len(cards_of(shared.slack, CHANNEL, build_id)) == 1
     assert await generation(kube, shared.namespace, preview_name(target)) == 1
 
-    rebuilt = post(
+    rebuilt = report_build(
         shared.url, SECRET, webhook_id=f"msg_{target}_3", **{**fields, "commit": "def5678"}
     )
     assert rebuilt.status_code == 202 and rebuilt.json()["build_id"] != build_id
@@ -62,7 +63,7 @@ async def test_F8_the_same_id_replays_its_answer_and_the_same_build_under_a_new_
     unnamed = {key: value for key, value in fields.items() if key != "commit"}
     builds = {rebuilt.json()["build_id"]}
     for attempt in (4, 5):  # the same unnamed notification twice: two pushes of the tag
-        pushed = post(shared.url, SECRET, webhook_id=f"msg_{target}_{attempt}", **unnamed)
+        pushed = report_build(shared.url, SECRET, webhook_id=f"msg_{target}_{attempt}", **unnamed)
         assert pushed.status_code == 202 and pushed.json()["build_id"] not in builds
         builds.add(pushed.json()["build_id"])
         await card_saying(shared.slack, CHANNEL, pushed.json()["build_id"], "is ready")

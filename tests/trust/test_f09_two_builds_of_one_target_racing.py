@@ -13,9 +13,10 @@ import pytest
 from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 
+from tests.support.flow import card_saying, cards_of, report_build
 from tests.support.proofs import preview_name
-from tests.support.steps import card_saying, cards_of, post
-from tests.trust.conftest import CHANNEL, IMAGE, SECRET, Shared, unique
+from tests.support.shop import CHANNEL, SECRET
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -24,8 +25,10 @@ async def test_F9_two_quick_builds_of_one_branch_end_with_the_newest_and_the_old
     shared: Shared, kube: AsyncClient
 ) -> None:
     target, newer_image = unique("f9"), IMAGE.replace("1.0", "1.1")
-    first = post(shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=target)
-    second = post(
+    first = report_build(
+        shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=target
+    )
+    second = report_build(
         shared.url, SECRET, project="shop", image=newer_image, type="branch", target=target
     )
     assert first.status_code == second.status_code == 202

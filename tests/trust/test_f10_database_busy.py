@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 from tests.support.ci import body_of, post_build
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
-from tests.trust.conftest import IMAGE, SECRET
+from tests.support.shop import SECRET
+from tests.support.trust import IMAGE
 
 pytestmark = pytest.mark.kubernetes
 

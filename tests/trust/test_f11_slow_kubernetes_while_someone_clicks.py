@@ -19,11 +19,12 @@ from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 
 from cibot.fakeslack import FakeSlackServer
+from tests.support.flow import press, ready_build, until
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
-from tests.support.steps import press, ready_build, until
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS
 from tests.support.tcpproxy import TcpProxy, api_server_address
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, SECRET
+from tests.support.trust import IMAGE
 
 pytestmark = pytest.mark.kubernetes
 
@@ -49,7 +50,7 @@ async def test_F11_a_production_click_is_acked_within_3_s_while_kubernetes_hangs
         rows = Rows(sqlite_config["database"]["url"])
         try:
             build_id = await ready_build(
-                process.url, fake_slack, SECRET, EVERYONE,
+                process.url, fake_slack, EVERYONE,
                 project="shop", image=IMAGE, type="branch", target="main",
             )  # fmt: skip
             proxy.pause()

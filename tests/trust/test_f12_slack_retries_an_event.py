@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from tests.support import slack_requests as slack_req
-from tests.support.steps import dm_of, ready_build, until
-from tests.trust.conftest import EVERYONE, IMAGE, OWNERS, SECRET, STRANGER, Shared, unique
+from tests.support.flow import dm_of, ready_build, until
+from tests.support.shop import EVERYONE, OWNERS
+from tests.support.trust import IMAGE, STRANGER, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -24,7 +25,7 @@ async def test_F12_a_click_delivered_three_times_by_slack_retries_closes_the_bui
 ) -> None:
     slack = shared.slack
     build_id = await ready_build(
-        shared.url, slack, SECRET, EVERYONE,
+        shared.url, slack, EVERYONE,
         project="shop", image=IMAGE, type="branch", target=unique("f12"),
     )  # fmt: skip
     body = slack_req.encode(

@@ -11,8 +11,9 @@ from __future__ import annotations
 import pytest
 from slack_sdk import WebClient
 
-from tests.support.steps import card_saying, post, press, until
-from tests.trust.conftest import EVERYONE, OTHER_CHANNEL, OTHER_OWNER, SECRET, Shared, unique
+from tests.support.flow import card_saying, press, report_build, until
+from tests.support.shop import EVERYONE, SECRET
+from tests.support.trust import OTHER_CHANNEL, OTHER_OWNER, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -23,12 +24,12 @@ async def test_F13_an_image_that_never_pulls_fails_with_the_pods_reason_and_no_p
     shared: Shared,
 ) -> None:
     slack = shared.slack
-    response = post(
+    response = report_build(
         shared.url, SECRET, project="shop", image=BAD, type="branch", target=unique("f13")
     )
     assert response.status_code == 422, "the allow-list refuses it first"
 
-    response = post(
+    response = report_build(
         shared.url, SECRET, project="other", image=BAD, type="branch", target=unique("f13")
     )
     assert response.status_code == 202, response.text

@@ -25,11 +25,7 @@ from cibot.service.errors import StoreUnavailable
 from cibot.service.jobs import Job, NotifyUser
 from tests.support.ci import body_of, post_build
 from tests.support.fakes import FakeClock
-from tests.support.privatepg import PrivatePostgres
-from tests.support.proofs import generation, preview_name
-from tests.support.rows import Rows
-from tests.support.service import CibotProcess
-from tests.support.steps import (
+from tests.support.flow import (
     card_saying,
     cards_of,
     dm_of,
@@ -38,7 +34,12 @@ from tests.support.steps import (
     ready_build,
     until,
 )
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, base_config
+from tests.support.privatepg import PrivatePostgres
+from tests.support.proofs import generation, preview_name
+from tests.support.rows import Rows
+from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, QA, SECRET
+from tests.support.trust import IMAGE, base_config
 
 
 @pytest.fixture
@@ -67,7 +68,7 @@ async def test_F14_a_postgresql_restart_mid_flow_loses_nothing_and_the_service_r
     rows = Rows(private_pg.url)
     try:
         first = await ready_build(
-            process.url, fake_slack, SECRET, EVERYONE,
+            process.url, fake_slack, EVERYONE,
             project="shop", image=IMAGE, type="branch", target="before",
         )  # fmt: skip
         press(process.url, fake_slack, QA[0], "qa_approve", first)

@@ -27,20 +27,21 @@ from lightkube import AsyncClient
 
 from cibot.fakeslack import FakeSlackServer
 from tests.support import soak
-from tests.support.proofs import generation_or_none, preview_name
-from tests.support.rows import Rows
-from tests.support.service import CibotProcess
-from tests.support.steps import (
+from tests.support.flow import (
     card_saying,
     cards_of,
     dm_of,
     dms_of,
     offered_to_all,
-    post,
     press,
+    report_build,
     until,
 )
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, base_config
+from tests.support.proofs import generation_or_none, preview_name
+from tests.support.rows import Rows
+from tests.support.service import CibotProcess
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, QA, SECRET
+from tests.support.trust import IMAGE, base_config
 
 pytestmark = [pytest.mark.kubernetes, pytest.mark.postgres]
 
@@ -102,7 +103,7 @@ async def test_F15_two_replicas_run_every_job_once_and_one_killed_leaves_its_wor
         builds = {}
         for i in range(BUILDS):
             target = f"spread-{i}"
-            response = post(
+            response = report_build(
                 replicas[i % 2].url,
                 SECRET,
                 project="shop",
@@ -146,7 +147,7 @@ async def test_F15_two_replicas_run_every_job_once_and_one_killed_leaves_its_wor
         late = {}
         for i in range(2):
             target = f"late-{i}"
-            response = post(
+            response = report_build(
                 a.url, SECRET, project="shop", image=IMAGE, type="branch", target=target
             )
             census.case()

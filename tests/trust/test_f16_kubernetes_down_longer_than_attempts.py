@@ -52,13 +52,14 @@ from cibot.service.jobs import (
     SyncReviewDMs,
 )
 from tests.support.fakes import FakeClock, FakeCluster
+from tests.support.flow import card_saying, offered, press, ready_build, until
+from tests.support.flow import report_build as signed
 from tests.support.rows import Rows
 from tests.support.service import CibotProcess
-from tests.support.steps import card_saying, offered, press, ready_build, until
-from tests.support.steps import post as signed
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, SECRET
 from tests.support.tcpproxy import TcpProxy, api_server_address
+from tests.support.trust import IMAGE
 from tests.support.usecases import PROJECT, PROJECTS, promoting, record, report
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, SECRET
 
 
 @pytest.mark.kubernetes
@@ -83,7 +84,7 @@ async def test_F16_past_its_attempts_a_preview_resumes_and_a_production_deploy_g
         rows = Rows(sqlite_config["database"]["url"])
         try:
             first = await ready_build(
-                process.url, fake_slack, SECRET, EVERYONE,
+                process.url, fake_slack, EVERYONE,
                 project="shop", image=IMAGE, type="branch", target="main",
             )  # fmt: skip
             proxy.cut()

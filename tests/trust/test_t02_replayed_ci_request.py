@@ -13,7 +13,8 @@ import time
 import pytest
 
 from tests.support.ci import body_of, post_build
-from tests.trust.conftest import IMAGE, SECRET, Shared, unique
+from tests.support.shop import SECRET
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

@@ -15,8 +15,9 @@ import httpx
 import pytest
 
 from tests.support import slack_requests as slack_req
-from tests.support.steps import post
-from tests.trust.conftest import IMAGE, OWNERS, SECRET, Shared, unique
+from tests.support.flow import report_build
+from tests.support.shop import OWNERS, SECRET
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -28,7 +29,9 @@ def _raw(url: str, body: str, headers: dict[str, str] | list[tuple[bytes, bytes]
 async def test_T3_wrong_secret_stale_reencoded_junk_or_foreign_clicks_get_401_and_change_nothing(
     shared: Shared,
 ) -> None:
-    accepted = post(shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=unique())
+    accepted = report_build(
+        shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=unique()
+    )
     build_id = accepted.json()["build_id"]
     payload = slack_req.block_actions(OWNERS[0], "close_build", build_id, "D0T3")
     body = slack_req.encode(payload)

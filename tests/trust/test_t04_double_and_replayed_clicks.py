@@ -17,9 +17,10 @@ from lightkube.resources.apps_v1 import Deployment
 
 from cibot.fakeslack import FakeSlackServer
 from tests.support import slack_requests as slack_req
+from tests.support.flow import dm_of, ready_build, until
 from tests.support.service import CibotProcess
-from tests.support.steps import dm_of, ready_build, until
-from tests.trust.conftest import CHANNEL, EVERYONE, IMAGE, OWNERS, QA, SECRET, Shared, unique
+from tests.support.shop import CHANNEL, EVERYONE, OWNERS, QA
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -29,7 +30,7 @@ async def test_T4_the_same_approval_payload_twice_is_one_verdict_and_one_reply_p
 ) -> None:
     slack = shared.slack
     build_id = await ready_build(
-        shared.url, slack, SECRET, EVERYONE,
+        shared.url, slack, EVERYONE,
         project="shop", image=IMAGE, type="branch", target=unique("t4"),
     )  # fmt: skip
     payload = slack_req.block_actions(
@@ -63,7 +64,7 @@ async def test_T4_twenty_concurrent_deploys_make_one_production_deploy(
     cibot: CibotProcess, fake_slack: FakeSlackServer, kube: AsyncClient, namespace: str
 ) -> None:
     build_id = await ready_build(
-        cibot.url, fake_slack, SECRET, EVERYONE,
+        cibot.url, fake_slack, EVERYONE,
         project="shop", image=IMAGE, type="branch", target="main",
     )  # fmt: skip
 

@@ -17,19 +17,10 @@ import pytest
 import yaml
 from slack_sdk import WebClient
 
+from tests.support.flow import dm_of, press, ready_build, until
 from tests.support.service import run_cli
-from tests.support.steps import dm_of, press, ready_build, until
-from tests.trust.conftest import (
-    EVERYONE,
-    IMAGE,
-    OTHER_OWNER,
-    OWNERS,
-    QA,
-    SECRET,
-    STRANGER,
-    Shared,
-    unique,
-)
+from tests.support.shop import EVERYONE, OWNERS, QA
+from tests.support.trust import IMAGE, OTHER_OWNER, STRANGER, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -47,7 +38,7 @@ async def test_T5_non_qa_approve_qa_deploy_and_other_projects_owner_are_denied_a
 ) -> None:
     slack = shared.slack
     build_id = await ready_build(
-        shared.url, slack, SECRET, EVERYONE,
+        shared.url, slack, EVERYONE,
         project="shop", image=IMAGE, type="branch", target=unique("t5"),
     )  # fmt: skip
     await shared.rows.idle()

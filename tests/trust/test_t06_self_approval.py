@@ -10,14 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.steps import press, ready_build, until
-from tests.trust.conftest import (
-    SECRET,
-    STRICT_OWNERS,
-    STRICT_QA,
-    Shared,
-    unique,
-)
+from tests.support.flow import press, ready_build, until
+from tests.support.trust import STRICT_OWNERS, STRICT_QA, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -30,7 +24,7 @@ async def test_T6_the_authors_approval_is_denied_and_one_users_two_clicks_count_
 ) -> None:
     slack = shared.slack
     build_id = await ready_build(
-        shared.url, slack, SECRET, (*STRICT_QA, OWNER),
+        shared.url, slack, (*STRICT_QA, OWNER),
         project="strict", image="registry.example.test/strict/web:1.0", type="branch",
         target=unique("t6"), author=AUTHOR,
     )  # fmt: skip
@@ -60,7 +54,7 @@ async def test_T6_the_author_may_not_deploy_their_own_build_when_the_policy_says
 ) -> None:
     slack = shared.slack
     build_id = await ready_build(
-        shared.url, slack, SECRET, (*STRICT_QA, OWNER),
+        shared.url, slack, (*STRICT_QA, OWNER),
         project="strict", image="registry.example.test/strict/web:1.1", type="branch",
         target=unique("t6"), author=OWNER,
     )  # fmt: skip

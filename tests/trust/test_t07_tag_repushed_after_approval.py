@@ -17,9 +17,10 @@ from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Pod
 
+from tests.support.flow import dm_of, offered_to_all, press, ready_build, report_build, until
 from tests.support.proofs import preview_name
-from tests.support.steps import dm_of, offered_to_all, post, press, ready_build, until
-from tests.trust.conftest import EVERYONE, OWNERS, QA, SECRET, Shared, unique
+from tests.support.shop import EVERYONE, OWNERS, QA, SECRET
+from tests.support.trust import Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -43,13 +44,13 @@ async def test_T7_a_new_build_on_the_same_tag_supersedes_the_approval_and_produc
 ) -> None:
     slack, target = shared.slack, unique("t7")
     a = await ready_build(
-        shared.url, slack, SECRET, EVERYONE,
+        shared.url, slack, EVERYONE,
         project="shop", image=TAG, type="tag", target=target, commit="aaaaaaa",
     )  # fmt: skip
     press(shared.url, slack, QA[0], "qa_approve", a)
     await until(slack, lambda s: all(dm_of(slack, o, a).replies for o in OWNERS))
 
-    pushed = post(
+    pushed = report_build(
         shared.url, SECRET, project="shop", image=TAG, type="tag", target=target, commit="bbbbbbb"
     )
     b = pushed.json()["build_id"]

@@ -14,9 +14,10 @@ from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.resources.apps_v1 import Deployment
 
+from tests.support.flow import report_build
 from tests.support.proofs import preview_name
-from tests.support.steps import post
-from tests.trust.conftest import SECRET, Shared, unique
+from tests.support.shop import SECRET
+from tests.support.trust import Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -38,7 +39,9 @@ async def test_T8_a_disallowed_image_is_a_422_with_nothing_stored_or_contacted(
     await shared.rows.idle()
     before, calls = shared.rows.counts(), len(shared.slack.state.calls())
 
-    response = post(shared.url, SECRET, project="shop", image=image, type="branch", target=target)
+    response = report_build(
+        shared.url, SECRET, project="shop", image=image, type="branch", target=target
+    )
 
     assert response.status_code == 422, response.text
     assert response.json()["field"] == "image"

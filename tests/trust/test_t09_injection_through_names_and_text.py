@@ -23,9 +23,10 @@ from cibot.adapters.kubernetes import manifests
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.naming import is_dns_label, is_dns_name, is_label_value
 from cibot.entrypoints.web.notification import BuildNotification, InvalidNotification, validate
-from tests.support.steps import card_saying, post
+from tests.support.flow import card_saying, report_build
+from tests.support.shop import CHANNEL, QA, SECRET
+from tests.support.trust import IMAGE, Shared
 from tests.support.usecases import PROJECT
-from tests.trust.conftest import CHANNEL, IMAGE, QA, SECRET, Shared
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 EXAMPLES = 300
@@ -86,7 +87,9 @@ async def test_T9_a_hostile_branch_name_reaches_the_card_as_plain_text(shared: S
     target = f"x/<!channel>-<!here>-<@{QA[0]}>-<#{CHANNEL}>-<!everyone|all>-_it_-`code`-&amp;"
     assert accepted_target(target)
 
-    response = post(shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=target)
+    response = report_build(
+        shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=target
+    )
 
     assert response.status_code == 202, response.text
     build_id = response.json()["build_id"]

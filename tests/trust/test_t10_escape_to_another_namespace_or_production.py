@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from cibot.domain.build import BuildState, can_move
-from tests.support.steps import post
-from tests.trust.conftest import IMAGE, SECRET, Shared
+from tests.support.flow import report_build
+from tests.support.shop import SECRET
+from tests.support.trust import IMAGE, Shared
 
 pytestmark = pytest.mark.kubernetes
 
@@ -39,7 +40,7 @@ async def test_T10_a_payload_asking_for_a_namespace_or_production_is_422_naming_
     base: dict[str, Any] = {"project": "shop", "image": IMAGE, "type": "branch", "target": "main"}
     before = shared.rows.counts()["builds"]
 
-    response = post(shared.url, SECRET, **{**base, **fields})
+    response = report_build(shared.url, SECRET, **{**base, **fields})
 
     assert response.status_code == 422
     assert response.json()["field"] == field

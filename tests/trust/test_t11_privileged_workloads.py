@@ -22,10 +22,11 @@ from lightkube.resources.apps_v1 import Deployment
 
 from cibot.adapters.kubernetes import manifests
 from cibot.domain.build import Build, BuildState, BuildType
+from tests.support.flow import report_build
 from tests.support.proofs import preview_name
-from tests.support.steps import post
+from tests.support.shop import SECRET
+from tests.support.trust import IMAGE, Shared, unique
 from tests.support.usecases import PROJECT
-from tests.trust.conftest import IMAGE, SECRET, Shared, unique
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 BUILD = Build(
@@ -64,7 +65,7 @@ async def test_T11_the_deployment_the_api_server_stored_keeps_the_safe_defaults(
 ) -> None:
     target = unique("t11")
     assert (
-        post(
+        report_build(
             shared.url, SECRET, project="shop", image=IMAGE, type="branch", target=target
         ).status_code
         == 202

@@ -18,7 +18,8 @@ import pytest
 from cibot.adapters import webhooks
 from tests.support import slack_requests as slack_req
 from tests.support.ci import body_of
-from tests.trust.conftest import IMAGE, SECRET, Shared, unique
+from tests.support.shop import SECRET
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 

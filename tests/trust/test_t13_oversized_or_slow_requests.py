@@ -17,7 +17,8 @@ import httpx
 import pytest
 
 from cibot.adapters import webhooks
-from tests.trust.conftest import SECRET, Shared
+from tests.support.shop import SECRET
+from tests.support.trust import Shared
 
 pytestmark = pytest.mark.kubernetes
 

@@ -13,8 +13,9 @@ import asyncio
 
 import pytest
 
-from tests.support.steps import dm_of, dms_of, post, press, ready_build, until
-from tests.trust.conftest import EVERYONE, IMAGE, OWNERS, QA, SECRET, Shared, unique
+from tests.support.flow import dm_of, dms_of, press, ready_build, report_build, until
+from tests.support.shop import EVERYONE, OWNERS, QA, SECRET
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -48,14 +49,13 @@ async def test_T14_a_superseded_build_loses_its_buttons_and_a_click_on_it_is_exp
     older = await ready_build(
         shared.url,
         slack,
-        SECRET,
         EVERYONE,
         project="shop",
         image=IMAGE,
         type="branch",
         target=target,
     )
-    newer = post(
+    newer = report_build(
         shared.url,
         SECRET,
         project="shop",
@@ -85,7 +85,6 @@ async def test_T14_a_closed_build_loses_its_buttons_and_a_click_on_it_is_explain
     build_id = await ready_build(
         shared.url,
         slack,
-        SECRET,
         EVERYONE,
         project="shop",
         image=IMAGE,
@@ -111,7 +110,6 @@ async def test_T14_an_expired_build_loses_its_buttons_and_a_click_on_it_is_expla
     build_id = await ready_build(
         shared.url,
         slack,
-        SECRET,
         EVERYONE,
         project="expiring",
         image=IMAGE,

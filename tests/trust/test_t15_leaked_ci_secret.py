@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from cibot.adapters.store import migrate
+from tests.support.flow import report_build
 from tests.support.service import CibotProcess
-from tests.support.steps import post
-from tests.trust.conftest import IMAGE
+from tests.support.trust import IMAGE
 
 pytestmark = pytest.mark.kubernetes
 
@@ -24,7 +24,7 @@ OLD, NEW = "shop-secret-2025", "whsec_c2hvcC1zZWNyZXQtMjAyNg"
 
 
 def _accepts(url: str, secret: str, target: str) -> int:
-    response = post(url, secret, project="shop", image=IMAGE, type="branch", target=target)
+    response = report_build(url, secret, project="shop", image=IMAGE, type="branch", target=target)
     return response.status_code
 
 

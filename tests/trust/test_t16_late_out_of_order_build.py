@@ -11,9 +11,10 @@ from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 
 from cibot.adapters.kubernetes.manifests import ANNOTATION_BUILD_ID
+from tests.support.flow import card_saying, cards_of, report_build
 from tests.support.proofs import preview_name
-from tests.support.steps import card_saying, cards_of, post
-from tests.trust.conftest import CHANNEL, IMAGE, SECRET, Shared, unique
+from tests.support.shop import CHANNEL, SECRET
+from tests.support.trust import IMAGE, Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -23,8 +24,12 @@ async def test_T16_build_12_then_11_records_11_as_stale_and_deploys_only_12(
 ) -> None:
     target = unique("t16")
     fields = {"project": "shop", "type": "branch", "target": target}
-    twelve = post(shared.url, SECRET, image=IMAGE.replace("1.0", "12"), build_number=12, **fields)
-    eleven = post(shared.url, SECRET, image=IMAGE.replace("1.0", "11"), build_number=11, **fields)
+    twelve = report_build(
+        shared.url, SECRET, image=IMAGE.replace("1.0", "12"), build_number=12, **fields
+    )
+    eleven = report_build(
+        shared.url, SECRET, image=IMAGE.replace("1.0", "11"), build_number=11, **fields
+    )
     assert twelve.status_code == eleven.status_code == 202
     twelve_id, eleven_id = twelve.json()["build_id"], eleven.json()["build_id"]
 

@@ -22,9 +22,10 @@ from lightkube import AsyncClient
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Pod
 
+from tests.support.flow import dm_of, offered_to_all, press, ready_build, report_build, until
 from tests.support.proofs import preview_name
-from tests.support.steps import dm_of, offered_to_all, post, press, ready_build, until
-from tests.trust.conftest import EVERYONE, OWNERS, QA, SECRET, Shared, unique
+from tests.support.shop import EVERYONE, OWNERS, QA, SECRET
+from tests.support.trust import Shared, unique
 
 pytestmark = pytest.mark.kubernetes
 
@@ -57,13 +58,15 @@ async def test_T18_a_repushed_tag_rolled_out_while_old_pods_terminate_promotes_t
 ) -> None:
     slack, target, ns = shared.slack, unique("t18"), shared.namespace
     first = await ready_build(
-        shared.url, slack, SECRET, EVERYONE, project="shop", image=TAG, type="branch",
+        shared.url, slack, EVERYONE, project="shop", image=TAG, type="branch",
         target=target,
     )  # fmt: skip
     old = shared.rows.build(first)["digest"]
 
     # CI pushed `:main` again and says so, naming no commit or build number.
-    again = post(shared.url, SECRET, project="shop", image=TAG, type="branch", target=target)
+    again = report_build(
+        shared.url, SECRET, project="shop", image=TAG, type="branch", target=target
+    )
     assert again.status_code == 202, again.text
     second = again.json()["build_id"]
     assert second != first, "a re-pushed tag is a new build, not a repeat"
