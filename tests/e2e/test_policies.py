@@ -280,7 +280,8 @@ async def test_an_owner_freezes_and_unfreezes_production_from_slack(
     await until(fake_slack, lambda s: "are frozen by" in s.messages(CHANNEL)[-1].visible_text)
     assert "release week" in fake_slack.state.messages(CHANNEL)[-1].visible_text
     await until(fake_slack, owner_dm_says(fake_slack, build_id, "Production is frozen by"))
-    assert action_ids(dm(fake_slack, OWNER2)) == ["close_build"]
+    # each owner's DM is redrawn by its own job: wait for the second one too, not only the first
+    await until(fake_slack, lambda s: action_ids(dm(fake_slack, OWNER2)) == ["close_build"])
     press(cibot.url, fake_slack, OWNER2, "deploy_production", build_id)
     await until(fake_slack, told(fake_slack, OWNER2, "production is frozen by U0OWNER1"))
 
