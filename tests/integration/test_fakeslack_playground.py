@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import aiohttp
 import httpx
 import pytest
 import uvicorn
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.web.async_client import AsyncWebClient
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -258,3 +260,30 @@ def test_a_click_on_the_home_tab_names_the_view_and_no_channel(
     assert payload["actions"][0]["value"] == "build-1"
     elsewhere = {**click, "view_id": "V0NOTHERS"}
     assert play(slack, "click", elsewhere).status_code == 404
+
+
+async def test_with_socket_mode_on_a_typed_command_goes_down_the_socket_not_to_the_url(
+    slack: FakeSlackServer, bot: tuple[Recorder, str]
+) -> None:
+    """The playground sends what a person does the way the app's settings say, as Slack does:
+    with Socket Mode on, as an envelope to a connected socket; the ack's payload is the answer."""
+    recorder = bot[0]
+    slack.state.set_app_settings(socket_mode_enabled=True)
+    opened = await AsyncWebClient(base_url=slack.api_url).apps_connections_open(
+        app_token=min(slack.state.config.app_tokens)
+    )
+    async with aiohttp.ClientSession() as http, http.ws_connect(opened["url"]) as ws:
+        assert (await ws.receive_json(timeout=5))["type"] == "hello"
+        typed = {"user": QA, "channel": CHANNEL, "text": "/cibot history shop"}
+        sent = asyncio.create_task(asyncio.to_thread(play, slack, "command", typed))
+        envelope = await ws.receive_json(timeout=10)
+        answer = {"response_type": "ephemeral", "text": "history over the socket"}
+        await ws.send_json({"envelope_id": envelope["envelope_id"], "payload": answer})
+        assert (await sent).status_code == 200
+
+    assert envelope["type"] == "slash_commands" and envelope["accepts_response_payload"]
+    assert envelope["payload"]["command"] == "/cibot"
+    assert envelope["payload"]["text"] == "history shop"
+    assert envelope["payload"]["user_id"] == QA
+    assert recorder.requests == [], "nothing went to the Request URL"
+    assert [e.text for e in slack.state.ephemerals(QA)] == ["history over the socket"]
