@@ -16,27 +16,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import httpx
 from tests.support import slack_requests as slack_req
-from tests.support import testbed
-from tests.support.tcpproxy import api_server_address
 
 from bench.harness import (
-    cibot,
-    config,
-    database,
-    fake_slack,
-    namespace,
     percentile,
     signed_build,
 )
-from bench.review import people, slowed_kubeconfig
-from bench.slowproxy import slow_proxy
+from bench.review import people, slow_team
 from cibot.fakeslack import FakeSlackServer
 
 Timed = Callable[[httpx.AsyncClient, int], Awaitable[float]]
@@ -98,43 +88,29 @@ def line(name: str, values: list[float]) -> str:
 
 
 async def run(args: argparse.Namespace) -> None:
-    api_host, api_port = api_server_address(testbed.kubeconfig())
     qa, owners = people(20, 1)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        database(args.backend, Path(tmp)) as db_url,
-        fake_slack((*qa, *owners)) as slack,
-        namespace() as ns,
-        slow_proxy(api_host, api_port, args.delay) as port,
-    ):
-        cfg = config(db_url, slack, ns)
-        cfg["kubernetes"]["kubeconfig"] = str(slowed_kubeconfig(port, Path(tmp)))
-        cfg["projects"][0].update(qa=qa, owners=owners)
-        cfg["slack"]["signing_secret"] = slack_req.SIGNING_SECRET
-        with cibot(cfg) as server:
-            builds = await ready_builds(server.url, slack, qa, 2 * args.rounds)
-            print(
-                f"{len(builds)} previews ready through a Kubernetes API held {args.delay} s a call"
-            )
-            got: dict[str, list[float]] = {}
-            async with httpx.AsyncClient(timeout=30) as client:
-                await at_once(client, bare(server.url), 20)  # warm
-                for r in range(args.rounds):
-                    first, second = (approve(server.url, slack, qa, b) for b in builds[2 * r :][:2])
-                    for name, shape, timed in (
-                        ("click, one at a time", one_at_a_time, first),
-                        ("bare 200, one at a time", one_at_a_time, bare(server.url)),
-                        ("click, 20 at once", at_once, second),
-                        ("bare 200, 20 at once", at_once, bare(server.url)),
-                    ):
-                        got.setdefault(name, []).extend(await shape(client, timed, 20))
-            for name, values in got.items():
-                print(line(name, values))
-            for how in ("one at a time", "20 at once"):
-                click, floor = got[f"click, {how}"], got[f"bare 200, {how}"]
-                p50 = percentile(click, 50) / percentile(floor, 50)
-                p99 = percentile(click, 99) / percentile(floor, 99)
-                print(f"ratio click/bare 200, {how}: p50 {p50:.2f}x, p99 {p99:.2f}x")
+    with slow_team(args.backend, args.delay, qa, owners) as (server, slack):
+        builds = await ready_builds(server.url, slack, qa, 2 * args.rounds)
+        print(f"{len(builds)} previews ready through a Kubernetes API held {args.delay} s a call")
+        got: dict[str, list[float]] = {}
+        async with httpx.AsyncClient(timeout=30) as client:
+            await at_once(client, bare(server.url), 20)  # warm
+            for r in range(args.rounds):
+                first, second = (approve(server.url, slack, qa, b) for b in builds[2 * r :][:2])
+                for name, shape, timed in (
+                    ("click, one at a time", one_at_a_time, first),
+                    ("bare 200, one at a time", one_at_a_time, bare(server.url)),
+                    ("click, 20 at once", at_once, second),
+                    ("bare 200, 20 at once", at_once, bare(server.url)),
+                ):
+                    got.setdefault(name, []).extend(await shape(client, timed, 20))
+        for name, values in got.items():
+            print(line(name, values))
+        for how in ("one at a time", "20 at once"):
+            click, floor = got[f"click, {how}"], got[f"bare 200, {how}"]
+            p50 = percentile(click, 50) / percentile(floor, 50)
+            p99 = percentile(click, 99) / percentile(floor, 99)
+            print(f"ratio click/bare 200, {how}: p50 {p50:.2f}x, p99 {p99:.2f}x")
 
 
 def main() -> None:

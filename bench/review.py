@@ -20,12 +20,15 @@ import asyncio
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import yaml
 from tests.support import slack_requests as slack_req
 from tests.support import testbed
+from tests.support.service import CibotProcess
 from tests.support.tcpproxy import api_server_address
 
 from bench.harness import (
@@ -55,6 +58,28 @@ def slowed_kubeconfig(port: int, workdir: Path) -> Path:
 
 def people(qa: int, owners: int) -> tuple[list[str], list[str]]:
     return [f"U0QA{i:04d}" for i in range(qa)], [f"U0OW{i:04d}" for i in range(owners)]
+
+
+@contextmanager
+def slow_team(
+    backend: str, delay: float, qa: list[str], owners: list[str]
+) -> Iterator[tuple[CibotProcess, FakeSlackServer]]:
+    """A real `cibot serve` for one project of `qa` and `owners`, on `backend`, with a fake
+    Slack and every Kubernetes call held `delay` seconds (the slow proxy)."""
+    api_host, api_port = api_server_address(testbed.kubeconfig())
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        database(backend, Path(tmp)) as db_url,
+        fake_slack((*qa, *owners)) as slack,
+        namespace() as ns,
+        slow_proxy(api_host, api_port, delay) as port,
+    ):
+        cfg = config(db_url, slack, ns)
+        cfg["kubernetes"]["kubeconfig"] = str(slowed_kubeconfig(port, Path(tmp)))
+        cfg["projects"][0].update(qa=qa, owners=owners)
+        cfg["slack"]["signing_secret"] = slack_req.SIGNING_SECRET
+        with cibot(cfg) as server:
+            yield server, slack
 
 
 async def wait_ready(url: str, slack: FakeSlackServer, everyone: list[str], within: float) -> str:
@@ -88,30 +113,18 @@ async def clicks(
 
 
 async def part_one(args: argparse.Namespace) -> None:
-    api_host, api_port = api_server_address(testbed.kubeconfig())
     qa, owners = people(20, 2)
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        database(args.backend, Path(tmp)) as db_url,
-        fake_slack((*qa, *owners)) as slack,
-        namespace() as ns,
-        slow_proxy(api_host, api_port, args.delay) as port,
-    ):
-        cfg = config(db_url, slack, ns)
-        cfg["kubernetes"]["kubeconfig"] = str(slowed_kubeconfig(port, Path(tmp)))
-        cfg["projects"][0].update(qa=qa, owners=owners)
-        cfg["slack"]["signing_secret"] = slack_req.SIGNING_SECRET
-        with cibot(cfg) as server:
-            started = time.perf_counter()
-            build_id = await wait_ready(server.url, slack, [*qa, *owners], within=300)
-            print(f"preview ready through the slow API in {time.perf_counter() - started:.1f} s")
-            approvals = await clicks(server.url, slack, qa, "qa_approve", build_id)
-            print(f"20 concurrent approvals, ack: {summary(approvals)}")
-            deploys = await clicks(
-                server.url, slack, [owners[i % 2] for i in range(20)], "deploy_production", build_id
-            )
-            print(f"20 concurrent deploy clicks, ack: {summary(deploys)}")
-            print(f"all 40 clicks, ack: {summary(approvals + deploys)}")
+    with slow_team(args.backend, args.delay, qa, owners) as (server, slack):
+        started = time.perf_counter()
+        build_id = await wait_ready(server.url, slack, [*qa, *owners], within=300)
+        print(f"preview ready through the slow API in {time.perf_counter() - started:.1f} s")
+        approvals = await clicks(server.url, slack, qa, "qa_approve", build_id)
+        print(f"20 concurrent approvals, ack: {summary(approvals)}")
+        deploys = await clicks(
+            server.url, slack, [owners[i % 2] for i in range(20)], "deploy_production", build_id
+        )
+        print(f"20 concurrent deploy clicks, ack: {summary(deploys)}")
+        print(f"all 40 clicks, ack: {summary(approvals + deploys)}")
 
 
 def arm_429_midway(slack: FakeSlackServer, everyone: list[str], stop: threading.Event) -> None:
