@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from cibot.adapters import webhooks
@@ -360,6 +360,12 @@ def test_fuzz_without_a_global_secret_no_request_signed_or_not_gets_a_5xx(
         form=st.booleans(),
         webhook=webhook_headers,
     )
+    # The soak found it: a body signed by shop's secret for `own` with an unstorable field was
+    # a 422 (fields checked before the project's secret), not the 401 another project gets.
+    @example(
+        path="/build-complete", signer="shop-secret", project="own",
+        fields={"ci_url": "\x00"}, form=False, webhook={},
+    )  # fmt: skip
     def one_request(  # noqa: PLR0917 - one argument per drawn part of the request
         path: str, signer: str | None, project: Any, fields: Any, form: bool,
         webhook: dict[str, str],

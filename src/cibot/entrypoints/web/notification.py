@@ -90,18 +90,19 @@ class InvalidNotification(Exception):
         self.field = field
 
 
-def parse_fields(body: bytes, content_type: str) -> dict[str, Any]:
-    """The raw field dict from a JSON or form body; InvalidNotification if it is neither,
-    or if some text in it is none a database could store (a NUL, an unpaired surrogate)."""
-    fields = _parsed(body, content_type)
+def check_storable(fields: dict[str, Any]) -> None:
+    """InvalidNotification naming the first text in `fields` that no database could store (a
+    NUL, an unpaired surrogate)."""
     where = unstorable(fields)
     if where is not None:
         message = f"field '{where}' holds a NUL character or an unpaired surrogate"
         raise InvalidNotification(message, where)
-    return fields
 
 
-def _parsed(body: bytes, content_type: str) -> dict[str, Any]:
+def parse_fields(body: bytes, content_type: str) -> dict[str, Any]:
+    """The raw field dict from a JSON or form body; InvalidNotification if it is neither.
+    What the fields hold is checked later (`check_storable`, `validate`), once the caller
+    knows the project they are for."""
     if "json" in content_type:
         try:
             data = json.loads(body)

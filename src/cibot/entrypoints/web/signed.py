@@ -2,7 +2,9 @@
 
 Order matters: size limit (413) and time limit (408) → Standard Webhooks signature over the
 raw bytes, tried with every secret the config knows (401) → unreadable body (422) → the
-project it names (404 unknown, 401 when the secret that signed it is not that project's).
+project it names (404 unknown, 401 when the secret that signed it is not that project's) →
+text no database could store (422). A secret learns nothing about a body signed for another
+project, not even that one of its fields holds a NUL.
 Nothing of an unsigned body is parsed: parsing is what costs memory and time (a 1 MiB form
 of empty fields is tens of MB and a blocked event loop for hundreds of milliseconds), so
 only a body that one of the known secrets signed gets that far (T19). The secrets are few
@@ -28,7 +30,12 @@ from starlette.responses import JSONResponse
 
 from cibot.adapters.webhooks import WebhookVerificationError, signed_by
 from cibot.domain.project import Project
-from cibot.entrypoints.web.notification import InvalidNotification, parse_fields, validate
+from cibot.entrypoints.web.notification import (
+    InvalidNotification,
+    check_storable,
+    parse_fields,
+    validate,
+)
 from cibot.service.errors import ReplayMismatch, StoreConflict, StoreUnavailable
 from cibot.service.intake import record_refusal
 from cibot.service.ports import Clock, Store
@@ -144,10 +151,11 @@ class Signed:
     body_sha256: str  # what a repeat of `webhook_id` must match
 
 
-def _fields(body: bytes, content_type: str) -> dict[str, Any]:
-    """The parsed fields of a signed body, or a 422 saying why they cannot be read."""
+@contextlib.contextmanager
+def _unreadable() -> Iterator[None]:
+    """InvalidNotification raised inside is a 422 saying why (naming the field if one)."""
     try:
-        return parse_fields(body, content_type)
+        yield
     except InvalidNotification as exc:
         named = {"field": exc.field} if exc.field else {}
         raise Refused(422, str(exc), **named) from None
@@ -174,11 +182,12 @@ async def signed_request(request: Request, intake: Intake) -> Signed:
     except BodyTooSlow:
         raise Refused(408, "the request body did not arrive in time") from None
     webhook_id, signers = _signers(request, body, intake)
-    with signed_refusals(None, webhook_id):
-        fields = _fields(body, request.headers.get("content-type", ""))
+    with signed_refusals(None, webhook_id), _unreadable():
+        fields = parse_fields(body, request.headers.get("content-type", ""))
         name = fields.get("project")
         if not isinstance(name, str):
             raise Refused(422, "field 'project' is required", field="project")
+        check_storable({"project": name})
     project = intake.projects.get(name)
     if project is not None and not signers & intake.secrets_of(project):
         raise _unsigned()  # signed, but with another project's secret
@@ -187,6 +196,8 @@ async def signed_request(request: Request, intake: Intake) -> Signed:
     if project is None:
         with signed_refusals(None, webhook_id):
             raise Refused(404, "unknown project", project=name[:64])
+    with signed_refusals(project.id, webhook_id), _unreadable():
+        check_storable(fields)
     return Signed(project, fields, webhook_id, hashlib.sha256(body).hexdigest())
 
 
