@@ -3,8 +3,9 @@ when one replica is killed (-9) mid-flow the other finishes its work.
 
 Two `cibot serve` processes, both with workers, share a database; builds and clicks are sent
 to either. Jobs are claimed with `FOR UPDATE SKIP LOCKED` and leased, so no job is claimed
-twice (every job ends with one attempt) and each build has one card, one DM per person and
-a preview rolled once. Then replica A is killed with jobs in hand; B takes them over once
+twice (a job tried more than once has the failure that sent it back recorded, as the runner
+does for a Slack call that failed) and each build has one card, one DM per person and a
+preview rolled once. Then replica A is killed with jobs in hand; B takes them over once
 their leases expire. Without SKIP LOCKED and the lease, both replicas would run the same
 jobs (two cards, two DMs, two rollouts); without lease expiry, A's jobs would never run.
 
@@ -32,7 +33,6 @@ from lightkube import AsyncClient
 from cibot.fakeslack import FakeSlackServer
 from tests.support import soak
 from tests.support.flow import (
-    card_saying,
     cards_of,
     dm_of,
     dms_of,
@@ -53,6 +53,26 @@ BUILDS = soak.budget("CIBOT_SOAK_BUILDS", 6)
 SOAKING = BUILDS > 6
 LEASE_SECONDS = 15 if SOAKING else 3
 SETTLE = 120 + BUILDS * 0.5  # seconds for the queue to drain after the last card awaited
+STALL = 120  # seconds without one more build ready before the rest count as lost
+
+
+async def _while_progressing(slack: FakeSlackServer, waiting: set[str]) -> None:
+    """Wait until every build's card says it is ready and everyone is offered its buttons, for
+    as long as builds keep getting there: STALL seconds without one more is a stall, and what
+    is still waiting then is counted as lost by the caller. Slack's tiers set the pace here,
+    not the machine: ci-bot paces each replica's posts to one channel at about one a second
+    and its `chat.update`s at 50 a minute (adapters/slack/pacing.py), so a thousand builds in
+    one channel take tens of minutes however fast the rest is, and a fixed wait per card would
+    count the tail of the queue as lost."""
+    progress = time.monotonic()
+    while waiting and time.monotonic() - progress < STALL:
+        texts = [m.visible_text for m in slack.state.messages(CHANNEL)]
+        ready = {b for b in waiting if any(b in t and "is ready" in t for t in texts)}
+        done = {b for b in ready if offered_to_all(slack, b, EVERYONE)(slack.state)}
+        if done:
+            waiting -= done
+            progress = time.monotonic()
+        await asyncio.sleep(0.2 if len(waiting) < 20 else 2)
 
 
 async def _each_once(  # noqa: PLR0917 - what it checks, and where
@@ -65,12 +85,7 @@ async def _each_once(  # noqa: PLR0917 - what it checks, and where
 ) -> None:
     """Each build has one card saying it is ready, one DM per person and one rollout; what
     is missing or there twice is counted before the asserts, once the queue has settled."""
-    try:
-        for build_id in builds.values():
-            await card_saying(slack, CHANNEL, build_id, "is ready", within=120)
-            await until(slack, offered_to_all(slack, build_id, EVERYONE))
-    except TimeoutError:
-        pass  # the builds not ready are counted as lost below, and fail the asserts
+    await _while_progressing(slack, set(builds.values()))
     with contextlib.suppress(AssertionError):  # a queue that never settles fails below
         await rows.idle(within=SETTLE)
     await asyncio.sleep(1.5)
@@ -137,11 +152,18 @@ async def test_F15_two_replicas_run_every_job_once_and_one_killed_leaves_its_wor
         await rows.idle(within=SETTLE)
 
         # Jobs due by now (the lifecycle's timers, due in a day, wait as they should).
-        jobs = rows.all("SELECT kind, state, attempts, lease_owner FROM jobs WHERE run_at <= now()")
+        jobs = rows.all(
+            "SELECT id, kind, state, attempts, last_error FROM jobs WHERE run_at <= now()"
+        )
         census.lost += len([j for j in jobs if j["state"] != "done"])
-        census.doubled += sum(j["attempts"] - 1 for j in jobs if j["attempts"] > 1)
+        # A job tried again after a failure has that failure recorded (a Slack call that timed
+        # out on a loaded machine, say); one tried again with none was taken from a worker
+        # that was still running it: the double claim this test forbids.
+        taken_over = [j for j in jobs if j["attempts"] > 1 and not j["last_error"]]
+        census.doubled += sum(j["attempts"] - 1 for j in taken_over)
         assert {j["state"] for j in jobs} == {"done"}
-        assert [j for j in jobs if j["attempts"] != 1] == [], "a job was claimed twice"
+        assert taken_over == [], "a job was claimed twice"
+        assert [j for j in jobs if j["attempts"] < 1] == []
         owners = {j["kind"] for j in jobs}
         assert owners >= {
             "deploy_preview",
