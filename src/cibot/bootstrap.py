@@ -14,13 +14,11 @@ from dataclasses import dataclass
 from functools import partial
 
 import aiohttp
-import httpx2
-from lightkube import AsyncClient
 from slack_sdk.web.async_client import AsyncWebClient
 
 from cibot.adapters.clock import SystemClock
 from cibot.adapters.kubernetes import manifests
-from cibot.adapters.kubernetes.client import kube_config
+from cibot.adapters.kubernetes.client import LazyClient, kube_config
 from cibot.adapters.kubernetes.cluster import FIELD_MANAGER, KubeCluster
 from cibot.adapters.retry import RetryPolicy
 from cibot.adapters.slack.chat import SlackChat, web_client
@@ -46,7 +44,7 @@ class Parts:
     database: Database
     store: SqlStore
     queue: SqlJobQueue
-    kube: AsyncClient
+    kube: LazyClient  # lightkube's client, made at the first call (kubernetes/client.py)
     slack: AsyncWebClient
     slack_token: str
     chat: SlackChat
@@ -83,10 +81,10 @@ def build(
     store = SqlStore(database, clock)
     # Whatever a transaction audits publishes the Home tabs of the people concerned.
     store.before_commit = partial(home.audited, projects=projects, clock=clock)
-    kube = AsyncClient(
-        config=kube_config(settings.kubernetes.kubeconfig, settings.kubernetes.context),
+    kube = LazyClient(
+        kube_config(settings.kubernetes.kubeconfig, settings.kubernetes.context),
         field_manager=FIELD_MANAGER,
-        timeout=httpx2.Timeout(30.0),
+        timeout=30.0,
     )
     policy = retry_policy(settings)
     token = slack_token or settings.slack.bot_token or ""

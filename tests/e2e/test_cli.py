@@ -179,6 +179,26 @@ def test_serve_refuses_a_kubeconfig_it_cannot_use_saying_why(
     assert "cannot use the Kubernetes configuration" in done.stderr
 
 
+def test_serve_refuses_a_kubeconfig_whose_certificates_cannot_be_loaded_before_serving(
+    cibot_config: dict[str, Any], tmp_path: Path
+) -> None:
+    """The Kubernetes client is made at the first call (kubernetes/client.py); its
+    certificates are still loaded at start, so a bad one is an error there, not in a job."""
+    garbage = tmp_path / "ca.crt"
+    garbage.write_text("-----BEGIN CERTIFICATE-----\nnot a certificate\n")
+    kubeconfig = yaml.safe_load(Path(cibot_config["kubernetes"]["kubeconfig"]).read_text())
+    for cluster in kubeconfig["clusters"]:
+        cluster["cluster"]["certificate-authority"] = str(garbage)
+    path = tmp_path / "bad-ca-kubeconfig.yaml"
+    path.write_text(yaml.safe_dump(kubeconfig))
+    cibot_config["kubernetes"]["kubeconfig"] = str(path)
+
+    done = run_cli("serve", "--config", str(write(tmp_path, cibot_config)), timeout=60)
+
+    assert done.returncode == 2
+    assert "cannot use the Kubernetes configuration" in done.stderr
+
+
 async def test_audit_prints_what_happened_as_a_table_or_json_filtered_by_project_and_time(
     cibot: CibotProcess, fake_slack: FakeSlackServer
 ) -> None:

@@ -177,6 +177,35 @@ async def test_signed_text_no_database_can_store_is_a_422_naming_its_field(
     assert store.state.builds == {}
 
 
+@pytest.mark.parametrize(
+    ("ci_url", "status"),
+    [
+        ("http://" + "c" * 2000, 202),  # 1 to 2000 characters that are not white space
+        ("https://" + "c" * 2000, 202),
+        ("https://c", 202),
+        ("http://" + "c" * 2001, 422),
+        ("https://" + "c" * 2001, 422),
+        ("https://", 422),
+        ("https://ci.example/run 1", 422),
+        ("https://ci.example/run\n", 422),
+        ("ftp://ci.example/run", 422),
+        ("httpss://ci.example/run", 422),
+    ],
+)
+async def test_a_ci_url_is_http_or_https_and_at_most_2000_characters_more(
+    client: httpx.AsyncClient, store: MemoryStore, ci_url: str, status: int
+) -> None:
+    body = _fields_of(note("shop", ci_url=ci_url), "/build-complete")
+
+    response = await post(client, "/build-complete", body, "shop-secret")
+
+    assert response.status_code == status, response.text
+    if status == 422:
+        assert response.json()["field"] == "ci_url"
+    else:
+        assert [b.ci_url for b in store.state.builds.values()] == [ci_url]
+
+
 async def test_a_content_length_of_unicode_digits_is_not_a_crash() -> None:
     """`²` is a digit to `str.isdigit` but no number to `int`: Starlette reads headers as
     Latin-1, so a raw 0xB2 byte arrived as one (HTTP servers refuse it before us today)."""

@@ -31,6 +31,7 @@ from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import Event, Pod, Service
 from lightkube.resources.networking_v1 import Ingress
 
+from cibot.adapters.kubernetes.client import LazyClient
 from cibot.adapters.kubernetes.manifests import LABEL_BUILD
 from cibot.adapters.kubernetes.rollout import (
     RolloutState,
@@ -79,11 +80,15 @@ def _translated_errors() -> Iterator[None]:
 
 class KubeCluster:
     def __init__(
-        self, client: AsyncClient, retry: RetryPolicy, recheck_seconds: float = 2.0
+        self, client: AsyncClient | LazyClient, retry: RetryPolicy, recheck_seconds: float = 2.0
     ) -> None:
-        self._client = client
+        self._client_of = client.get if isinstance(client, LazyClient) else lambda: client
         self._retry = retry
         self._recheck = recheck_seconds  # how often a quiet wait re-checks it is still wanted
+
+    @property
+    def _client(self) -> AsyncClient:
+        return self._client_of()
 
     async def _call(self, fn: Callable[[], Awaitable[Any]]) -> Any:
         async def attempt() -> Any:

@@ -1,8 +1,10 @@
 """The store's frequent statements, built once with bound parameters.
 
 Building a SQLAlchemy statement per call (`.where(col == value)`, `.values(...)`) costs more
-CPU than SQLite takes to run it; these are built at import and only their parameters change,
-so each execution is a cache hit.
+CPU than SQLite takes to run it (about 75 µs against 20 µs for a built one, each a cache
+hit); these are built at import and only their parameters change. Among them, every
+statement of a review click, which Slack waits for: the build, its verdicts, the project's
+freeze and production slot, the verdict, the build's activity, the Home tabs to publish.
 """
 
 from __future__ import annotations
@@ -52,6 +54,45 @@ get_delivery = sa.select(
 add_delivery = d.insert()
 add_job = t.jobs.insert()
 add_audit = t.audit_events.insert()
+
+touch_build = (
+    b.update().where(b.c.id == sa.bindparam("p_id")).values(active_at=sa.bindparam("p_at"))
+)
+
+v = t.verdicts
+verdicts_of = v.select().where(v.c.build_id == sa.bindparam("p_build"))
+freeze_of = t.freezes.select().where(t.freezes.c.project_id == sa.bindparam("p_project"))
+production_busy_with = sa.select(t.production_slots.c.build_id).where(
+    t.production_slots.c.project_id == sa.bindparam("p_project")
+)
+
+h = t.app_homes
+homes_to_mark = (
+    sa.select(h.c.user_id, h.c.queued_at, h.c.started_at)
+    .where(h.c.user_id.in_(sa.bindparam("p_users", expanding=True)))
+    .order_by(h.c.user_id)
+    .with_for_update()
+)
+mark_homes = (
+    h.update()
+    .where(h.c.user_id.in_(sa.bindparam("p_users", expanding=True)))
+    .values(queued_at=sa.bindparam("p_at"))
+)
+g = t.slack_groups
+groups_of = sa.select(g).where(g.c.group_id.in_(sa.bindparam("p_groups", expanding=True)))
+
+
+@functools.cache
+def add_verdict(dialect: str) -> Insert:
+    """A verdict unless the person gave one already (ON CONFLICT DO NOTHING: the dialect's
+    own INSERT, so built once per dialect; PostgreSQL's is imported only there)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(v).on_conflict_do_nothing(index_elements=["build_id", "user_id"])
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(v).on_conflict_do_nothing(index_elements=["build_id", "user_id"])
 
 
 @functools.cache

@@ -215,18 +215,23 @@ class MalformedPayload(ValueError):
 
 
 def parse(raw: bytes, content_type: str | None) -> SlackPayload:
-    """The body as Bolt will parse it, checked; MalformedPayload if it does not fit.
+    """The body as Bolt will parse it, checked; MalformedPayload if it does not fit."""
+    return of(decode(raw, content_type))
+
+
+def decode(raw: bytes, content_type: str | None) -> object:
+    """The body parsed as Bolt parses it (a form's `payload` field, or JSON), not yet checked:
+    `of` checks it. MalformedPayload if it is not UTF-8 or not JSON.
 
     `content_type`: the request's header, parameters and all (Bolt looks at the media type).
     """
     media_type = content_type.split(";")[0] if content_type else None
     try:
-        body = parse_body(raw.decode("utf-8"), media_type)
+        return parse_body(raw.decode("utf-8"), media_type)
     except UnicodeDecodeError:
         raise MalformedPayload("the body is not UTF-8") from None
     except (ValueError, RecursionError):
         raise MalformedPayload("the payload is not JSON (or is nested too deeply)") from None
-    return of(body)
 
 
 def of(body: object) -> SlackPayload:

@@ -71,7 +71,7 @@ class SqlBuilds(SqlRepository):
         return TargetSummary(newest_build_id=row.newest, highest_build_number=row.highest)
 
     async def touch(self, build_id: str, at: datetime) -> None:
-        await self._set_build(build_id, active_at=at)
+        await self._conn.execute(q.touch_build, {"p_id": build_id, "p_at": at})
 
     async def set_author_user(self, build_id: str, user: str) -> None:
         await self._set_build(build_id, author_user=user)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.sql.base import SqlRepository
 from cibot.domain.policy import Freeze
@@ -9,8 +10,7 @@ from cibot.domain.policy import Freeze
 
 class SqlFreezes(SqlRepository):
     async def get(self, project_id: str) -> Freeze | None:
-        f = t.freezes
-        row = (await self._conn.execute(f.select().where(f.c.project_id == project_id))).first()
+        row = (await self._conn.execute(q.freeze_of, {"p_project": project_id})).first()
         return Freeze(row.reason, by=row.actor, since=row.at) if row else None
 
     async def set(self, project_id: str, freeze: Freeze) -> bool:

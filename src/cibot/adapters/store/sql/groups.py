@@ -7,6 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.sql.base import SqlRepository
 from cibot.domain.project import GroupSnapshot
@@ -21,10 +22,10 @@ class SqlGroups(SqlRepository):
         return {r.group_id: frozenset(r.members) for r in rows}
 
     async def snapshots(self, group_ids: Iterable[str]) -> dict[str, GroupSnapshot]:
-        g, wanted = t.slack_groups, sorted(set(group_ids))
+        wanted = sorted(set(group_ids))
         if not wanted:
             return {}
-        rows = await self._conn.execute(sa.select(g).where(g.c.group_id.in_(wanted)))
+        rows = await self._conn.execute(q.groups_of, {"p_groups": wanted})
         return {r.group_id: GroupSnapshot(frozenset(r.members), r.refreshed_at) for r in rows}
 
     async def save(self, group_id: str, members: frozenset[str], at: datetime) -> None:

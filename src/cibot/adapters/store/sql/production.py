@@ -6,6 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.sql.base import SqlRepository
 
@@ -24,9 +25,8 @@ class SqlProduction(SqlRepository):
         return result.rowcount == 1
 
     async def busy_with(self, project_id: str) -> str | None:
-        p = t.production_slots
-        query = sa.select(p.c.build_id).where(p.c.project_id == project_id)
-        found: str | None = (await self._conn.execute(query)).scalar()
+        params = {"p_project": project_id}
+        found: str | None = (await self._conn.execute(q.production_busy_with, params)).scalar()
         return found
 
     async def free(self, project_id: str, decision_id: int) -> None:

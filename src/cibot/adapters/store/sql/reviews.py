@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.sql.base import SqlRepository
 from cibot.domain.review import Action, Decision, Outcome, Verdict, VerdictRecord
@@ -14,24 +15,20 @@ from cibot.domain.review import Action, Decision, Outcome, Verdict, VerdictRecor
 
 class SqlReviews(SqlRepository):
     async def verdicts_of(self, build_id: str) -> Sequence[VerdictRecord]:
-        v = t.verdicts
-        rows = await self._conn.execute(v.select().where(v.c.build_id == build_id))
+        rows = await self._conn.execute(q.verdicts_of, {"p_build": build_id})
         return [
             VerdictRecord(r.build_id, r.user_id, Verdict(r.verdict), r.at, r.reason) for r in rows
         ]
 
     async def add_verdict(self, verdict: VerdictRecord) -> bool:
-        result = await self._conn.execute(
-            self._insert()(t.verdicts)
-            .values(
-                build_id=verdict.build_id,
-                user_id=verdict.user,
-                verdict=verdict.verdict.value,
-                reason=verdict.reason,
-                at=verdict.at,
-            )
-            .on_conflict_do_nothing(index_elements=["build_id", "user_id"])
-        )
+        row = {
+            "build_id": verdict.build_id,
+            "user_id": verdict.user,
+            "verdict": verdict.verdict.value,
+            "reason": verdict.reason,
+            "at": verdict.at,
+        }
+        result = await self._conn.execute(q.add_verdict(self._conn.dialect.name), row)
         return result.rowcount == 1
 
     async def add_decision(self, decision: Decision) -> Decision:
