@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 
 import sqlalchemy as sa
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 
 from cibot.adapters.store import tables as t
 from cibot.domain.build import LIVE, BuildState
@@ -46,12 +46,58 @@ target_summary = sa.select(
     _newest.scalar_subquery().label("newest"), _highest.scalar_subquery().label("highest")
 )
 
+
+@functools.lru_cache(maxsize=64)
+def move_build(columns: tuple[str, ...]) -> Update:
+    """A compare-and-set on a build's state writing `columns` (bound as `v_<column>`): one
+    statement per set of columns a move changes, of which there are few."""
+    return (
+        b.update()
+        .where(b.c.id == sa.bindparam("p_id"), b.c.state == sa.bindparam("p_state"))
+        .values({c: sa.bindparam(f"v_{c}", type_=b.c[c].type) for c in columns})
+    )
+
+
+h = t.app_homes
+homes_to_mark = (
+    sa.select(h.c.user_id, h.c.queued_at, h.c.started_at)
+    .where(h.c.user_id.in_(sa.bindparam("p_users", expanding=True)))
+    .order_by(h.c.user_id)
+    .with_for_update()
+)
+mark_homes = (
+    h.update()
+    .where(h.c.user_id.in_(sa.bindparam("p_users", expanding=True)))
+    .values(queued_at=sa.bindparam("p_at"))
+)
+
 get_delivery = sa.select(
     d.c.project_id, d.c.webhook_id, d.c.body_sha256, d.c.build_id, d.c.answer
 ).where(d.c.project_id == sa.bindparam("p_project"), d.c.webhook_id == sa.bindparam("p_webhook"))
 add_delivery = d.insert()
+set_delivery_build = (
+    d.update()
+    .where(d.c.project_id == sa.bindparam("p_project"), d.c.webhook_id == sa.bindparam("p_webhook"))
+    .values(build_id=sa.bindparam("p_build"))
+)
 add_job = t.jobs.insert()
 add_audit = t.audit_events.insert()
+
+
+@functools.cache
+def claim_delivery(dialect: str) -> Insert:
+    """The delivery, inserted unless its (project, webhook id) is taken: one statement for
+    the idempotency check and the insert (`ON CONFLICT DO NOTHING`, which both backends
+    speak; the rowcount says which happened)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(d).on_conflict_do_nothing(
+            index_elements=["project_id", "webhook_id"]
+        )
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(d).on_conflict_do_nothing(index_elements=["project_id", "webhook_id"])
 
 
 @functools.cache

@@ -47,12 +47,11 @@ class SqlBuilds(SqlRepository):
         them (the author's Slack id, the time of the last verdict) is never lost.
         """
         old, new = build_to_row(before), build_to_row(after)
-        values = {k: v for k, v in new.items() if k != "id" and v != old[k]}
-        values["state"] = new["state"]
-        statement = t.builds.update().where(
-            t.builds.c.id == before.id, t.builds.c.state == before.state.value
-        )
-        result = await self._conn.execute(statement.values(**values))
+        values = {k: v for k, v in new.items() if k not in {"id", "state"} and v != old[k]}
+        columns = ("state", *sorted(values))
+        params = {f"v_{c}": new[c] for c in columns}
+        params |= {"p_id": before.id, "p_state": before.state.value}
+        result = await self._conn.execute(q.move_build(columns), params)
         return result.rowcount == 1
 
     async def live_of_target(

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.sql.base import SqlRepository
 from cibot.service.ports import HomeMark
@@ -40,20 +41,14 @@ class SqlHomes(SqlRepository):
     async def mark(
         self, users: Iterable[str], at: datetime, stale_before: datetime
     ) -> Sequence[HomeMark]:
-        h, wanted = t.app_homes, sorted(set(users))
+        wanted = sorted(set(users))
         if not wanted:
             return []
-        rows = await self._conn.execute(
-            sa.select(h.c.user_id, h.c.queued_at, h.c.started_at)
-            .where(h.c.user_id.in_(wanted))
-            .order_by(h.c.user_id)
-            .with_for_update()
-        )
+        rows = await self._conn.execute(q.homes_to_mark, {"p_users": wanted})
         due = [r for r in rows if r.queued_at is None or r.queued_at < stale_before]
         if due:
-            await self._conn.execute(
-                h.update().where(h.c.user_id.in_([r.user_id for r in due])).values(queued_at=at)
-            )
+            params = {"p_users": [r.user_id for r in due], "p_at": at}
+            await self._conn.execute(q.mark_homes, params)
         return [HomeMark(r.user_id, r.started_at) for r in due]
 
     async def take(self, user: str, at: datetime) -> bool:
