@@ -2,7 +2,8 @@
 
 Everything is decided in one transaction: the delivery id (so a retried webhook replays the
 first answer), the build row, the builds it supersedes, and the jobs that deploy it and post
-its card. CI gets its 202 only after that commit.
+its card. CI gets its 202 only after that commit. The web route records builds through a
+`GroupCommit`: builds reported together share that transaction (each in its savepoint).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from cibot.domain.build import LIVE, Build, BuildState, BuildType, still_applies
 from cibot.domain.environment import Environment
 from cibot.domain.project import Project
 from cibot.service.audit import AuditAction
 from cibot.service.errors import ImageNotAllowed, ReplayMismatch
+from cibot.service.group_commit import GroupCommit
 from cibot.service.jobs import (
     DeletePreview,
     DeployPreview,
@@ -80,47 +83,78 @@ async def record_build(
     report: BuildReport,
     webhook_id: str,
     body_sha256: str,
+    group: GroupCommit | None = None,
 ) -> Accepted:
     """Record the build and queue its deployment; replay the first answer for a repeated id.
 
     An image from outside the project's allow-list is refused (ImageNotAllowed) before
-    anything is written or contacted.
+    anything is written or contacted. With `group`, the build is recorded in the
+    transaction of the requests that arrived with it (answered after that commit).
     """
     if not project.policy.image_allowed(report.image):
         raise ImageNotAllowed(
             f"image {report.image!r} is not from a registry or repository {project.name} allows"
         )
+    record = partial(
+        _record,
+        clock=clock,
+        project=project,
+        report=report,
+        webhook_id=webhook_id,
+        body_sha256=body_sha256,
+    )
+    if group is not None:
+        return await group.run(record)
     async with store.transaction() as tx:
-        await tx.builds.lock_target(project.id, report.type, report.target)
-        delivery = await tx.deliveries.get(project.id, webhook_id)
-        if delivery is not None:
-            if delivery.body_sha256 != body_sha256:
-                raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
-            return Accepted(delivery.build_id, replayed=True)
-        live = await tx.builds.live_of_target(project.id, report.type, report.target)
-        same = _same_live_build(live, report)
-        if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
-            await tx.deliveries.add(Delivery(project.id, webhook_id, body_sha256, same.id))
-            detail = {"webhook_id": webhook_id}
-            await tx.audit.append(
-                AuditEvent(
-                    clock.now(), AuditAction.BUILD_REPEATED, project.id, same.id, detail=detail
-                )
-            )
-            return Accepted(same.id, replayed=True)
-        build = await _add_build(tx, clock.now(), project, report, live)
-        await tx.deliveries.add(Delivery(project.id, webhook_id, body_sha256, build.id))
-        return Accepted(build.id)
+        return await record(tx)
+
+
+async def _record(
+    tx: Transaction,
+    *,
+    clock: Clock,
+    project: Project,
+    report: BuildReport,
+    webhook_id: str,
+    body_sha256: str,
+) -> Accepted:
+    """In one transaction: the delivery claimed first (one statement when it is new), then
+    the build, or the answer to replay."""
+    await tx.builds.lock_target(project.id, report.type, report.target)
+    now = clock.now()
+    build_id = new_build_id(now)
+    first = await tx.deliveries.claim(Delivery(project.id, webhook_id, body_sha256, build_id))
+    if first is not None:
+        if first.body_sha256 != body_sha256:
+            raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
+        return Accepted(first.build_id, replayed=True)
+    live = await tx.builds.live_of_target(project.id, report.type, report.target)
+    same = _same_live_build(live, report)
+    if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
+        await tx.deliveries.set_build(project.id, webhook_id, same.id)
+        detail = {"webhook_id": webhook_id}
+        await tx.audit.append(
+            AuditEvent(now, AuditAction.BUILD_REPEATED, project.id, same.id, detail=detail)
+        )
+        return Accepted(same.id, replayed=True)
+    await _add_build(tx, now, project, report, live, build_id=build_id)
+    return Accepted(build_id)
 
 
 async def _add_build(
-    tx: Transaction, now: datetime, project: Project, report: BuildReport, live: Sequence[Build]
+    tx: Transaction,
+    now: datetime,
+    project: Project,
+    report: BuildReport,
+    live: Sequence[Build],
+    *,
+    build_id: str,
 ) -> Build:
     """Record the build; unless it came late, it supersedes the `live` builds of its target."""
     summary = await tx.builds.target_summary(project.id, report.type, report.target)
     stale = _is_stale(report, summary.highest_build_number)
     build = Build(
-        id=new_build_id(now),
+        id=build_id,
         project_id=project.id,
         type=report.type,
         target=report.target,

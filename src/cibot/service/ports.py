@@ -117,6 +117,16 @@ class Deliveries(Protocol):
 
     async def add(self, delivery: Delivery) -> None: ...
 
+    async def claim(self, delivery: Delivery) -> Delivery | None:
+        """Record `delivery` unless its webhook id was used before: None if it was recorded,
+        else the delivery first recorded for that id (left as it was). One statement where
+        the store can (insert unless present), so a first delivery costs no lookup."""
+        ...
+
+    async def set_build(self, project_id: str, webhook_id: str, build_id: str) -> None:
+        """The build a delivery claimed in this transaction answers with, after all."""
+        ...
+
     async def prune(self, before: datetime, limit: int) -> int:
         """Delete up to `limit` webhook deliveries recorded before `before`; how many."""
         ...
@@ -357,6 +367,14 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A block whose writes are undone alone if it raises; the transaction goes on.
+
+        How several units of work share one transaction (`service.group_commit`): one that
+        fails is rolled back to its savepoint, and the others still commit.
+        """
+        ...
 
 
 class Store(Protocol):
