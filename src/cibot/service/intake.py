@@ -55,10 +55,6 @@ def new_build_id(now: datetime) -> str:
     return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(6)}"
 
 
-def preview_url(project: Project, build_type: BuildType, target: str) -> str:
-    return Environment.preview(project, build_type, target).url
-
-
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
@@ -128,7 +124,7 @@ async def _record(
         if first.body_sha256 != body_sha256:
             raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
         return Accepted(first.build_id, replayed=True)
-    live = await tx.builds.live_of_target(project.id, report.type, report.target)
+    live, summary = await tx.builds.live_and_summary(project.id, report.type, report.target)
     same = _same_live_build(live, report)
     if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
         await tx.deliveries.set_build(project.id, webhook_id, same.id)
@@ -137,7 +133,8 @@ async def _record(
             AuditEvent(now, AuditAction.BUILD_REPEATED, project.id, same.id, detail=detail)
         )
         return Accepted(same.id, replayed=True)
-    await _add_build(tx, now, project, report, live, build_id=build_id)
+    stale = _is_stale(report, summary.highest_build_number)
+    await _add_build(tx, now, project, report, live, build_id=build_id, stale=stale)
     return Accepted(build_id)
 
 
@@ -149,10 +146,11 @@ async def _add_build(
     live: Sequence[Build],
     *,
     build_id: str,
+    stale: bool,
 ) -> Build:
-    """Record the build; unless it came late, it supersedes the `live` builds of its target."""
-    summary = await tx.builds.target_summary(project.id, report.type, report.target)
-    stale = _is_stale(report, summary.highest_build_number)
+    """Record the build; unless it came late (`stale`), it supersedes the `live` builds of
+    its target."""
+    environment = Environment.preview(project, report.type, report.target)
     build = Build(
         id=build_id,
         project_id=project.id,
@@ -166,7 +164,7 @@ async def _add_build(
         author=report.author,
         build_number=report.build_number,
         ci_url=report.ci_url,
-        preview_url=preview_url(project, report.type, report.target),
+        preview_url=environment.url,
         reason="a newer build number of this target arrived first" if stale else None,
         author_user=author_user(report.author),
     )
@@ -188,9 +186,7 @@ async def _add_build(
     if build.type is BuildType.TAG and project.lifecycle.newer_tag_supersedes:
         await _supersede_other_tags(tx, now, project, build)
     await tx.jobs.enqueue(SyncBuildCard(build.id))
-    await tx.jobs.enqueue(
-        DeployPreview(build.id, Environment.preview(project, report.type, report.target).address)
-    )
+    await tx.jobs.enqueue(DeployPreview(build.id, environment.address))
     return build
 
 

@@ -168,6 +168,13 @@ class Builds(Protocol):
         """The newest build of one target and the highest build number CI gave it."""
         ...
 
+    async def live_and_summary(
+        self, project_id: str, build_type: BuildType, target: str
+    ) -> tuple[Sequence[Build], TargetSummary]:
+        """`live_of_target` and `target_summary` together (one statement where the store can):
+        what an intake reads of its target."""
+        ...
+
     async def touch(self, build_id: str, at: datetime) -> None:
         """Something happened to the build (a verdict, a decision): it is not idle since `at`."""
         ...

@@ -71,6 +71,15 @@ mark_homes = (
     .values(queued_at=sa.bindparam("p_at"))
 )
 
+# Both at once, for an intake: the summary's one row, joined to the target's live builds
+# (none: one row of NULL build columns).
+_summary = target_summary.subquery("summary")
+live_and_summary = (
+    sa.select(_summary.c.newest, _summary.c.highest, b)
+    .select_from(_summary.outerjoin(b, sa.and_(_of_target, b.c.state.in_([s.value for s in LIVE]))))
+    .order_by(b.c.created_at, b.c.id)
+)
+
 get_delivery = sa.select(
     d.c.project_id, d.c.webhook_id, d.c.body_sha256, d.c.build_id, d.c.answer
 ).where(d.c.project_id == sa.bindparam("p_project"), d.c.webhook_id == sa.bindparam("p_webhook"))
