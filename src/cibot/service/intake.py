@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from cibot.domain.build import LIVE, Build, BuildState, BuildType, still_applies
+from cibot.domain.build import LIVE, Build, BuildState, BuildType, can_move, still_applies
 from cibot.domain.environment import Environment
 from cibot.domain.project import Project
 from cibot.service.audit import AuditAction
@@ -195,11 +195,15 @@ async def supersede(
 ) -> bool:
     """`older` gives way to `newer`; its card and DMs are redrawn. False if it cannot.
 
-    The move is made on the build as it is now (locked), not as the caller read it: its
-    deploy job may have moved it on since, which does not change the decision (F9).
+    The move is tried first on the build as the caller read it: the compare-and-set on its
+    state says whether that is still so (one statement, the common case). If it moved since
+    (its deploy job took it on, F9), the build is locked and read as it is now, and moved
+    if the decision still applies, which a move along the live states does not change.
 
     `reason` (why it stopped, e.g. its failed production deploy) replaces the one it had.
     """
+    if reason is None and await _moved(tx, older, now, superseded_by=newer.id):
+        return await _superseded(tx, now, older, newer)
     current = await tx.builds.lock(older.id)
     if current is None or not still_applies(older.state, current.state):
         return False
@@ -207,6 +211,17 @@ async def supersede(
     superseded = current.moved_to(BuildState.SUPERSEDED, now, superseded_by=newer.id, **changes)
     if not await tx.builds.move(current, superseded):
         return False
+    return await _superseded(tx, now, older, newer)
+
+
+async def _moved(tx: Transaction, build: Build, now: datetime, **changes: object) -> bool:
+    """Superseded as read, if the store still holds it in the state read."""
+    if not can_move(build.state, BuildState.SUPERSEDED):
+        return False
+    return await tx.builds.move(build, build.moved_to(BuildState.SUPERSEDED, now, **changes))
+
+
+async def _superseded(tx: Transaction, now: datetime, older: Build, newer: Build) -> bool:
     detail = {"by": newer.id}
     await tx.audit.append(
         AuditEvent(now, AuditAction.BUILD_SUPERSEDED, older.project_id, older.id, detail=detail)
