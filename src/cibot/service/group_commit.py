@@ -9,10 +9,11 @@ run together in the next transaction, they pay for all that once.
 
 What does not change: `run` answers only once the transaction holding its unit has
 committed (a 202 still means the build and its jobs are on disk), and a failed commit gives
-every unit in it the error, never a result. Units run one after another in the batch, each
-in its own savepoint when there are several, so one that raises (a webhook id reused for
-another body, a conflict) is undone alone and the others commit. No unit waits for company:
-a batch starts as soon as the previous one is done, with whatever has arrived by then.
+every unit in it the error, never a result. Units run one after another in the batch; when
+one of several raises (a webhook id reused for another body, a conflict), the batch is
+rolled back and run again with each unit in its own savepoint, so that one is undone alone
+and the others commit. No unit waits for company: a batch starts as soon as the previous
+one is done, with whatever has arrived by then.
 """
 
 from __future__ import annotations
@@ -66,35 +67,56 @@ class GroupCommit:
             self._committer = None
 
     async def _commit(self, batch: list[_Unit]) -> None:
-        """One transaction for `batch`; each unit answered only after its commit."""
-        if not batch:
-            return
-        done: list[tuple[_Unit, Any]] = []
-        failed: list[tuple[_Unit, BaseException]] = []
-        try:
-            async with self._store.transaction() as tx:
-                if len(batch) == 1:  # alone: its own error rolls back the transaction
-                    done.append((batch[0], await batch[0].work(tx)))
-                else:
-                    for unit in batch:
-                        try:
-                            async with tx.savepoint():
-                                done.append((unit, await unit.work(tx)))
-                        except Exception as exc:  # its own failure: undone alone
-                            failed.append((unit, exc))
-        except BaseException as exc:  # nothing of the batch is committed
-            for unit, own in failed:
-                _fail(unit, own)
-            for unit in batch:
-                _fail(unit, exc)
-            if not isinstance(exc, Exception):
-                raise
-            return
+        """One transaction for `batch`; each unit answered only after its commit.
+
+        Units run straight, with no savepoint (two statements each) for the common case where
+        none fails. If one does, the batch is rolled back and run again, each unit in its own
+        savepoint this time, so the failing one is undone alone and answered with its error.
+        """
+        isolated = len(batch) == 1  # alone, a unit's own error rolls back its transaction
+        while True:
+            try:
+                done, failed = await self._run(batch, isolated)
+            except _RunIsolated:
+                isolated = True
+                continue
+            except BaseException as exc:  # nothing of the batch is committed
+                for unit in batch:
+                    _fail(unit, exc)
+                if not isinstance(exc, Exception):
+                    raise
+                return
+            break
         for unit, value in done:
             if not unit.answer.done():
                 unit.answer.set_result(value)
         for unit, own in failed:
             _fail(unit, own)
+
+    async def _run(
+        self, batch: list[_Unit], isolated: bool
+    ) -> tuple[list[tuple[_Unit, Any]], list[tuple[_Unit, Exception]]]:
+        """Run the units in one transaction: (results, failures), committed."""
+        done: list[tuple[_Unit, Any]] = []
+        failed: list[tuple[_Unit, Exception]] = []
+        async with self._store.transaction() as tx:
+            for unit in batch:
+                if not isolated:
+                    try:
+                        done.append((unit, await unit.work(tx)))
+                    except Exception as exc:
+                        raise _RunIsolated from exc
+                    continue
+                try:
+                    async with tx.savepoint():
+                        done.append((unit, await unit.work(tx)))
+                except Exception as exc:  # its own failure, undone alone
+                    failed.append((unit, exc))
+        return done, failed
+
+
+class _RunIsolated(Exception):
+    """A unit failed in a batch run straight: roll it all back, run it again in savepoints."""
 
 
 def _fail(unit: _Unit, exc: BaseException) -> None:
