@@ -22,15 +22,15 @@ _of_target = sa.and_(
     b.c.target == sa.bindparam("p_target"),
 )
 
+# The live states written into the SQL text: a list of values would be an IN parameter
+# expanded again at every execution (on SQLite, a third of the time of such a read).
+_live = b.c.state.in_([sa.literal_column(f"'{s.value}'") for s in LIVE])
+
 get_build = b.select().where(b.c.id == sa.bindparam("p_id"))
 lock_build = get_build.with_for_update()
 add_build = b.insert()
 
-live_builds_of_target = (
-    b.select()
-    .where(_of_target, b.c.state.in_([s.value for s in LIVE]))
-    .order_by(b.c.created_at, b.c.id)
-)
+live_builds_of_target = b.select().where(_of_target, _live).order_by(b.c.created_at, b.c.id)
 
 # A stale build (T16: it came late) is never deployed, so it is neither the target's newest
 # build (the one whose preview it is) nor a measure of its build numbers.
@@ -76,7 +76,7 @@ mark_homes = (
 _summary = target_summary.subquery("summary")
 live_and_summary = (
     sa.select(_summary.c.newest, _summary.c.highest, b)
-    .select_from(_summary.outerjoin(b, sa.and_(_of_target, b.c.state.in_([s.value for s in LIVE]))))
+    .select_from(_summary.outerjoin(b, sa.and_(_of_target, _live)))
     .order_by(b.c.created_at, b.c.id)
 )
 
