@@ -48,7 +48,11 @@ class GroupCommit:
         self._committer: asyncio.Task[None] | None = None
 
     async def run(self, work: Work[T]) -> T:
-        """`work(tx)`'s result once its transaction has committed; its error, or the commit's."""
+        """`work(tx)`'s result once its transaction has committed; its error, or the commit's.
+
+        `work` may run twice (again after its batch was rolled back), so it must act only
+        through `tx`.
+        """
         unit = _Unit(work, asyncio.get_running_loop().create_future())
         self._waiting.append(unit)
         if self._committer is None:

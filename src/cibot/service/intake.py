@@ -3,7 +3,7 @@
 Everything is decided in one transaction: the delivery id (so a retried webhook replays the
 first answer), the build row, the builds it supersedes, and the jobs that deploy it and post
 its card. CI gets its 202 only after that commit. The web route records builds through a
-`GroupCommit`: builds reported together share that transaction (each in its savepoint).
+`GroupCommit`: builds reported together share that transaction.
 """
 
 from __future__ import annotations
