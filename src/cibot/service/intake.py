@@ -124,7 +124,7 @@ async def _record(
         if first.body_sha256 != body_sha256:
             raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
         return Accepted(first.build_id, replayed=True)
-    live, summary = await tx.builds.live_and_summary(project.id, report.type, report.target)
+    live, highest = await tx.builds.live_and_highest(project.id, report.type, report.target)
     same = _same_live_build(live, report)
     if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
         await tx.deliveries.set_build(project.id, webhook_id, same.id)
@@ -133,7 +133,7 @@ async def _record(
             AuditEvent(now, AuditAction.BUILD_REPEATED, project.id, same.id, detail=detail)
         )
         return Accepted(same.id, replayed=True)
-    stale = _is_stale(report, summary.highest_build_number)
+    stale = _is_stale(report, highest)
     await _add_build(tx, now, project, report, live, build_id=build_id, stale=stale)
     return Accepted(build_id)
 

@@ -168,11 +168,11 @@ class Builds(Protocol):
         """The newest build of one target and the highest build number CI gave it."""
         ...
 
-    async def live_and_summary(
+    async def live_and_highest(
         self, project_id: str, build_type: BuildType, target: str
-    ) -> tuple[Sequence[Build], TargetSummary]:
-        """`live_of_target` and `target_summary` together (one statement where the store can):
-        what an intake reads of its target."""
+    ) -> tuple[Sequence[Build], int | None]:
+        """What an intake reads of its target (one statement where the store can): its live
+        builds, as `live_of_target`, and its highest build number, as `target_summary`."""
         ...
 
     async def touch(self, build_id: str, at: datetime) -> None:

@@ -41,7 +41,14 @@ _newest = (
     .order_by(b.c.created_at.desc(), b.c.id.desc())
     .limit(1)
 )
-_highest = sa.select(sa.func.max(b.c.build_number)).where(_of_target, _not_stale)
+# The highest number first, by ix_builds_target_number: the read stops at the first build
+# not stale, where max() would read every build the target ever had.
+_highest = (
+    sa.select(b.c.build_number)
+    .where(_of_target, _not_stale, b.c.build_number.is_not(None))
+    .order_by(b.c.build_number.desc())
+    .limit(1)
+)
 target_summary = sa.select(
     _newest.scalar_subquery().label("newest"), _highest.scalar_subquery().label("highest")
 )
@@ -71,12 +78,12 @@ mark_homes = (
     .values(queued_at=sa.bindparam("p_at"))
 )
 
-# Both at once, for an intake: the summary's one row, joined to the target's live builds
-# (none: one row of NULL build columns).
-_summary = target_summary.subquery("summary")
-live_and_summary = (
-    sa.select(_summary.c.newest, _summary.c.highest, b)
-    .select_from(_summary.outerjoin(b, sa.and_(_of_target, _live)))
+# What an intake reads of its target, at once: the highest build number's one row, joined
+# to the target's live builds (none: one row of NULL build columns).
+_highest_row = sa.select(_highest.scalar_subquery().label("highest")).subquery("summary")
+live_and_highest = (
+    sa.select(_highest_row.c.highest, b)
+    .select_from(_highest_row.outerjoin(b, sa.and_(_of_target, _live)))
     .order_by(b.c.created_at, b.c.id)
 )
 

@@ -69,15 +69,13 @@ class SqlBuilds(SqlRepository):
         row = (await self._conn.execute(q.target_summary, params)).one()
         return TargetSummary(newest_build_id=row.newest, highest_build_number=row.highest)
 
-    async def live_and_summary(
+    async def live_and_highest(
         self, project_id: str, build_type: BuildType, target: str
-    ) -> tuple[Sequence[Build], TargetSummary]:
+    ) -> tuple[Sequence[Build], int | None]:
         params = self._target(project_id, build_type, target)
-        rows = (await self._conn.execute(q.live_and_summary, params)).all()
-        summary = TargetSummary(
-            newest_build_id=rows[0].newest, highest_build_number=rows[0].highest
-        )
-        return [build_from_row(r._mapping) for r in rows if r.id is not None], summary
+        rows = (await self._conn.execute(q.live_and_highest, params)).all()
+        highest = rows[0].highest  # the highest number's row is there, live builds or none
+        return [build_from_row(r._mapping) for r in rows if r.id is not None], highest
 
     async def touch(self, build_id: str, at: datetime) -> None:
         await self._set_build(build_id, active_at=at)
