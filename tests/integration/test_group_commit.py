@@ -53,6 +53,7 @@ class Served:
     url: str
     database: Database
     commits: list[int]  # one entry per commit the engine made
+    savepoints: list[str]  # one entry per SAVEPOINT statement
 
     async def scalar(self, sql: str, **params: Any) -> Any:
         async with self.database.begin() as conn:
@@ -81,10 +82,19 @@ async def served(database_url: str) -> AsyncIterator[Served]:
     def counted(_conn: Any) -> None:
         commits.append(1)
 
+    savepoints: list[str] = []
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.startswith("SAVEPOINT"):
+            savepoints.append(sql)
+
     event.listen(database.sync_engine, "commit", counted)
+    event.listen(database.sync_engine, "before_cursor_execute", statement)
     try:
-        yield Served(f"http://127.0.0.1:{sock.getsockname()[1]}", database, commits)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield Served(url, database, commits, savepoints)
     finally:
+        event.remove(database.sync_engine, "before_cursor_execute", statement)
         event.remove(database.sync_engine, "commit", counted)
         server.should_exit = True
         await serving
@@ -117,6 +127,7 @@ async def test_concurrent_intakes_are_all_committed_in_fewer_commits_than_builds
         _signed(f"burst-{i % 8}", f"msg_burst_{i}", f"r.example/shop:{i}") for i in range(BURST)
     ]
     served.commits.clear()
+    served.savepoints.clear()
 
     answers = await _burst(served.url, requests)
 
@@ -129,6 +140,18 @@ async def test_concurrent_intakes_are_all_committed_in_fewer_commits_than_builds
     deploys = "SELECT count(*) FROM jobs WHERE kind = 'deploy_preview'"
     assert await served.scalar(deploys) == BURST  # each build with its jobs
     assert 1 <= commits < BURST, f"{commits} commits for {BURST} builds: nothing was grouped"
+    assert served.savepoints == [], "with nothing failing, a batch runs without savepoints"
+
+
+async def test_a_request_alone_is_its_own_transaction_without_a_savepoint(
+    served: Served,
+) -> None:
+    (answer,) = await _burst(served.url, [_signed("alone", "msg_alone")])
+    (again,) = await _burst(served.url, [_signed("alone", "msg_alone", "r.example/shop:2")])
+
+    assert answer.status_code == 202 and again.status_code == 422
+    assert await served.scalar("SELECT count(*) FROM builds") == 1
+    assert served.savepoints == []
 
 
 async def test_a_request_refused_inside_a_batch_does_not_sink_the_others(served: Served) -> None:
@@ -145,6 +168,7 @@ async def test_a_request_refused_inside_a_batch_does_not_sink_the_others(served:
     assert all(a.json()["field"] == "webhook-id" for a in answers[20:24])
     assert await served.scalar("SELECT count(*) FROM builds") == 1 + BURST
     assert len(served.commits) < BURST
+    assert served.savepoints, "the batch with a failing request was run again in savepoints"
 
 
 async def test_the_same_webhook_id_in_one_batch_or_two_is_one_build(served: Served) -> None:

@@ -77,7 +77,7 @@ class GroupCommit:
         none fails. If one does, the batch is rolled back and run again, each unit in its own
         savepoint this time, so the failing one is undone alone and answered with its error.
         """
-        isolated = len(batch) == 1  # alone, a unit's own error rolls back its transaction
+        isolated = False
         while True:
             try:
                 done, failed = await self._run(batch, isolated)
@@ -109,6 +109,8 @@ class GroupCommit:
                     try:
                         done.append((unit, await unit.work(tx)))
                     except Exception as exc:
+                        if len(batch) == 1:
+                            raise  # alone: its own error, its transaction rolled back
                         raise _RunIsolated from exc
                     continue
                 try:
