@@ -36,6 +36,7 @@ MAX_BATCH = 100  # units per transaction: bounds how long one holds the write lo
 class _Unit:
     work: Work[Any]
     answer: asyncio.Future[Any]
+    order: str
 
 
 class GroupCommit:
@@ -47,13 +48,15 @@ class GroupCommit:
         self._waiting: deque[_Unit] = deque()
         self._committer: asyncio.Task[None] | None = None
 
-    async def run(self, work: Work[T]) -> T:
+    async def run(self, work: Work[T], order: str = "") -> T:
         """`work(tx)`'s result once its transaction has committed; its error, or the commit's.
 
         `work` may run twice (again after its batch was rolled back), so it must act only
-        through `tx`.
+        through `tx`. A batch runs its units by `order` (those with the same key as they
+        came): give the key of what `work` locks, so that every batch takes its locks in one
+        order and two batches (two replicas on one PostgreSQL) cannot deadlock on them.
         """
-        unit = _Unit(work, asyncio.get_running_loop().create_future())
+        unit = _Unit(work, asyncio.get_running_loop().create_future(), order)
         self._waiting.append(unit)
         if self._committer is None:
             self._committer = asyncio.create_task(self._commit_all())
@@ -66,6 +69,7 @@ class GroupCommit:
             while self._waiting:
                 count = min(self._max_batch, len(self._waiting))
                 batch = [self._waiting.popleft() for _ in range(count)]
+                batch.sort(key=lambda unit: unit.order)  # stable: arrival order within a key
                 await self._commit([unit for unit in batch if not unit.answer.done()])
         finally:
             self._committer = None

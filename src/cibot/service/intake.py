@@ -99,8 +99,8 @@ async def record_build(
         webhook_id=webhook_id,
         body_sha256=body_sha256,
     )
-    if group is not None:
-        return await group.run(record)
+    if group is not None:  # ordered by the target whose lock it takes first
+        return await group.run(record, order=f"{project.id}/{report.type.value}/{report.target}")
     async with store.transaction() as tx:
         return await record(tx)
 
