@@ -264,7 +264,8 @@ async def closed_loop_count(
         try:
             for data in cursor:
                 started = time.perf_counter()
-                ok += await connection.send(data) == 202
+                status = await connection.send(data)  # (`ok += await …` would lose counts)
+                ok += status == 202
                 latencies.append(time.perf_counter() - started)
         finally:
             connection.close()
