@@ -1,7 +1,7 @@
 """Benchmark: signed webhook intake, each build committed, on SQLite and PostgreSQL.
 
     uv run python -m bench.intake [--seconds 30] [--rate 300] [--concurrency 16]
-    uv run python -m bench.intake --profile [--count 2000]
+    uv run python -m bench.intake --profile [--count 2000] [--clients 16]
 
 For each backend it starts `cibot serve` with no workers (accept only, so nothing but the
 intake runs) and measures, in one run:
@@ -13,7 +13,8 @@ intake runs) and measures, in one run:
 Every accepted build is then counted in the database: the figure is of committed builds.
 
 --profile: where the time of one signed intake goes instead. `cibot serve` runs under
-cProfile on SQLite; --count signed intakes are sent one at a time; the server is stopped
+cProfile on SQLite; --count signed intakes are sent one at a time (or from --clients
+clients at once, so that they are committed in groups); the server is stopped
 and the profile summarised: the functions that took the most time in all (cumulative),
 per intake, and the SQL statements executed per intake (calls into sqlite3).
 """
@@ -210,7 +211,7 @@ async def profile(args: argparse.Namespace) -> None:
         process.start()
         try:
             started = time.perf_counter()
-            _, ok, _ = await closed_loop_count(process.url, args.count)
+            _, ok, _ = await closed_loop_count(process.url, args.count, args.clients)
             took = time.perf_counter() - started
             assert process.proc is not None
             process.proc.send_signal(signal.SIGUSR1)  # the wrapper writes the profile
@@ -221,7 +222,8 @@ async def profile(args: argparse.Namespace) -> None:
             await asyncio.sleep(1)
         finally:
             process.stop()
-        print(f"{ok} intakes one at a time in {took:.1f} s: {took / args.count * 1e3:.2f} ms each")
+        how = "one at a time" if args.clients == 1 else f"from {args.clients} clients at once"
+        print(f"{ok} intakes {how} in {took:.1f} s: {took / args.count * 1e3:.2f} ms each")
         stats = pstats.Stats(str(out))
         per = args.count
         entries: Any = stats.stats  # type: ignore[attr-defined]
@@ -248,18 +250,27 @@ SQLITE_CALLS = {"<method 'execute' of 'sqlite3.Cursor' objects>",
                 "<method 'executemany' of 'sqlite3.Cursor' objects>"}  # fmt: skip
 
 
-async def closed_loop_count(url: str, count: int) -> tuple[list[float], int, float]:
-    """`count` signed intakes, one at a time."""
-    requests = prepared(url, count, f"profile{int(time.time())}")
-    connection = await Connection.open(*address(url))
-    latencies, ok = [], 0
-    try:
-        for data in requests:
-            started = time.perf_counter()
-            ok += await connection.send(data) == 202
-            latencies.append(time.perf_counter() - started)
-    finally:
-        connection.close()
+async def closed_loop_count(
+    url: str, count: int, clients: int = 1
+) -> tuple[list[float], int, float]:
+    """`count` signed intakes, from `clients` clients each sending one at a time."""
+    cursor = iter(prepared(url, count, f"profile{int(time.time())}"))
+    latencies: list[float] = []
+    ok = 0
+
+    async def client() -> None:
+        nonlocal ok
+        connection = await Connection.open(*address(url))
+        try:
+            for data in cursor:
+                started = time.perf_counter()
+                status = await connection.send(data)  # (`ok += await …` would lose counts)
+                ok += status == 202
+                latencies.append(time.perf_counter() - started)
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
     return latencies, ok, 0.0
 
 
@@ -274,6 +285,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile one intake instead")
     parser.add_argument("--count", type=int, default=2000, help="intakes to profile")
     parser.add_argument("--top", type=int, default=30, help="functions to show")
+    parser.add_argument(
+        "--clients", type=int, default=1, help="--profile: clients sending at once (batched)"
+    )
     args = parser.parse_args()
     if args.profile:
         asyncio.run(profile(args))

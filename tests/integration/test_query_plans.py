@@ -132,6 +132,8 @@ async def frequent_work(
         await tx.builds.lock_target("shop", BuildType.BRANCH, "t1")
         await tx.builds.target_summary("shop", BuildType.BRANCH, "t1")
         older = await tx.builds.live_of_target("shop", BuildType.BRANCH, "t1")
+        await tx.builds.live_and_highest("shop", BuildType.BRANCH, "t1")
+        await tx.deliveries.claim(Delivery("shop", "w1", "0" * 64, "b1"))  # taken: read back
         await tx.builds.of_project("shop", LIVE)
         new = a_build(clock, "b-new", "t1", BuildState.ACCEPTED)
         await tx.builds.add(new)

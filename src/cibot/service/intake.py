@@ -2,7 +2,8 @@
 
 Everything is decided in one transaction: the delivery id (so a retried webhook replays the
 first answer), the build row, the builds it supersedes, and the jobs that deploy it and post
-its card. CI gets its 202 only after that commit.
+its card. CI gets its 202 only after that commit. The web route records builds through a
+`GroupCommit`: builds reported together share that transaction.
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
-from cibot.domain.build import LIVE, Build, BuildState, BuildType, still_applies
+from cibot.domain.build import LIVE, Build, BuildState, BuildType, can_move, still_applies
 from cibot.domain.environment import Environment
 from cibot.domain.project import Project
 from cibot.service.audit import AuditAction
 from cibot.service.errors import ImageNotAllowed, ReplayMismatch
+from cibot.service.group_commit import GroupCommit
 from cibot.service.jobs import (
     DeletePreview,
     DeployPreview,
@@ -52,10 +55,6 @@ def new_build_id(now: datetime) -> str:
     return f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(6)}"
 
 
-def preview_url(project: Project, build_type: BuildType, target: str) -> str:
-    return Environment.preview(project, build_type, target).url
-
-
 _SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,}")
 
 
@@ -80,47 +79,80 @@ async def record_build(
     report: BuildReport,
     webhook_id: str,
     body_sha256: str,
+    group: GroupCommit | None = None,
 ) -> Accepted:
     """Record the build and queue its deployment; replay the first answer for a repeated id.
 
     An image from outside the project's allow-list is refused (ImageNotAllowed) before
-    anything is written or contacted.
+    anything is written or contacted. With `group`, the build is recorded in the
+    transaction of the requests that arrived with it (answered after that commit).
     """
     if not project.policy.image_allowed(report.image):
         raise ImageNotAllowed(
             f"image {report.image!r} is not from a registry or repository {project.name} allows"
         )
+    record = partial(
+        _record,
+        clock=clock,
+        project=project,
+        report=report,
+        webhook_id=webhook_id,
+        body_sha256=body_sha256,
+    )
+    if group is not None:  # ordered by the target whose lock it takes first
+        return await group.run(record, order=f"{project.id}/{report.type.value}/{report.target}")
     async with store.transaction() as tx:
-        await tx.builds.lock_target(project.id, report.type, report.target)
-        delivery = await tx.deliveries.get(project.id, webhook_id)
-        if delivery is not None:
-            if delivery.body_sha256 != body_sha256:
-                raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
-            return Accepted(delivery.build_id, replayed=True)
-        live = await tx.builds.live_of_target(project.id, report.type, report.target)
-        same = _same_live_build(live, report)
-        if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
-            await tx.deliveries.add(Delivery(project.id, webhook_id, body_sha256, same.id))
-            detail = {"webhook_id": webhook_id}
-            await tx.audit.append(
-                AuditEvent(
-                    clock.now(), AuditAction.BUILD_REPEATED, project.id, same.id, detail=detail
-                )
-            )
-            return Accepted(same.id, replayed=True)
-        build = await _add_build(tx, clock.now(), project, report, live)
-        await tx.deliveries.add(Delivery(project.id, webhook_id, body_sha256, build.id))
-        return Accepted(build.id)
+        return await record(tx)
+
+
+async def _record(
+    tx: Transaction,
+    *,
+    clock: Clock,
+    project: Project,
+    report: BuildReport,
+    webhook_id: str,
+    body_sha256: str,
+) -> Accepted:
+    """In one transaction: the delivery claimed first (one statement when it is new), then
+    the build, or the answer to replay."""
+    await tx.builds.lock_target(project.id, report.type, report.target)
+    now = clock.now()
+    build_id = new_build_id(now)
+    first = await tx.deliveries.claim(Delivery(project.id, webhook_id, body_sha256, build_id))
+    if first is not None:
+        if first.body_sha256 != body_sha256:
+            raise ReplayMismatch(f"webhook-id {webhook_id!r} was already used for another body")
+        return Accepted(first.build_id, replayed=True)
+    live, highest = await tx.builds.live_and_highest(project.id, report.type, report.target)
+    same = _same_live_build(live, report)
+    if same is not None:  # F8: CI sent the build again under a new id: nothing new to do
+        await tx.deliveries.set_build(project.id, webhook_id, same.id)
+        detail = {"webhook_id": webhook_id}
+        await tx.audit.append(
+            AuditEvent(now, AuditAction.BUILD_REPEATED, project.id, same.id, detail=detail)
+        )
+        return Accepted(same.id, replayed=True)
+    stale = _is_stale(report, highest)
+    await _add_build(tx, now, project, report, live, build_id=build_id, stale=stale)
+    return Accepted(build_id)
 
 
 async def _add_build(
-    tx: Transaction, now: datetime, project: Project, report: BuildReport, live: Sequence[Build]
+    tx: Transaction,
+    now: datetime,
+    project: Project,
+    report: BuildReport,
+    live: Sequence[Build],
+    *,
+    build_id: str,
+    stale: bool,
 ) -> Build:
-    """Record the build; unless it came late, it supersedes the `live` builds of its target."""
-    summary = await tx.builds.target_summary(project.id, report.type, report.target)
-    stale = _is_stale(report, summary.highest_build_number)
+    """Record the build; unless it came late (`stale`), it supersedes the `live` builds of
+    its target."""
+    environment = Environment.preview(project, report.type, report.target)
     build = Build(
-        id=new_build_id(now),
+        id=build_id,
         project_id=project.id,
         type=report.type,
         target=report.target,
@@ -132,7 +164,7 @@ async def _add_build(
         author=report.author,
         build_number=report.build_number,
         ci_url=report.ci_url,
-        preview_url=preview_url(project, report.type, report.target),
+        preview_url=environment.url,
         reason="a newer build number of this target arrived first" if stale else None,
         author_user=author_user(report.author),
     )
@@ -154,9 +186,7 @@ async def _add_build(
     if build.type is BuildType.TAG and project.lifecycle.newer_tag_supersedes:
         await _supersede_other_tags(tx, now, project, build)
     await tx.jobs.enqueue(SyncBuildCard(build.id))
-    await tx.jobs.enqueue(
-        DeployPreview(build.id, Environment.preview(project, report.type, report.target).address)
-    )
+    await tx.jobs.enqueue(DeployPreview(build.id, environment.address))
     return build
 
 
@@ -165,11 +195,15 @@ async def supersede(
 ) -> bool:
     """`older` gives way to `newer`; its card and DMs are redrawn. False if it cannot.
 
-    The move is made on the build as it is now (locked), not as the caller read it: its
-    deploy job may have moved it on since, which does not change the decision (F9).
+    The move is tried first on the build as the caller read it: the compare-and-set on its
+    state says whether that is still so (one statement, the common case). If it moved since
+    (its deploy job took it on, F9), the build is locked and read as it is now, and moved
+    if the decision still applies, which a move along the live states does not change.
 
     `reason` (why it stopped, e.g. its failed production deploy) replaces the one it had.
     """
+    if reason is None and await _moved(tx, older, now, superseded_by=newer.id):
+        return await _superseded(tx, now, older, newer)
     current = await tx.builds.lock(older.id)
     if current is None or not still_applies(older.state, current.state):
         return False
@@ -177,6 +211,17 @@ async def supersede(
     superseded = current.moved_to(BuildState.SUPERSEDED, now, superseded_by=newer.id, **changes)
     if not await tx.builds.move(current, superseded):
         return False
+    return await _superseded(tx, now, older, newer)
+
+
+async def _moved(tx: Transaction, build: Build, now: datetime, **changes: object) -> bool:
+    """Superseded as read, if the store still holds it in the state read."""
+    if not can_move(build.state, BuildState.SUPERSEDED):
+        return False
+    return await tx.builds.move(build, build.moved_to(BuildState.SUPERSEDED, now, **changes))
+
+
+async def _superseded(tx: Transaction, now: datetime, older: Build, newer: Build) -> bool:
     detail = {"by": newer.id}
     await tx.audit.append(
         AuditEvent(now, AuditAction.BUILD_SUPERSEDED, older.project_id, older.id, detail=detail)

@@ -332,8 +332,10 @@ def timed_key(kind: str, build_id: str, at: datetime) -> str:
 
 
 def encode(payload: JobPayload) -> tuple[str, str]:
-    """(kind, JSON) for the jobs table."""
-    return payload.kind, json.dumps(dataclasses.asdict(payload), sort_keys=True)
+    """(kind, JSON) for the jobs table. Payload fields are plain values (ids, numbers, text),
+    so a shallow dict of them is what `dataclasses.asdict` (a deep copy) would give."""
+    fields = {f.name: getattr(payload, f.name) for f in dataclasses.fields(payload)}
+    return payload.kind, json.dumps(fields, sort_keys=True)
 
 
 def decode(kind: str, data: str) -> JobPayload:

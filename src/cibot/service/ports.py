@@ -117,6 +117,16 @@ class Deliveries(Protocol):
 
     async def add(self, delivery: Delivery) -> None: ...
 
+    async def claim(self, delivery: Delivery) -> Delivery | None:
+        """Record `delivery` unless its webhook id was used before: None if it was recorded,
+        else the delivery first recorded for that id (left as it was). One statement where
+        the store can (insert unless present), so a first delivery costs no lookup."""
+        ...
+
+    async def set_build(self, project_id: str, webhook_id: str, build_id: str) -> None:
+        """The build a delivery claimed in this transaction answers with, after all."""
+        ...
+
     async def prune(self, before: datetime, limit: int) -> int:
         """Delete up to `limit` webhook deliveries recorded before `before`; how many."""
         ...
@@ -156,6 +166,13 @@ class Builds(Protocol):
         self, project_id: str, build_type: BuildType, target: str
     ) -> TargetSummary:
         """The newest build of one target and the highest build number CI gave it."""
+        ...
+
+    async def live_and_highest(
+        self, project_id: str, build_type: BuildType, target: str
+    ) -> tuple[Sequence[Build], int | None]:
+        """What an intake reads of its target (one statement where the store can): its live
+        builds, as `live_of_target`, and its highest build number, as `target_summary`."""
         ...
 
     async def touch(self, build_id: str, at: datetime) -> None:
@@ -357,6 +374,14 @@ class Transaction(Protocol):
 
     @property
     def audit(self) -> AuditTrail: ...
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A block whose writes are undone alone if it raises; the transaction goes on.
+
+        How several units of work share one transaction (`service.group_commit`): one that
+        fails is rolled back to its savepoint, and the others still commit.
+        """
+        ...
 
 
 class Store(Protocol):

@@ -55,6 +55,13 @@ class MemoryBuilds(MemoryRepository):
         numbers = [b.build_number for b in builds if b.build_number is not None]
         return TargetSummary(builds[-1].id if builds else None, max(numbers, default=None))
 
+    async def live_and_highest(
+        self, project_id: str, build_type: BuildType, target: str
+    ) -> tuple[Sequence[Build], int | None]:
+        live = await self.live_of_target(project_id, build_type, target)
+        summary = await self.target_summary(project_id, build_type, target)
+        return live, summary.highest_build_number
+
     async def touch(self, build_id: str, at: datetime) -> None:
         self._set_build(build_id, active_at=at)
 

@@ -41,6 +41,18 @@ class MemoryTransaction:
         self.jobs = MemoryJobs(state)
         self.audit = MemoryAuditTrail(state)
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """As SQL's: what the block wrote is undone if it raises (the state restored in place,
+        since every repository holds this very state)."""
+        before, written = copy.deepcopy(self.state), len(self.audit.written)
+        try:
+            yield
+        except BaseException:
+            vars(self.state).update(vars(before))
+            del self.audit.written[written:]
+            raise
+
 
 class MemoryStore:
     def __init__(self) -> None:

@@ -112,7 +112,13 @@ class Database:
                 sync_conn.rollback()
                 raise
             else:
-                sync_conn.commit()
+                try:
+                    sync_conn.commit()
+                except BaseException:
+                    # A commit that failed may leave SQLite's transaction open on the
+                    # connection (and its write lock held): never hand that one out again.
+                    sync_conn.invalidate()
+                    raise
             finally:
                 sync_conn.close()
 

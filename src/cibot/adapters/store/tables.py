@@ -72,6 +72,7 @@ builds = sa.Table(
     sa.Column("removal_at", Time),
     sa.Index("ix_builds_target", "project_id", "type", "target", "created_at"),
     sa.Index("ix_builds_target_state", "project_id", "type", "target", "state"),
+    sa.Index("ix_builds_target_number", "project_id", "type", "target", "build_number"),
     sa.Index("ix_builds_project_state", "project_id", "state"),
 )
 

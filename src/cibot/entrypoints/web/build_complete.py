@@ -52,6 +52,7 @@ async def _record(intake: Intake, signed: Signed, report: BuildReport) -> str:
                 report=report,
                 webhook_id=signed.webhook_id,
                 body_sha256=signed.body_sha256,
+                group=intake.group,
             )
         )
     except ImageNotAllowed as exc:

@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -37,6 +37,7 @@ from cibot.entrypoints.web.notification import (
     validate,
 )
 from cibot.service.errors import ReplayMismatch, StoreConflict, StoreUnavailable
+from cibot.service.group_commit import GroupCommit
 from cibot.service.intake import record_refusal
 from cibot.service.ports import Clock, Store
 
@@ -53,6 +54,11 @@ class Intake:
     projects: Mapping[str, Project]
     global_secrets: Sequence[str]
     max_body_bytes: int
+    # Builds reported together are committed together (see service.group_commit).
+    group: GroupCommit = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "group", GroupCommit(self.store))
 
     def secrets_of(self, project: Project) -> frozenset[str]:
         """The secrets that sign for `project`: its own, else the global ones."""

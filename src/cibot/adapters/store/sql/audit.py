@@ -41,6 +41,15 @@ class SqlAuditTrail(SqlRepository):
             await self._conn.execute(q.add_audit, self._rows)
             self._rows = []
 
+    def mark(self) -> tuple[int, int]:
+        """Where the buffer stands, to `rewind` to if a savepoint is rolled back."""
+        return len(self._rows), len(self.written)
+
+    def rewind(self, mark: tuple[int, int]) -> None:
+        rows, written = mark
+        del self._rows[rows:]
+        del self.written[written:]
+
     async def events(
         self, project_id: str | None = None, since: datetime | None = None, limit: int = 100
     ) -> Sequence[AuditEvent]:

@@ -47,12 +47,11 @@ class SqlBuilds(SqlRepository):
         them (the author's Slack id, the time of the last verdict) is never lost.
         """
         old, new = build_to_row(before), build_to_row(after)
-        values = {k: v for k, v in new.items() if k != "id" and v != old[k]}
-        values["state"] = new["state"]
-        statement = t.builds.update().where(
-            t.builds.c.id == before.id, t.builds.c.state == before.state.value
-        )
-        result = await self._conn.execute(statement.values(**values))
+        values = {k: v for k, v in new.items() if k not in {"id", "state"} and v != old[k]}
+        columns = ("state", *sorted(values))
+        params = {f"v_{c}": new[c] for c in columns}
+        params |= {"p_id": before.id, "p_state": before.state.value}
+        result = await self._conn.execute(q.move_build(columns), params)
         return result.rowcount == 1
 
     async def live_of_target(
@@ -69,6 +68,14 @@ class SqlBuilds(SqlRepository):
         params = self._target(project_id, build_type, target)
         row = (await self._conn.execute(q.target_summary, params)).one()
         return TargetSummary(newest_build_id=row.newest, highest_build_number=row.highest)
+
+    async def live_and_highest(
+        self, project_id: str, build_type: BuildType, target: str
+    ) -> tuple[Sequence[Build], int | None]:
+        params = self._target(project_id, build_type, target)
+        rows = (await self._conn.execute(q.live_and_highest, params)).all()
+        highest = rows[0].highest  # the highest number's row is there, live builds or none
+        return [build_from_row(r._mapping) for r in rows if r.id is not None], highest
 
     async def touch(self, build_id: str, at: datetime) -> None:
         await self._conn.execute(q.touch_build, {"p_id": build_id, "p_at": at})

@@ -29,6 +29,14 @@ class SqlJobs(SqlRepository):
             await self._conn.execute(q.add_job, self._rows)
             self._rows = []
 
+    def mark(self) -> tuple[int, int]:
+        """Where the buffer stands, to `rewind` to if a savepoint is rolled back."""
+        return len(self._rows), self.due_now
+
+    def rewind(self, mark: tuple[int, int]) -> None:
+        rows, self.due_now = mark
+        del self._rows[rows:]
+
     async def enqueue(
         self,
         payload: jobs.JobPayload,

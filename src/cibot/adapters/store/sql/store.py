@@ -6,9 +6,10 @@ transaction as the audit row and the jobs it causes, so either all of it happene
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 
+import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
 from cibot.adapters.store.database import Conn, Database
@@ -30,11 +31,16 @@ from cibot.service.ports import (
     Transaction,
 )
 
+_SAVEPOINT = sa.text("SAVEPOINT unit")
+_RELEASE = sa.text("RELEASE SAVEPOINT unit")
+_ROLLBACK_TO = sa.text("ROLLBACK TO SAVEPOINT unit")
+
 
 class SqlTransaction:
     """One unit of work on one connection; its repositories share the connection."""
 
     def __init__(self, conn: Conn, clock: Clock) -> None:
+        self._conn = conn
         self.builds = SqlBuilds(conn, clock)
         self.reviews = SqlReviews(conn, clock)
         self.releases = SqlReleases(conn, clock)
@@ -52,6 +58,22 @@ class SqlTransaction:
         await self.jobs.flush()
         await self.audit.flush()
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Savepoints do not nest here: one at a time, as `group_commit` takes them. The
+        job and audit rows buffered inside are dropped with its writes."""
+        marks = self.jobs.mark(), self.audit.mark()
+        with translated():
+            await self._conn.execute(_SAVEPOINT)
+            try:
+                yield
+            except BaseException:
+                await self._conn.execute(_ROLLBACK_TO)
+                self.jobs.rewind(marks[0])
+                self.audit.rewind(marks[1])
+                raise
+            await self._conn.execute(_RELEASE)
+
 
 # SQLSTATE classes and codes that mean "try again": connection exceptions (08), operator
 # intervention such as a server shutting down or starting up (57), lock not available
@@ -64,6 +86,22 @@ _TRANSIENT_SQLSTATES = frozenset({"55P03"})
 def is_transient(exc: DBAPIError) -> bool:
     state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
     return state in _TRANSIENT_SQLSTATES or state[:2] in _TRANSIENT_SQLSTATE_CLASSES
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """The database's errors as the service knows them: a constraint broken by a concurrent
+    writer is a StoreConflict (try again), a database out of reach StoreUnavailable."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise StoreConflict(str(exc.orig)) from exc
+    except (OperationalError, InterfaceError, OSError) as exc:
+        raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
+    except DBAPIError as exc:
+        if not (exc.connection_invalidated or is_transient(exc)):
+            raise
+        raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
 
 
 BeforeCommit = Callable[[Transaction, Sequence[AuditEvent]], Awaitable[None]]
@@ -83,20 +121,12 @@ class SqlStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        try:
+        with translated():
             async with self.database.begin() as conn:
                 tx = SqlTransaction(conn, self._clock)
                 yield tx
                 if self.before_commit is not None and tx.audit.written:
                     await self.before_commit(tx, tuple(tx.audit.written))
                 await tx.flush()
-        except IntegrityError as exc:
-            raise StoreConflict(str(exc.orig)) from exc
-        except (OperationalError, InterfaceError, OSError) as exc:
-            raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
-        except DBAPIError as exc:
-            if not (exc.connection_invalidated or is_transient(exc)):
-                raise
-            raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from exc
         if self.on_commit is not None and tx.jobs.due_now:
             self.on_commit(tx.jobs.due_now)
