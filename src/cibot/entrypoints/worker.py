@@ -15,9 +15,9 @@ Workers sleep until woken by a commit that enqueued work, or until the poll inte
 (work enqueued by another replica). A commit wakes as many sleeping workers as it made jobs
 due, not all of them: every claim is a write transaction, and on SQLite the clicks being
 answered wait behind each one. A worker that finds work without knowing how much (its poll
-interval passed: another replica or process made it due) wakes one more sleeper the same
-way, so a burst enqueued elsewhere has every worker on it within a few claims, not each
-after its own poll interval; the chain ends with one claim that finds nothing.
+interval passed, or `nudge()`: on PostgreSQL another replica's commit signalled it) wakes
+one more sleeper the same way, so a burst enqueued elsewhere has every worker on it within
+a few claims, not each after its own poll interval; the chain ends with one empty claim.
 
 Stopping drains: from `drain()` (SIGTERM) on, nothing new is claimed; jobs in flight get
 `drain_seconds` to finish, then are cancelled and handed back at once for another replica.
@@ -112,6 +112,11 @@ class JobRunner:
                 self._missed = min(self._missed + 1, self._settings.workers)
                 continue
             self._sleepers.popleft().set_result(False)
+
+    def nudge(self) -> None:
+        """Work may have become due that no count of this process's came with (another
+        replica's commit): one sleeping worker looks, and brings in more if it finds some."""
+        self._explore()
 
     def _explore(self) -> None:
         """Wake one sleeper to look for work of unknown amount (if it finds a job, it wakes
