@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from cibot.adapters.store import migrate, signals
+from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.signals import JobSignals
@@ -120,3 +121,24 @@ async def test_the_listener_comes_back_when_the_server_drops_its_connection(
     finally:
         await listener.stop()
         await runner.stop()
+
+
+async def test_a_dead_job_revived_from_the_cli_signals_the_replicas(database: Database) -> None:
+    """`cibot jobs retry` runs in a process of its own: its revive is signalled too."""
+    clock = FakeClock()
+    async with SqlStore(database, clock).transaction() as tx:
+        await tx.jobs.enqueue(SyncBuildCard("dead"))
+    async with database.begin() as conn:
+        await conn.execute(t.jobs.update().values(state="dead"))
+    [dead] = await SqlJobQueue(database).unfinished([SyncBuildCard.kind])
+    heard = asyncio.Queue[None]()
+    listener = JobSignals(database, lambda: heard.put_nowait(None))
+    listener.start()
+    try:
+        await asyncio.wait_for(heard.get(), 10)  # the look it has taken on connecting
+
+        assert await SqlJobQueue(database).revive(dead.id, clock.now()) is not None
+
+        await asyncio.wait_for(heard.get(), 10)
+    finally:
+        await listener.stop()

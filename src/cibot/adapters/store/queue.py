@@ -20,6 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cibot.adapters.store import signals
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Database
 from cibot.service import jobs
@@ -175,7 +176,8 @@ class SqlJobQueue:
 
     async def revive(self, job_id: int, now: datetime) -> JobRecord | None:
         """Put a dead job back in the queue, due now, with its attempts counted afresh; None
-        when there is no dead job with that id (nothing is changed then)."""
+        when there is no dead job with that id (nothing is changed then). On PostgreSQL the
+        running replicas are signalled with the commit, so one takes it at once."""
         j = t.jobs
         async with self._database.begin() as conn:
             row = (
@@ -193,6 +195,8 @@ class SqlJobQueue:
                     .returning(*j.c)
                 )
             ).first()
+            if row is not None and self._database.backend == "postgresql":
+                await conn.execute(signals.NOTIFY)
         return _record(row) if row is not None else None
 
     async def get(self, job_id: int) -> JobRecord | None:
