@@ -262,3 +262,67 @@ async def test_no_frequent_statement_scans_a_table_that_grows_with_history(
                 continue
             failures.append(f"[{label}] {line}\n    {' '.join(statement.split())[:300]}")
     assert not failures, "full scans of growing tables:\n" + "\n".join(failures)
+
+
+async def test_a_claim_reads_from_the_head_of_the_queue_whatever_the_backlog(
+    database: Database,
+) -> None:
+    """Every job is claimed once, so a claim that reads the whole backlog makes a burst of N
+    jobs cost N² row reads, on the one database every replica shares (bench/replicas.py).
+    With a backlog of 2,000 due jobs and a few in flight, the claim must walk live jobs in
+    claim order and stop at the first it may take: no sort of what it found (SQLite: no
+    temporary B-tree for the ORDER BY) and, on PostgreSQL, a handful of rows read."""
+    clock = FakeClock()
+    store = SqlStore(database, clock)
+    queue = SqlJobQueue(database)
+    async with store.transaction() as tx:
+        for i in range(2000):
+            await tx.jobs.enqueue(SyncBuildCard(f"backlog{i}"))
+    for owner in ("w1", "w2", "w3"):  # in flight: the rows a claim passes over at the head
+        assert await queue.claim(owner, clock.now(), 60) is not None
+    rec = Recorder()
+    event.listen(database.sync_engine, "before_cursor_execute", rec)
+    try:
+        assert await queue.claim("w4", clock.now(), 60) is not None
+    finally:
+        event.remove(database.sync_engine, "before_cursor_execute", rec)
+    statement, (_, params) = next(
+        (s, seen) for s, seen in rec.seen.items() if "SELECT jobs.id" in s and "LIMIT" in s
+    )
+    async with database.begin() as conn:
+        if database.backend == "postgresql":
+            await conn.execute(sa.text("ANALYZE jobs"))
+            found = await conn.run_sync(
+                lambda c: c.exec_driver_sql(
+                    "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params
+                ).all()
+            )
+            raw = found[0][0]
+            nodes = list(_pg_nodes(json.loads(raw) if isinstance(raw, str) else raw))
+            assert not [n for n in nodes if n["Node Type"] == "Sort"], nodes
+            read = [
+                n["Actual Rows"] + n.get("Rows Removed by Filter", 0)
+                for n in nodes
+                if n.get("Relation Name") == "jobs" and n.get("Alias") == "jobs"
+            ]
+            assert read and max(read) <= 10, nodes
+        else:
+            found = await conn.run_sync(
+                lambda c: c.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params).all()
+            )
+            lines = [row[-1] for row in found]
+            assert not [line for line in lines if "TEMP B-TREE" in line], lines
+            assert any("ix_jobs_live" in line for line in lines), lines
+
+
+def _pg_nodes(node: Any) -> Any:
+    """Every plan node of a PostgreSQL JSON plan."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _pg_nodes(item)
+    elif isinstance(node, dict):
+        if "Node Type" in node:
+            yield node
+        for child in (node.get("Plan"), *node.get("Plans", [])):
+            if child is not None:
+                yield from _pg_nodes(child)

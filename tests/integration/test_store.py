@@ -293,6 +293,55 @@ async def test_a_commit_with_only_a_later_job_wakes_nobody(engine: Database) -> 
         await runner.stop()
 
 
+async def test_work_a_poll_finds_brings_in_one_more_worker_until_none_is_left(
+    engine: Database,
+) -> None:
+    """Jobs another replica committed (no count of them reaches this process): the worker
+    whose poll interval passes first finds one and wakes the next sleeper, and so on, so all
+    of them run at once, not each after another worker's own poll interval (two seconds
+    later here: the jobs hold their workers, so the first cannot run them all)."""
+    clock, ran = FakeClock(), asyncio.Queue[str]()
+    store, queue = SqlStore(engine, clock), CountedClaims(engine)
+    settings = WorkerSettings(workers=4, poll_interval_seconds=4)
+    release = asyncio.Event()
+
+    async def handler(job: SyncBuildCard) -> None:  # held until all three run: one worker each
+        await ran.put(job.build_id)
+        await release.wait()
+
+    runner = JobRunner(queue, clock, {SyncBuildCard: handler}, settings)
+    loop = asyncio.get_running_loop()
+    runner.start()
+    try:
+        await asyncio.sleep(2)
+        runner.wake(3)  # three wake to nothing: they sleep again until ~6 s, the fourth until ~4 s
+        for _ in range(500):
+            if queue.claims == 4 + 3:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        assert queue.claims == 4 + 3
+        async with store.transaction() as tx:  # another replica's store: no `on_commit` here
+            for name in ("e1", "e2", "e3"):
+                await tx.jobs.enqueue(SyncBuildCard(name))
+
+        got = []
+        for _ in range(3):
+            got.append(await asyncio.wait_for(ran.get(), 10))
+            if len(got) == 1:
+                first = loop.time()
+        assert sorted(got) == ["e1", "e2", "e3"]
+        assert loop.time() - first < 1.0, "all three went with the first, not two seconds later"
+        release.set()
+        await asyncio.sleep(0.2)
+        # Four empty claims at the start, three at the wake; then at most: three that found a
+        # job, one that ended the chain, and each finder's next one, after its job, finding
+        # nothing (fewer when a finder took the next job before a woken worker did).
+        assert queue.claims <= 4 + 3 + 3 + 1 + 3
+    finally:
+        await runner.stop()
+
+
 async def test_the_newest_build_of_a_target_is_never_a_stale_one(engine: Database) -> None:
     clock = FakeClock()
     store = SqlStore(engine, clock)

@@ -22,6 +22,7 @@ from slack_bolt.async_app import AsyncApp
 
 from cibot import bootstrap
 from cibot.adapters.retry import RetryPolicy
+from cibot.adapters.store.signals import JobSignals
 from cibot.config import Settings
 from cibot.domain.project import Project
 from cibot.entrypoints.periodic import Keeper, Schedule
@@ -125,6 +126,9 @@ def build(
         on_dead=partial(reconcile.settle_dead, store=store, clock=clock, projects=projects),
     )
     store.on_commit = runner.wake
+    # Other replicas' commits wake this one's workers at once, rather than at their poll.
+    listening = database.backend == "postgresql" and settings.jobs.workers > 0
+    job_signals = JobSignals(database, runner.nudge) if listening else None
 
     async def ready() -> bool:
         try:
@@ -149,9 +153,13 @@ def build(
             await reconcile_now()
             keeper.start()
         runner.start()
+        if job_signals is not None:
+            job_signals.start()
         try:
             yield
         finally:
+            if job_signals is not None:
+                await job_signals.stop()
             await keeper.stop()
             await runner.stop()
 

@@ -14,7 +14,10 @@ held (a build's state, the production slot), so nothing stays "in progress" for 
 Workers sleep until woken by a commit that enqueued work, or until the poll interval passes
 (work enqueued by another replica). A commit wakes as many sleeping workers as it made jobs
 due, not all of them: every claim is a write transaction, and on SQLite the clicks being
-answered wait behind each one.
+answered wait behind each one. A worker that finds work without knowing how much (its poll
+interval passed, or `nudge()`: on PostgreSQL another replica's commit signalled it) wakes
+one more sleeper the same way, so a burst enqueued elsewhere has every worker on it within
+a few claims, not each after its own poll interval; the chain ends with one empty claim.
 
 Stopping drains: from `drain()` (SIGTERM) on, nothing new is claimed; jobs in flight get
 `drain_seconds` to finish, then are cancelled and handed back at once for another replica.
@@ -88,7 +91,8 @@ class JobRunner:
         self._settings = settings
         self._observe = observe  # (job kind, outcome): done, retry, dead, released, lost
         self._on_dead = on_dead
-        self._sleepers: collections.deque[asyncio.Future[None]] = collections.deque()
+        # Each resolved True when woken to look for work of unknown amount (`_explore`).
+        self._sleepers: collections.deque[asyncio.Future[bool]] = collections.deque()
         self._missed = 0  # wakes that found nobody asleep: the next sleeps return at once
         self._stopping = asyncio.Event()
         self._drain_until: float | None = None  # loop time when jobs in flight are handed back
@@ -107,7 +111,22 @@ class JobRunner:
                 # Everyone is busy or about to sleep: let that many of the next sleeps pass.
                 self._missed = min(self._missed + 1, self._settings.workers)
                 continue
-            self._sleepers.popleft().set_result(None)
+            self._sleepers.popleft().set_result(False)
+
+    def nudge(self) -> None:
+        """Work may have become due that no count of this process's came with (another
+        replica's commit): one sleeping worker looks, and brings in more if it finds some."""
+        self._explore()
+
+    def _explore(self) -> None:
+        """Wake one sleeper to look for work of unknown amount (if it finds a job, it wakes
+        the next one the same way)."""
+        while self._sleepers:
+            sleeper = self._sleepers.popleft()
+            if not sleeper.done():
+                sleeper.set_result(True)
+                return
+        # Nobody asleep: every worker is busy, and claims again as soon as it is done.
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -133,7 +152,7 @@ class JobRunner:
         while self._sleepers:
             sleeper = self._sleepers.popleft()
             if not sleeper.done():
-                sleeper.set_result(None)
+                sleeper.set_result(False)
 
     def _cancel_workers(self) -> None:
         """Cancel the workers still busy: each hands its job back to the queue."""
@@ -166,6 +185,7 @@ class JobRunner:
         return await self._queue.claim(self.owner, self._clock.now(), self._settings.lease_seconds)
 
     async def _work(self) -> None:
+        exploring = False  # woken with no count of the jobs waiting: found one, wake another
         while not self._stopping.is_set():
             try:
                 job = await self._claim()
@@ -173,8 +193,11 @@ class JobRunner:
                 log.exception("job.claim_failed")
                 job = None
             if job is None:
-                await self._sleep()
+                exploring = await self._sleep()
                 continue
+            if exploring:
+                exploring = False
+                self._explore()
             try:
                 if self._stopping.is_set():  # claimed as the drain began: not ours to start
                     await self._release(job, log.bind(**log_context(job)))
@@ -185,19 +208,21 @@ class JobRunner:
                 # out and it is claimed again; this worker must live on to claim it.
                 log.exception("job.settle_failed", job_id=job.id, kind=job.payload.kind)
 
-    async def _sleep(self) -> None:
+    async def _sleep(self) -> bool:
+        """Until woken or the poll interval passes. True: to look for work of unknown amount
+        (the poll interval passed, or a worker that found work so woke it); False: by a count."""
         if self._missed:
             self._missed -= 1
-            return
+            return False
         if self._stopping.is_set():
-            return
-        sleeper = asyncio.get_running_loop().create_future()
+            return False
+        sleeper: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._sleepers.append(sleeper)
         try:
             async with asyncio.timeout(self._settings.poll_interval_seconds):
-                await sleeper
+                return await sleeper
         except TimeoutError:
-            pass
+            return True
         finally:
             with contextlib.suppress(ValueError):
                 self._sleepers.remove(sleeper)

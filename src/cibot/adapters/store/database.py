@@ -144,6 +144,15 @@ class Database:
                 continue
             return conn
 
+    async def connect_driver(self) -> Any:
+        """A connection of the driver's own (asyncpg), outside the pool, with the engine's
+        connect arguments: for what a pooled connection cannot do (LISTEN). PostgreSQL only."""
+        assert self._async is not None, "PostgreSQL only"
+        import asyncpg
+
+        args, kwargs = self._async.dialect.create_connect_args(self._async.url)
+        return await asyncpg.connect(*args, **kwargs)
+
     @property
     def sync_engine(self) -> Engine:
         """The engine underneath (sync on SQLite, the async engine's on PostgreSQL): for
