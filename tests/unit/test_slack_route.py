@@ -8,6 +8,7 @@ the answer is never a 5xx.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -53,6 +54,25 @@ def serving(store: MemoryStore) -> Iterator[TestClient]:
     app = Starlette(routes=[Route("/slack/events", guard.__call__, methods=["POST"])])
     with TestClient(app) as test_client:
         yield test_client
+
+
+def test_making_the_slack_app_leaves_the_level_of_ci_bots_own_loggers_alone() -> None:
+    """Bolt copies the root logger's level onto its app's logger, named after the app, when
+    it first uses it. Named `cibot`, that logger was the parent of every ci-bot logger: used
+    while the root was at WARNING, it silenced the job runner's and the rollouts' info lines
+    for the rest of the process."""
+    ours, root = logging.getLogger("cibot"), logging.getLogger()
+    saved = ours.level, root.level
+    ours.setLevel(logging.NOTSET)
+    root.setLevel(logging.ERROR)
+    try:
+        with serving(MemoryStore()) as client:
+            event = slack_req.app_home_opened("U0QA", event_id="Ev0LEVEL")
+            assert send(client, json.dumps(event), "application/json").status_code == 200
+        assert (ours.level, ours.disabled) == (logging.NOTSET, False)
+    finally:
+        ours.setLevel(saved[0])
+        root.setLevel(saved[1])
 
 
 def test_an_app_home_opened_event_queues_one_publish_of_that_persons_home_tab() -> None:

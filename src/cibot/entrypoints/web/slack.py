@@ -96,8 +96,10 @@ def slack_app(
 
     app = AsyncApp(
         # Named: without a name Bolt takes its caller's file name from `inspect.stack()`,
-        # which reads the source of every frame (tens of ms of each start).
-        name="cibot",
+        # which reads the source of every frame (tens of ms of each start). Not `cibot`: Bolt
+        # sets the root's level of the moment on the logger of that name when it first uses
+        # it, and `cibot` is the parent of every ci-bot logger.
+        name="cibot.bolt",
         signing_secret=signing_secret,
         client=client,
         authorize=authorize,
