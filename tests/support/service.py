@@ -1,7 +1,8 @@
 """Running the real `cibot` console script as a subprocess, as a user would.
 
-`CibotProcess` writes a config file, runs `cibot db upgrade`, starts `cibot serve`, waits
-for `/healthz`, and can stop it gently or kill it (-9) to test crash recovery.
+`CibotProcess` writes a config file, migrates the database (`cibot db upgrade`, or a copy
+of a database it migrated: migrated.py), starts `cibot serve`, waits for `/healthz`, and
+can stop it gently or kill it (-9) to test crash recovery.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import httpx
 import yaml
+
+from tests.support import migrated
 
 CIBOT = str(Path(sys.executable).with_name("cibot"))
 
@@ -59,8 +62,18 @@ class CibotProcess:
         self.path.write_text(yaml.safe_dump(self.config, sort_keys=False))
 
     def upgrade_db(self) -> None:
+        """The database migrated to this tree's head: by `cibot db upgrade`, or (this tree's
+        `cibot` on an empty database) as a copy of a database it migrated (migrated.py)."""
         self.write_config()
-        done = run_cli("db", "upgrade", "--config", str(self.path))
+        if self.executable != CIBOT:  # another release's `cibot`: its own migrations
+            self._upgrade(self.config["database"]["url"])
+            return
+        migrated.migrate(self.config["database"]["url"], self._upgrade)
+
+    def _upgrade(self, url: str) -> None:
+        config = self.path.with_suffix(".upgrade.yaml")
+        config.write_text(yaml.safe_dump({"database": {"url": url}}))
+        done = run_cli("db", "upgrade", "--config", str(config))
         assert done.returncode == 0, done.stderr
 
     def start(self, timeout: float = 90.0, env: dict[str, str] | None = None) -> CibotProcess:

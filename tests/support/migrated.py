@@ -1,0 +1,113 @@
+"""Each test's database migrated as `cibot db upgrade` migrates it, without a process per test.
+
+The tests start `cibot serve` nearly two hundred times and migrated each one's empty database
+first with `cibot db upgrade`: a process that imports SQLAlchemy and Alembic and runs every
+migration, over a second of CPU each — some two minutes of CPU of the test command on two
+cores. Within one pytest process the code does not change, so the real `cibot db upgrade` runs
+once per backend on a template database of this process, and each test's empty database
+becomes a copy of that template: a file copy on SQLite, `CREATE DATABASE … TEMPLATE` on
+PostgreSQL (the server copies the files: the schema, Alembic's revision row and all).
+
+Only an *empty* database is copied over; one that holds anything (a previous release's schema
+that `cibot db upgrade` must bring forward) is migrated by the real command. The tests of
+migrating itself (tests/e2e/test_cli.py, test_previous_release.py, test_wheel.py,
+test_image.py, tests/integration/test_schema_compatibility.py) run `cibot db upgrade`
+themselves.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+Upgrade = Callable[[str], None]  # runs the real `cibot db upgrade` on a database URL
+
+
+def migrate(url: str, upgrade: Upgrade) -> None:
+    """Leave the database at `url` migrated to this tree's head, copying a template if it is
+    empty, else running `upgrade` on it."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        _sqlite(parsed, url, upgrade)
+    elif parsed.get_backend_name() == "postgresql":
+        _postgresql(parsed, url, upgrade)
+    else:
+        upgrade(url)
+
+
+_templates: dict[str, object] = {}  # per backend: a Path (SQLite) or a database name
+
+
+def _sqlite(parsed: URL, url: str, upgrade: Upgrade) -> None:
+    target = Path(parsed.database or "")
+    if not parsed.database or target.exists():  # in memory, or something to bring forward
+        upgrade(url)
+        return
+    template = _templates.get("sqlite")
+    if not isinstance(template, Path):
+        folder = Path(tempfile.mkdtemp(prefix="cibot-template-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        template = folder / "cibot.db"
+        upgrade(parsed.set(database=str(template)).render_as_string(hide_password=False))
+        if Path(f"{template}-wal").exists():  # not closed cleanly: a copy could miss rows
+            raise RuntimeError(f"cibot db upgrade left a write-ahead log beside {template}")
+        _templates["sqlite"] = template
+    shutil.copyfile(template, target)
+
+
+def _postgresql(parsed: URL, url: str, upgrade: Upgrade) -> None:
+    admin = sa.create_engine(
+        parsed.set(drivername="postgresql+psycopg", database="postgres"),
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        if not _empty(parsed):
+            upgrade(url)
+            return
+        template = _templates.get("postgresql")
+        if not isinstance(template, str):
+            template = f"template_{uuid.uuid4().hex[:12]}"
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'CREATE DATABASE "{template}"'))
+            atexit.register(_drop, parsed, template)
+            upgrade(parsed.set(database=template).render_as_string(hide_password=False))
+            _templates["postgresql"] = template
+        with admin.connect() as conn:  # nobody is connected to an empty, fresh database
+            conn.execute(sa.text(f'DROP DATABASE "{parsed.database}" WITH (FORCE)'))
+            conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}" TEMPLATE "{template}"'))
+    finally:
+        admin.dispose()
+
+
+def _empty(parsed: URL) -> bool:
+    """True when the database has no table at all (a fresh one from the tests' fixtures)."""
+    engine = sa.create_engine(parsed.set(drivername="postgresql+psycopg"))
+    try:
+        with engine.connect() as conn:
+            tables: int = conn.execute(
+                sa.text("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+            ).scalar_one()
+        return tables == 0
+    finally:
+        engine.dispose()
+
+
+def _drop(parsed: URL, name: str) -> None:
+    engine = sa.create_engine(
+        parsed.set(drivername="postgresql+psycopg", database="postgres"),
+        isolation_level="AUTOCOMMIT",
+    )
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    except sa.exc.OperationalError:  # the server is already down at exit: nothing to drop
+        pass
+    finally:
+        engine.dispose()
