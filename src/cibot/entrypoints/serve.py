@@ -6,6 +6,10 @@ web client at its root) shows what each person sees and lets them click. The fak
 imported only then: a ci-bot with a Slack configured does not load it. Likewise Socket Mode
 (entrypoints/socket_mode.py, with Bolt's and slack_sdk's socket clients) is imported only with
 `slack.mode: socket`.
+
+Start-up runs with the garbage collector paused, from the top of the `serve` command until
+the service is built and its server made; then the objects of start-up are frozen and
+collection resumes, before the first request (entrypoints/startup.py says why).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from cibot import crashpoints
 from cibot.adapters.store import migrate
 from cibot.config import Settings
 from cibot.domain.project import Project
-from cibot.entrypoints import logs, process
+from cibot.entrypoints import logs, process, startup
 
 if TYPE_CHECKING:
     from cibot.entrypoints.socket_mode import SocketMode
@@ -188,6 +192,7 @@ async def _serve(settings: Settings, slack: LocalSlack) -> int:
                 socket.close_soon()  # envelopes go to other replicas while this one drains
 
         server = DrainingServer(config, on_exit=on_exit)
+        startup.resume_collection()  # built: what exists now lives as long as the process
         log.info("serve.start", host=settings.server.host, port=settings.server.port)
         try:
             await server.serve()
