@@ -13,7 +13,9 @@ Why freeze: `gc.freeze()` moves every object that exists to a generation the col
 walks again, so the full collections of the server that runs for days walk only what it made
 while serving, and pause it for less. The freeze is not preceded by a collection: that full
 collection would cost a tenth of a second, to free the few thousand objects (about half a
-megabyte) of cyclic garbage the imports leave, which are frozen with the rest.
+megabyte) of cyclic garbage the imports leave, which are frozen with the rest. So is any
+object made during start-up that ends in a cycle later (the first Socket Mode connection's,
+once replaced): reference counting frees the rest, and start-up bounds what is kept.
 
 Only `serve` pauses (at the top of its command, in cli.py): it is the one command whose start
 someone waits for (a rolling update, a probe) and the one that lives long enough for the
