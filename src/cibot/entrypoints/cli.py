@@ -107,6 +107,9 @@ def serve(config: ConfigOption = None) -> None:
     cibot db upgrade -c cibot.yaml && cibot serve -c cibot.yaml
     ```
     """
+    from cibot.entrypoints import startup
+
+    startup.pause_collection()  # until the service is built: startup.py says why
     from cibot.entrypoints.serve import run
 
     raise typer.Exit(run(_settings(config)))

@@ -3,7 +3,13 @@
 When no Slack token is configured, a local fake Slack is started beside it (seeded with the
 projects' channels and people) so ci-bot runs end to end on a laptop; its playground (a
 web client at its root) shows what each person sees and lets them click. The fake is
-imported only then: a ci-bot with a Slack configured does not load it.
+imported only then: a ci-bot with a Slack configured does not load it. Likewise Socket Mode
+(entrypoints/socket_mode.py, with Bolt's and slack_sdk's socket clients) is imported only with
+`slack.mode: socket`.
+
+Start-up runs with the garbage collector paused, from the top of the `serve` command until
+the service is built and its server made; then the objects of start-up are frozen and
+collection resumes, before the first request (entrypoints/startup.py says why).
 """
 
 from __future__ import annotations
@@ -25,9 +31,10 @@ from cibot import crashpoints
 from cibot.adapters.store import migrate
 from cibot.config import Settings
 from cibot.domain.project import Project
-from cibot.entrypoints import logs, process, socket_mode
+from cibot.entrypoints import logs, process, startup
 
 if TYPE_CHECKING:
+    from cibot.entrypoints.socket_mode import SocketMode
     from cibot.fakeslack import FakeSlackServer
 
 log = structlog.get_logger(__name__)
@@ -160,19 +167,24 @@ async def _serve(settings: Settings, slack: LocalSlack) -> int:
             port=settings.server.port,
             log_config=None,
             access_log=False,
+            ws="none",  # no WebSocket route: uvicorn need not load its WebSocket protocols
             timeout_keep_alive=5,
             timeout_graceful_shutdown=10,
             lifespan="on",
         )
-        # The local fake Slack (no Slack configured) takes its own app-level token.
-        app_token = settings.slack.app_token or slack.app_token
-        try:
-            socket = await socket_mode.connect(
-                settings.slack.mode, service.bolt, app_token, service.parts.slack
-            )
-        except socket_mode.AppTokenRefused as exc:
-            log.error("slack.app_token", message=str(exc))
-            return 2
+        socket: SocketMode | None = None
+        if settings.slack.mode == "socket":  # Bolt's and slack_sdk's sockets load only then
+            from cibot.entrypoints import socket_mode
+
+            # The local fake Slack (no Slack configured) takes its own app-level token.
+            app_token = settings.slack.app_token or slack.app_token
+            try:
+                socket = await socket_mode.connect(
+                    settings.slack.mode, service.bolt, app_token, service.parts.slack
+                )
+            except socket_mode.AppTokenRefused as exc:
+                log.error("slack.app_token", message=str(exc))
+                return 2
 
         def on_exit() -> None:
             service.runner.drain()
@@ -180,6 +192,7 @@ async def _serve(settings: Settings, slack: LocalSlack) -> int:
                 socket.close_soon()  # envelopes go to other replicas while this one drains
 
         server = DrainingServer(config, on_exit=on_exit)
+        startup.resume_collection()  # built: what exists now lives as long as the process
         log.info("serve.start", host=settings.server.host, port=settings.server.port)
         try:
             await server.serve()
