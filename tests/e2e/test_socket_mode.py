@@ -257,10 +257,14 @@ async def test_after_a_refresh_requested_disconnect_ci_bot_reconnects_and_takes_
     connected: CibotProcess, fake_slack: FakeSlackServer, admin: FakeSlackAdmin
 ) -> None:
     build = await ready_build(connected, fake_slack, "sock-refresh")
-    before = len(fake_slack.state.calls("apps.connections.open"))
+    old = {c.id for c in fake_slack.state.sockets.connections()}
 
     assert admin.disconnect_sockets("refresh_requested") >= 1
-    await until(fake_slack, lambda s: len(s.calls("apps.connections.open")) > before, within=20)
+    # Connected again: a new socket, not only its URL asked for (a click delivered between
+    # the two would find no socket to go through).
+    await until(
+        fake_slack, lambda s: {c.id for c in s.sockets.connections()} - old != set(), within=20
+    )
     press(admin, fake_slack, QA2, "qa_approve", build)
 
     await until(fake_slack, lambda s: not action_ids(dm_of(fake_slack, QA2, build)))
