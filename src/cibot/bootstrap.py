@@ -25,6 +25,7 @@ from cibot.adapters.slack.chat import SlackChat, web_client
 from cibot.adapters.slack.pacing import Pacer
 from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
+from cibot.adapters.store.signal_sender import SignalSender
 from cibot.adapters.store.sql import SqlStore
 from cibot.config import Settings, to_domain
 from cibot.domain.project import Project
@@ -49,11 +50,14 @@ class Parts:
     slack_token: str
     chat: SlackChat
     handlers: Handlers
+    sender: SignalSender | None  # wakes the other replicas (PostgreSQL only)
 
     async def aclose(self) -> None:
         await self.kube.close()
         if self.slack.session is not None:
             await self.slack.session.close()
+        if self.sender is not None:  # after the last commit: its signal goes out first
+            await self.sender.aclose()
         await self.database.dispose()
 
 
@@ -81,6 +85,10 @@ def build(
     store = SqlStore(database, clock)
     # Whatever a transaction audits publishes the Home tabs of the people concerned.
     store.before_commit = partial(home.audited, projects=projects, clock=clock)
+    # Its commits that make jobs due wake the other replicas, workers or none here.
+    sender = SignalSender(database) if database.backend == "postgresql" else None
+    if sender is not None:
+        store.signal_replicas = sender.signal
     kube = LazyClient(
         kube_config(settings.kubernetes.kubeconfig, settings.kubernetes.context),
         field_manager=FIELD_MANAGER,
@@ -107,5 +115,16 @@ def build(
         job_handlers(needs), needs, ledger=queue, period=settings.jobs.reconcile_seconds
     )
     return Parts(
-        settings, clock, projects, database, store, queue, kube, slack, token, chat, handlers
+        settings,
+        clock,
+        projects,
+        database,
+        store,
+        queue,
+        kube,
+        slack,
+        token,
+        chat,
+        handlers,
+        sender,
     )

@@ -1,6 +1,7 @@
 """Replicas on one PostgreSQL wake each other: a commit that makes jobs due signals every
-listening replica (LISTEN/NOTIFY), whose sleeping workers then look at once, not at their
-next poll. The listening connection comes back when the server drops it."""
+listening replica (LISTEN/NOTIFY, sent after the commit: test_notify_coalesced.py), whose
+sleeping workers then look at once, not at their next poll. The listening connection comes
+back when the server drops it."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from cibot.adapters.store.sql import SqlStore
 from cibot.entrypoints.worker import JobRunner, WorkerSettings
 from cibot.service.jobs import SyncBuildCard
 from tests.support.fakes import FakeClock
+from tests.support.stores import signalling
 
 pytestmark = pytest.mark.postgres
 
@@ -55,17 +57,21 @@ async def test_another_replicas_commit_wakes_this_ones_sleeping_workers_at_once(
 ) -> None:
     ran = asyncio.Queue[str]()
     runner, listener = await listening_replica(database, ran)
-    elsewhere = SqlStore(database, FakeClock())  # the other replica: its count stays there
+    # The other replica, on an engine of its own: its count of jobs due stays there.
+    other = Database(database.sync_engine.url.render_as_string(hide_password=False))
+    elsewhere = SqlStore(other, FakeClock())
     try:
-        async with elsewhere.transaction() as tx:
-            for name in ("n1", "n2", "n3"):
-                await tx.jobs.enqueue(SyncBuildCard(name))
+        async with signalling(elsewhere):
+            async with elsewhere.transaction() as tx:
+                for name in ("n1", "n2", "n3"):
+                    await tx.jobs.enqueue(SyncBuildCard(name))
 
-        got = {await asyncio.wait_for(ran.get(), 10) for _ in range(3)}  # not at 60 s
+            got = {await asyncio.wait_for(ran.get(), 10) for _ in range(3)}  # not at 60 s
         assert got == {"n1", "n2", "n3"}
     finally:
         await listener.stop()
         await runner.stop()
+        await other.dispose()
 
 
 async def enqueue_and_fail(store: SqlStore) -> None:
@@ -82,17 +88,19 @@ async def test_neither_a_rollback_nor_a_job_due_later_signals(database: Database
         await asyncio.wait_for(heard.get(), 10)  # the look it has taken on connecting
         clock = FakeClock()
         store = SqlStore(database, clock)
-        with pytest.raises(RuntimeError):
-            await enqueue_and_fail(store)
-        async with store.transaction() as tx:
-            await tx.jobs.enqueue(SyncBuildCard("later"), run_at=clock.now() + timedelta(hours=1))
-        await asyncio.sleep(0.5)
-        assert heard.empty()
+        async with signalling(store):
+            with pytest.raises(RuntimeError):
+                await enqueue_and_fail(store)
+            async with store.transaction() as tx:
+                later = clock.now() + timedelta(hours=1)
+                await tx.jobs.enqueue(SyncBuildCard("later"), run_at=later)
+            await asyncio.sleep(0.5)
+            assert heard.empty()
 
-        async with store.transaction() as tx:
-            await tx.jobs.enqueue(SyncBuildCard("now"))
+            async with store.transaction() as tx:
+                await tx.jobs.enqueue(SyncBuildCard("now"))
 
-        await asyncio.wait_for(heard.get(), 10)
+            await asyncio.wait_for(heard.get(), 10)
     finally:
         await listener.stop()
 
@@ -114,10 +122,12 @@ async def test_the_listener_comes_back_when_the_server_drops_its_connection(
             assert killed.all() == [(True,)]
         await asyncio.sleep(signals.RETRY_SECONDS + 1)  # it notices, waits, reconnects
 
-        async with SqlStore(database, FakeClock()).transaction() as tx:
-            await tx.jobs.enqueue(SyncBuildCard("after"))
+        store = SqlStore(database, FakeClock())
+        async with signalling(store):
+            async with store.transaction() as tx:
+                await tx.jobs.enqueue(SyncBuildCard("after"))
 
-        assert await asyncio.wait_for(ran.get(), 10) == "after"
+            assert await asyncio.wait_for(ran.get(), 10) == "after"
     finally:
         await listener.stop()
         await runner.stop()

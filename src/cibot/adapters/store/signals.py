@@ -2,11 +2,13 @@
 
 A commit wakes its own process's workers (`SqlStore.on_commit`); the other replicas, and a
 replica whose workers are all busy when another process enqueues, would only find the work
-at their next poll. So a transaction that makes jobs due also sends a NOTIFY (delivered at
-its commit, never for a rollback: store.py), and each replica listens on a connection of its
-own and tells its runner (`JobRunner.nudge`): one worker looks, and brings in more if it
-finds work. The signal only hastens a look: a replica that misses one (its listening
-connection was down) finds the work at its poll, as before; on (re)connecting it looks once.
+at their next poll. So a commit that makes jobs due is followed by a NOTIFY, sent after it
+and coalesced with those of other commits (signal_sender.py; `cibot jobs retry`, rare and in
+a process of its own, sends one in its transaction: NOTIFY, delivered at its commit, never
+for a rollback), and each replica listens on a connection of its own and tells its runner
+(`JobRunner.nudge`): one worker looks, and brings in more if it finds work. The signal only
+hastens a look: a replica that misses one (its listening connection was down) finds the work
+at its poll, as before; on (re)connecting it looks once.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from cibot.adapters.store.database import Database
 log = structlog.get_logger(__name__)
 
 CHANNEL = "cibot_jobs"
-NOTIFY = sa.select(sa.func.pg_notify(CHANNEL, ""))  # sent in the transaction, before commit
+NOTIFY = sa.select(sa.func.pg_notify(CHANNEL, ""))  # in a transaction: sent at its commit
 RETRY_SECONDS = 1.0  # between tries to (re)connect the listening connection
 CHECK_SECONDS = 30.0  # how often an idle listening connection is checked (a dead peer)
 

@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager, contextmanager
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 
-from cibot.adapters.store import signals
 from cibot.adapters.store.database import Conn, Database
 from cibot.adapters.store.sql.audit import SqlAuditTrail
 from cibot.adapters.store.sql.builds import SqlBuilds
@@ -116,8 +115,9 @@ class SqlStore:
         self._clock = clock
         # Called after a commit with the number of jobs it made due: e.g. wake that many workers.
         self.on_commit: Callable[[int], None] | None = None
-        # On PostgreSQL such a commit also signals the other replicas (signals.py).
-        self._signal_jobs = database.backend == "postgresql"
+        # Called after such a commit too, on PostgreSQL, to wake the other replicas: after the
+        # commit, never in the transaction (signal_sender.py says why; bootstrap.py sets it).
+        self.signal_replicas: Callable[[], None] | None = None
         # Called before a commit, in the transaction, with the audit rows it wrote: what they
         # changed may queue more work with them (the Home tabs of the people concerned).
         self.before_commit: BeforeCommit | None = None
@@ -131,7 +131,9 @@ class SqlStore:
                 if self.before_commit is not None and tx.audit.written:
                     await self.before_commit(tx, tuple(tx.audit.written))
                 await tx.flush()
-                if self._signal_jobs and tx.jobs.due_now:
-                    await conn.execute(signals.NOTIFY)
-        if self.on_commit is not None and tx.jobs.due_now:
+        if not tx.jobs.due_now:
+            return
+        if self.signal_replicas is not None:
+            self.signal_replicas()
+        if self.on_commit is not None:
             self.on_commit(tx.jobs.due_now)
