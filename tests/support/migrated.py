@@ -4,9 +4,10 @@ The tests start `cibot serve` nearly two hundred times and migrated each one's e
 first with `cibot db upgrade`: a process that imports SQLAlchemy and Alembic and runs every
 migration, over a second of CPU each — some two minutes of CPU of the test command on two
 cores. Within one pytest process the code does not change, so the real `cibot db upgrade` runs
-once per backend on a template database of this process, and each test's empty database
-becomes a copy of that template: a file copy on SQLite, `CREATE DATABASE … TEMPLATE` on
-PostgreSQL (the server copies the files: the schema, Alembic's revision row and all).
+once on SQLite and once per PostgreSQL server (F14 runs one of its own) on a template database
+of this process, and each test's empty database becomes a copy of that template: a file copy
+on SQLite, `CREATE DATABASE … TEMPLATE` on PostgreSQL (the server copies the files: the
+schema, Alembic's revision row and all).
 
 Only an *empty* database is copied over; one that holds anything (a previous release's schema
 that `cibot db upgrade` must bring forward) is migrated by the real command. The tests of
@@ -42,7 +43,7 @@ def migrate(url: str, upgrade: Upgrade) -> None:
         upgrade(url)
 
 
-_templates: dict[str, object] = {}  # per backend: a Path (SQLite) or a database name
+_templates: dict[str, object] = {}  # SQLite's template file; each PostgreSQL server's database
 
 
 def _sqlite(parsed: URL, url: str, upgrade: Upgrade) -> None:
@@ -71,14 +72,15 @@ def _postgresql(parsed: URL, url: str, upgrade: Upgrade) -> None:
         if not _empty(parsed):
             upgrade(url)
             return
-        template = _templates.get("postgresql")
+        server = parsed.set(database="").render_as_string(hide_password=False)  # F14 has its own
+        template = _templates.get(server)
         if not isinstance(template, str):
             template = f"template_{uuid.uuid4().hex[:12]}"
             with admin.connect() as conn:
                 conn.execute(sa.text(f'CREATE DATABASE "{template}"'))
             atexit.register(_drop, parsed, template)
             upgrade(parsed.set(database=template).render_as_string(hide_password=False))
-            _templates["postgresql"] = template
+            _templates[server] = template
         with admin.connect() as conn:  # nobody is connected to an empty, fresh database
             conn.execute(sa.text(f'DROP DATABASE "{parsed.database}" WITH (FORCE)'))
             conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}" TEMPLATE "{template}"'))
