@@ -9,16 +9,16 @@ of this process, and each test's empty database becomes a copy of that template:
 on SQLite, `CREATE DATABASE … TEMPLATE` on PostgreSQL (the server copies the files: the
 schema, Alembic's revision row and all).
 
-Only an *empty* database is copied over; one that holds anything (a previous release's schema
-that `cibot db upgrade` must bring forward) is migrated by the real command. The tests of
-migrating itself (tests/e2e/test_cli.py, test_previous_release.py, test_wheel.py,
-test_image.py, tests/integration/test_schema_compatibility.py) run `cibot db upgrade`
-themselves.
+Only an *empty* database is copied over; one that holds anything is migrated by the real
+command. The tests of migrating itself (tests/e2e/test_cli.py, test_wheel.py, test_image.py,
+test_previous_release.py's newer-schema refusal, tests/integration/test_schema_compatibility.py)
+run `cibot db upgrade` themselves.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import shutil
 import tempfile
 import uuid
@@ -43,7 +43,8 @@ def migrate(url: str, upgrade: Upgrade) -> None:
         upgrade(url)
 
 
-_templates: dict[str, object] = {}  # SQLite's template file; each PostgreSQL server's database
+_sqlite_template: list[Path] = []  # at most one: the file that `cibot db upgrade` migrated
+_postgres_templates: dict[str, str] = {}  # per server (F14 runs one of its own): a database
 
 
 def _sqlite(parsed: URL, url: str, upgrade: Upgrade) -> None:
@@ -51,41 +52,48 @@ def _sqlite(parsed: URL, url: str, upgrade: Upgrade) -> None:
     if not parsed.database or target.exists():  # in memory, or something to bring forward
         upgrade(url)
         return
-    template = _templates.get("sqlite")
-    if not isinstance(template, Path):
+    if not _sqlite_template:
         folder = Path(tempfile.mkdtemp(prefix="cibot-template-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         template = folder / "cibot.db"
         upgrade(parsed.set(database=str(template)).render_as_string(hide_password=False))
         if Path(f"{template}-wal").exists():  # not closed cleanly: a copy could miss rows
             raise RuntimeError(f"cibot db upgrade left a write-ahead log beside {template}")
-        _templates["sqlite"] = template
-    shutil.copyfile(template, target)
+        _sqlite_template.append(template)
+    shutil.copyfile(_sqlite_template[0], target)
 
 
 def _postgresql(parsed: URL, url: str, upgrade: Upgrade) -> None:
-    admin = sa.create_engine(
+    if not _empty(parsed):
+        upgrade(url)
+        return
+    server = parsed.set(database="").render_as_string(hide_password=False)
+    template = _postgres_templates.get(server)
+    if template is None:
+        template = f"template_{uuid.uuid4().hex[:12]}"
+        _admin(parsed, f'CREATE DATABASE "{template}"')
+        atexit.register(_drop, parsed, template)
+        upgrade(parsed.set(database=template).render_as_string(hide_password=False))
+        _postgres_templates[server] = template
+    _admin(  # nobody uses an empty, fresh database: FORCE only ends the emptiness check's
+        parsed,
+        f'DROP DATABASE "{parsed.database}" WITH (FORCE)',
+        f'CREATE DATABASE "{parsed.database}" TEMPLATE "{template}"',
+    )
+
+
+def _admin(parsed: URL, *statements: str) -> None:
+    """Run `statements` outside a transaction, from the server's `postgres` database."""
+    engine = sa.create_engine(
         parsed.set(drivername="postgresql+psycopg", database="postgres"),
         isolation_level="AUTOCOMMIT",
     )
     try:
-        if not _empty(parsed):
-            upgrade(url)
-            return
-        server = parsed.set(database="").render_as_string(hide_password=False)  # F14 has its own
-        template = _templates.get(server)
-        if not isinstance(template, str):
-            template = f"template_{uuid.uuid4().hex[:12]}"
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'CREATE DATABASE "{template}"'))
-            atexit.register(_drop, parsed, template)
-            upgrade(parsed.set(database=template).render_as_string(hide_password=False))
-            _templates[server] = template
-        with admin.connect() as conn:  # nobody is connected to an empty, fresh database
-            conn.execute(sa.text(f'DROP DATABASE "{parsed.database}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}" TEMPLATE "{template}"'))
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
     finally:
-        admin.dispose()
+        engine.dispose()
 
 
 def _empty(parsed: URL) -> bool:
@@ -102,14 +110,5 @@ def _empty(parsed: URL) -> bool:
 
 
 def _drop(parsed: URL, name: str) -> None:
-    engine = sa.create_engine(
-        parsed.set(drivername="postgresql+psycopg", database="postgres"),
-        isolation_level="AUTOCOMMIT",
-    )
-    try:
-        with engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    except sa.exc.OperationalError:  # the server is already down at exit: nothing to drop
-        pass
-    finally:
-        engine.dispose()
+    with contextlib.suppress(sa.exc.OperationalError):  # a server already down: nothing to drop
+        _admin(parsed, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -62,12 +62,9 @@ class CibotProcess:
         self.path.write_text(yaml.safe_dump(self.config, sort_keys=False))
 
     def upgrade_db(self) -> None:
-        """The database migrated to this tree's head: by `cibot db upgrade`, or (this tree's
-        `cibot` on an empty database) as a copy of a database it migrated (migrated.py)."""
+        """The database migrated to this tree's head by this tree's `cibot db upgrade`, or,
+        when empty, as a copy of a database that command migrated (migrated.py)."""
         self.write_config()
-        if self.executable != CIBOT:  # another release's `cibot`: its own migrations
-            self._upgrade(self.config["database"]["url"])
-            return
         migrated.migrate(self.config["database"]["url"], self._upgrade)
 
     def _upgrade(self, url: str) -> None:
