@@ -10,14 +10,25 @@ alternately, the same `cibot serve` is timed answering:
   * `GET /healthz` — a bare 200 that checks and stores nothing: the floor of the same
     server, HTTP client and machine — one at a time, and 20 at once.
 It prints p50 and p99 of each and the ratio click/floor (goal: within 2x).
+
+    uv run python -m bench.ack --profile [--clicks 80] [--gap 0.3]
+
+--profile: where the server's time for one click goes instead. `cibot serve` runs under
+cProfile (bench/profiled.py); --clicks approvals are sent one at a time, --gap seconds apart
+so that the redraws each one queues are done before the next; the profile is summarised per
+click: the Slack route, Bolt's dispatch, the click's use case and its parts (the transaction
+and each step in it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import pstats
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import httpx
 from tests.support import slack_requests as slack_req
@@ -26,6 +37,7 @@ from bench.harness import (
     percentile,
     signed_build,
 )
+from bench.profiled import callees, collect, cumulative, find, profiled_cibot, where
 from bench.review import people, slow_team
 from cibot.fakeslack import FakeSlackServer
 
@@ -113,6 +125,43 @@ async def run(args: argparse.Namespace) -> None:
             print(f"ratio click/bare 200, {how}: p50 {p50:.2f}x, p99 {p99:.2f}x")
 
 
+async def profile(args: argparse.Namespace) -> None:
+    qa, owners = people(20, 1)
+    rounds = -(-args.clicks // len(qa))
+    with tempfile.TemporaryDirectory() as tmp:
+        profiled = profiled_cibot(Path(tmp))
+        with slow_team(args.backend, args.delay, qa, owners, profiled.executable) as team:
+            server, slack = team
+            builds = await ready_builds(server.url, slack, qa, rounds)
+            latencies = []
+            async with httpx.AsyncClient(timeout=30) as client:
+                for i in range(args.clicks):
+                    await asyncio.sleep(args.gap)
+                    timed = approve(server.url, slack, qa, builds[i // len(qa)])
+                    latencies.append(await timed(client, i % len(qa)))
+            stats = await collect(server, profiled)
+    print(line(f"{args.clicks} clicks, profiled", latencies))
+    report_profile(stats, args.clicks)
+
+
+def report_profile(stats: pstats.Stats, clicks: int) -> None:
+    """Each layer of a click, outermost first, then the parts of the use case."""
+    per = clicks / 1e3  # seconds in all -> ms per click
+    print("server time per click (profiled, cumulative):")
+    for file, name, what in (
+        ("cibot/entrypoints/web/slack.py", "__call__", "the Slack route (signature, Bolt)"),
+        ("slack_bolt/app/async_app.py", "async_dispatch", "Bolt's dispatch to the listener"),
+        ("cibot/service/review.py", "click", "the click's use case (one transaction)"),
+    ):
+        spent = cumulative(stats, find(stats, file, name))
+        print(f"  {spent / per:7.3f} ms  {what}")
+    print("the use case's parts (enter and exit of the transaction: begin; flush, commit):")
+    click = find(stats, "cibot/service/review.py", "click")
+    for function, spent in callees(stats, click):
+        if spent / per >= 0.01:
+            print(f"  {spent / per:7.3f} ms  {where(function)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -120,7 +169,11 @@ def main() -> None:
     parser.add_argument("--backend", default="sqlite")
     parser.add_argument("--delay", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--profile", action="store_true", help="profile clicks instead")
+    parser.add_argument("--clicks", type=int, default=80, help="--profile: clicks to send")
+    parser.add_argument("--gap", type=float, default=0.3, help="--profile: seconds between")
+    args = parser.parse_args()
+    asyncio.run(profile(args) if args.profile else run(args))
 
 
 if __name__ == "__main__":

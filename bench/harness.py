@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from tests.support import testbed
-from tests.support.service import CibotProcess
+from tests.support.service import CIBOT, CibotProcess
 
 from cibot.adapters import webhooks
 from cibot.fakeslack import Channel, FakeSlackServer, User
@@ -96,9 +96,10 @@ def config(db_url: str, slack: FakeSlackServer, namespace: str, **jobs: Any) -> 
 
 
 @contextmanager
-def cibot(cfg: dict[str, Any]) -> Iterator[CibotProcess]:
+def cibot(cfg: dict[str, Any], executable: str = CIBOT) -> Iterator[CibotProcess]:
+    """A started `cibot serve` (`executable`: e.g. one under a profiler, bench/profiled.py)."""
     with tempfile.TemporaryDirectory(prefix="cibot-bench-") as tmp:
-        process = CibotProcess(cfg, Path(tmp))
+        process = CibotProcess(cfg, Path(tmp), executable=executable)
         process.upgrade_db()
         process.start()
         try:

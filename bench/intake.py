@@ -1,7 +1,7 @@
 """Benchmark: signed webhook intake, each build committed, on SQLite and PostgreSQL.
 
     uv run python -m bench.intake [--seconds 30] [--rate 300] [--concurrency 16]
-    uv run python -m bench.intake --profile [--count 2000] [--clients 16]
+    uv run python -m bench.intake --profile [--count 2000] [--clients 16] [--keep FILE]
 
 For each backend it starts `cibot serve` with no workers (accept only, so nothing but the
 intake runs) and measures, in one run:
@@ -24,17 +24,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import pstats
-import signal
-import sys
+import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
-from tests.support.service import CibotProcess
 
 from bench.harness import cibot, config, database, fake_slack, percentile, signed_build, summary
+from bench.profiled import collect, cumulative, entries, find, profiled_cibot, where
 from bench.rawhttp import Connection, request_bytes
 from cibot.adapters.store.database import Database
 
@@ -182,68 +180,52 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> None:
             say(f"builds committed: {stored} (accepted {accepted + accepted_closed})")
 
 
-PROFILED = """#!{python}
-import cProfile, signal, sys
-from cibot.entrypoints.cli import main
-profile = cProfile.Profile()
-def dump(*_):
-    profile.disable()
-    profile.dump_stats({out!r})
-signal.signal(signal.SIGUSR1, dump)
-profile.enable()
-sys.exit(main())
-"""
-
-
 async def profile(args: argparse.Namespace) -> None:
     with (
         tempfile.TemporaryDirectory() as tmp,
         database("sqlite", Path(tmp)) as db_url,
         fake_slack() as slack,
     ):
-        out = Path(tmp) / "serve.prof"
-        wrapper = Path(tmp) / "cibot-profiled"
-        wrapper.write_text(PROFILED.format(python=sys.executable, out=str(out)))
-        wrapper.chmod(0o755)
+        profiled = profiled_cibot(Path(tmp))
         cfg = config(db_url, slack, "bench-unused", workers=0)
-        process = CibotProcess(cfg, Path(tmp), executable=str(wrapper))
-        process.upgrade_db()
-        process.start()
-        try:
+        with cibot(cfg, profiled.executable) as process:
             started = time.perf_counter()
             _, ok, _ = await closed_loop_count(process.url, args.count, args.clients)
             took = time.perf_counter() - started
-            assert process.proc is not None
-            process.proc.send_signal(signal.SIGUSR1)  # the wrapper writes the profile
-            for _ in range(600):
-                if out.exists():
-                    break
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(1)
-        finally:
-            process.stop()
-        how = "one at a time" if args.clients == 1 else f"from {args.clients} clients at once"
-        print(f"{ok} intakes {how} in {took:.1f} s: {took / args.count * 1e3:.2f} ms each")
-        stats = pstats.Stats(str(out))
-        per = args.count
-        entries: Any = stats.stats  # type: ignore[attr-defined]
-        executes = sum(
-            v[1] for (f, _, name), v in entries.items() if name in SQLITE_CALLS and "~" in f
-        )
-        print(f"SQL statements per intake: {executes / per:.1f} (startup included, over {per})")
-        print("cumulative time per intake, top functions of ci-bot, Starlette, SQLAlchemy:")
-        rows = sorted(entries.items(), key=lambda kv: -kv[1][3])
-        ours = ("cibot", "starlette", "sqlalchemy", "sqlite")
-        shown = [r for r in rows if any(p in r[0][0] for p in ours) and r[1][1] >= per / 2]
-        for (file, line, name), (_, calls, _, cumulative, _) in shown[: args.top]:
-            where = file.split("site-packages/")[-1].split("src/")[-1]
-            ms, each = cumulative / per * 1e3, calls / per
-            print(f"  {ms:7.3f} ms  {each:6.1f} calls  {where}:{line} {name}")
-        print("own time per intake (excluding callees), top functions of anything:")
-        rows = sorted(entries.items(), key=lambda kv: -kv[1][2])
-        for (file, line, name), (_, calls, own, _, _) in rows[: args.top // 2]:
-            where = file.split("site-packages/")[-1].split("src/")[-1].split("lib/python3")[-1]
-            print(f"  {own / per * 1e3:7.3f} ms  {calls / per:6.1f} calls  {where}:{line} {name}")
+            stats = await collect(process, profiled)
+        if args.keep is not None:
+            shutil.copyfile(profiled.out, args.keep)
+    how = "one at a time" if args.clients == 1 else f"from {args.clients} clients at once"
+    print(f"{ok} intakes {how} in {took:.1f} s: {took / args.count * 1e3:.2f} ms each")
+    report_profile(stats, args.count, args.top)
+
+
+def report_profile(stats: pstats.Stats, per: int, top: int) -> None:
+    """Where the event loop's time went, per intake: the split, then the functions."""
+    found = entries(stats)
+    executes = sum(v[1] for (f, _, name), v in found.items() if name in SQLITE_CALLS and "~" in f)
+    print(f"SQL statements per intake: {executes / per:.1f} (startup included, over {per})")
+    loop = cumulative(stats, find(stats, "asyncio/base_events.py", "run_forever"))
+    commits = cumulative(stats, find(stats, "cibot/service/group_commit.py", "_commit_all"))
+    asgi = find(stats, "uvicorn/protocols/http/httptools_impl.py", "run_asgi")
+    requests = cumulative(stats, asgi)
+    print("the event loop's time per intake (profiled), split:")
+    for name, seconds in (
+        ("recording, in the group commits (transaction, statements, commit)", commits),
+        ("answering, in the ASGI app (route, signature, parsing, response)", requests),
+        ("the rest (uvicorn's protocol, the loop itself)", loop - commits - requests),
+    ):
+        print(f"  {seconds / per * 1e3:7.3f} ms  {seconds / loop:4.0%}  {name}")
+    print("cumulative time per intake, top functions of ci-bot, Starlette, SQLAlchemy:")
+    rows = sorted(found.items(), key=lambda kv: -kv[1][3])
+    ours = ("cibot", "starlette", "sqlalchemy", "sqlite")
+    shown = [r for r in rows if any(p in r[0][0] for p in ours) and r[1][1] >= per / 2]
+    for function, (_, calls, _, spent, _) in shown[:top]:
+        print(f"  {spent / per * 1e3:7.3f} ms  {calls / per:6.1f} calls  {where(function)}")
+    print("own time per intake (excluding callees), top functions of anything:")
+    rows = sorted(found.items(), key=lambda kv: -kv[1][2])
+    for function, (_, calls, own, _, _) in rows[: top // 2]:
+        print(f"  {own / per * 1e3:7.3f} ms  {calls / per:6.1f} calls  {where(function)}")
 
 
 SQLITE_CALLS = {"<method 'execute' of 'sqlite3.Cursor' objects>",
@@ -285,6 +267,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="profile one intake instead")
     parser.add_argument("--count", type=int, default=2000, help="intakes to profile")
     parser.add_argument("--top", type=int, default=30, help="functions to show")
+    parser.add_argument("--keep", type=Path, help="--profile: also save the raw profile here")
     parser.add_argument(
         "--clients", type=int, default=1, help="--profile: clients sending at once (batched)"
     )

@@ -28,7 +28,7 @@ import httpx
 import yaml
 from tests.support import slack_requests as slack_req
 from tests.support import testbed
-from tests.support.service import CibotProcess
+from tests.support.service import CIBOT, CibotProcess
 from tests.support.tcpproxy import api_server_address
 
 from bench.harness import (
@@ -62,7 +62,7 @@ def people(qa: int, owners: int) -> tuple[list[str], list[str]]:
 
 @contextmanager
 def slow_team(
-    backend: str, delay: float, qa: list[str], owners: list[str]
+    backend: str, delay: float, qa: list[str], owners: list[str], executable: str = CIBOT
 ) -> Iterator[tuple[CibotProcess, FakeSlackServer]]:
     """A real `cibot serve` for one project of `qa` and `owners`, on `backend`, with a fake
     Slack and every Kubernetes call held `delay` seconds (the slow proxy)."""
@@ -78,7 +78,7 @@ def slow_team(
         cfg["kubernetes"]["kubeconfig"] = str(slowed_kubeconfig(port, Path(tmp)))
         cfg["projects"][0].update(qa=qa, owners=owners)
         cfg["slack"]["signing_secret"] = slack_req.SIGNING_SECRET
-        with cibot(cfg) as server:
+        with cibot(cfg, executable) as server:
             yield server, slack
 
 
