@@ -9,7 +9,9 @@ alternately, the same `cibot serve` is timed answering:
     verdict and audit row committed, jobs queued) — one at a time, and 20 at once;
   * `GET /healthz` — a bare 200 that checks and stores nothing: the floor of the same
     server, HTTP client and machine — one at a time, and 20 at once.
-It prints p50 and p99 of each and the ratio click/floor (goal: within 2x).
+It prints p50 and p99 of each and the ratio click/floor (goal: within 2x). Then the same
+server, restarted on the same database with its workers off, is timed once more one at a
+time: a click's own cost, without the redraws the clicks before it queued running beside it.
 
     uv run python -m bench.ack --profile [--clicks 80] [--gap 0.3]
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import pstats
 import tempfile
 import time
@@ -32,8 +35,10 @@ from pathlib import Path
 
 import httpx
 from tests.support import slack_requests as slack_req
+from tests.support.service import CibotProcess
 
 from bench.harness import (
+    cibot,
     percentile,
     signed_build,
 )
@@ -96,13 +101,13 @@ async def ready_builds(url: str, slack: FakeSlackServer, qa: list[str], count: i
 
 def line(name: str, values: list[float]) -> str:
     p50, p99 = percentile(values, 50) * 1e3, percentile(values, 99) * 1e3
-    return f"{name:26s} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
+    return f"{name:36s} p50 {p50:7.2f} ms  p99 {p99:7.2f} ms"
 
 
 async def run(args: argparse.Namespace) -> None:
     qa, owners = people(20, 1)
     with slow_team(args.backend, args.delay, qa, owners) as (server, slack):
-        builds = await ready_builds(server.url, slack, qa, 2 * args.rounds)
+        builds = await ready_builds(server.url, slack, qa, 2 * args.rounds + 1)
         print(f"{len(builds)} previews ready through a Kubernetes API held {args.delay} s a call")
         got: dict[str, list[float]] = {}
         async with httpx.AsyncClient(timeout=30) as client:
@@ -116,13 +121,34 @@ async def run(args: argparse.Namespace) -> None:
                     ("bare 200, 20 at once", at_once, bare(server.url)),
                 ):
                     got.setdefault(name, []).extend(await shape(client, timed, 20))
-        for name, values in got.items():
-            print(line(name, values))
-        for how in ("one at a time", "20 at once"):
-            click, floor = got[f"click, {how}"], got[f"bare 200, {how}"]
-            p50 = percentile(click, 50) / percentile(floor, 50)
-            p99 = percentile(click, 99) / percentile(floor, 99)
-            print(f"ratio click/bare 200, {how}: p50 {p50:.2f}x, p99 {p99:.2f}x")
+        server.stop()
+        got |= await without_jobs(server, slack, qa, builds[-1])
+    for name, values in got.items():
+        print(line(name, values))
+    for how in ("one at a time", "20 at once", QUIET):
+        click, floor = got[f"click, {how}"], got[f"bare 200, {how}"]
+        p50 = percentile(click, 50) / percentile(floor, 50)
+        p99 = percentile(click, 99) / percentile(floor, 99)
+        print(f"ratio click/bare 200, {how}: p50 {p50:.2f}x, p99 {p99:.2f}x")
+
+
+QUIET = "one at a time, workers off"
+
+
+async def without_jobs(
+    stopped: CibotProcess, slack: FakeSlackServer, qa: list[str], build_id: str
+) -> dict[str, list[float]]:
+    """A click's own cost: the same server on the same database, restarted with its workers
+    off, so that nothing runs beside a click (one at a time, each click queues redraws of
+    its DMs and card, which run while the next is answered), against its bare 200."""
+    quiet = copy.deepcopy(stopped.config)
+    quiet["jobs"]["workers"] = 0
+    with cibot(quiet) as server:
+        async with httpx.AsyncClient(timeout=30) as client:
+            await at_once(client, bare(server.url), 20)  # warm
+            clicks = await one_at_a_time(client, approve(server.url, slack, qa, build_id), 20)
+            floor = await one_at_a_time(client, bare(server.url), 20)
+    return {f"click, {QUIET}": clicks, f"bare 200, {QUIET}": floor}
 
 
 async def profile(args: argparse.Namespace) -> None:
