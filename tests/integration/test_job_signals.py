@@ -80,6 +80,37 @@ async def enqueue_and_fail(store: SqlStore) -> None:
         raise RuntimeError("rolled back")
 
 
+async def test_a_replica_is_not_woken_by_its_own_signal_but_by_anothers(
+    database: Database,
+) -> None:
+    """Its own commit woke its workers already: its own NOTIFY would be a look for nothing."""
+    heard, witnessed = asyncio.Queue[None](), asyncio.Queue[None]()
+    store = SqlStore(database, FakeClock())
+    other = Database(database.sync_engine.url.render_as_string(hide_password=False))
+    elsewhere = SqlStore(other, FakeClock())
+    async with signalling(store) as sender, signalling(elsewhere):
+        listener = JobSignals(database, lambda: heard.put_nowait(None), sender.server_pid)
+        witness = JobSignals(database, lambda: witnessed.put_nowait(None))  # hears them all
+        listener.start()
+        witness.start()
+        try:
+            for queue in (heard, witnessed):
+                await asyncio.wait_for(queue.get(), 10)  # the look each takes on connecting
+            async with store.transaction() as tx:
+                await tx.jobs.enqueue(SyncBuildCard("mine"))
+            await asyncio.wait_for(witnessed.get(), 10)  # the NOTIFY went out
+            await asyncio.sleep(0.5)
+            assert heard.empty(), "woken by its own signal"
+
+            async with elsewhere.transaction() as tx:
+                await tx.jobs.enqueue(SyncBuildCard("theirs"))
+            await asyncio.wait_for(heard.get(), 10)
+        finally:
+            await listener.stop()
+            await witness.stop()
+            await other.dispose()
+
+
 async def test_neither_a_rollback_nor_a_job_due_later_signals(database: Database) -> None:
     heard = asyncio.Queue[None]()
     listener = JobSignals(database, lambda: heard.put_nowait(None))

@@ -126,9 +126,12 @@ def build(
         on_dead=partial(reconcile.settle_dead, store=store, clock=clock, projects=projects),
     )
     store.on_commit = runner.wake
-    # Other replicas' commits wake this one's workers at once, rather than at their poll.
+    # Other replicas' commits wake this one's workers at once, rather than at their poll
+    # (this one's own commits have woken them already: their NOTIFYs are ignored).
     listening = database.backend == "postgresql" and settings.jobs.workers > 0
-    job_signals = JobSignals(database, runner.nudge) if listening else None
+    sender = parts.sender
+    own = sender.server_pid if sender is not None else lambda: None
+    job_signals = JobSignals(database, runner.nudge, own) if listening else None
 
     async def ready() -> bool:
         try:

@@ -67,6 +67,12 @@ class SignalSender:
         if self._task is None:
             self._task = asyncio.create_task(self._send_pending(), name=TASK_NAME)
 
+    def server_pid(self) -> int | None:
+        """The PostgreSQL backend this sender's NOTIFYs come from (None before the first):
+        its own replica's listener ignores them (signals.py)."""
+        conn = self._conn
+        return None if conn is None or conn.is_closed() else int(conn.get_server_pid())
+
     async def aclose(self) -> None:
         self._closed = True
         task = self._task

@@ -9,6 +9,11 @@ for a rollback), and each replica listens on a connection of its own and tells i
 (`JobRunner.nudge`): one worker looks, and brings in more if it finds work. The signal only
 hastens a look: a replica that misses one (its listening connection was down) finds the work
 at its poll, as before; on (re)connecting it looks once.
+
+A replica hears its own NOTIFYs too (LISTEN does not filter them out), though its commit has
+already woken its workers: each would be a look for nothing, on a busy replica one per
+NOTIFY it sends. So the listener is told the server process its own sender speaks through
+(`SignalSender.server_pid`) and ignores what comes from it.
 """
 
 from __future__ import annotations
@@ -32,11 +37,18 @@ CHECK_SECONDS = 30.0  # how often an idle listening connection is checked (a dea
 
 
 class JobSignals:
-    """Listens on `CHANNEL` while started, and calls `on_signal` at each notification."""
+    """Listens on `CHANNEL` while started, and calls `on_signal` at each notification, but
+    those sent by the PostgreSQL backend `own()` names (this replica's sender's, if any)."""
 
-    def __init__(self, database: Database, on_signal: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        database: Database,
+        on_signal: Callable[[], None],
+        own: Callable[[], int | None] = lambda: None,
+    ) -> None:
         self._database = database
         self._on_signal = on_signal
+        self._own = own
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -74,5 +86,6 @@ class JobSignals:
             with contextlib.suppress(Exception):
                 await conn.close(timeout=1)
 
-    def _signalled(self, *_: Any) -> None:
-        self._on_signal()
+    def _signalled(self, _conn: Any, pid: int, _channel: str, _payload: str) -> None:
+        if pid != self._own():
+            self._on_signal()
