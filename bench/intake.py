@@ -15,8 +15,10 @@ Every accepted build is then counted in the database: the figure is of committed
 --profile: where the time of one signed intake goes instead. `cibot serve` runs under
 cProfile on SQLite; --count signed intakes are sent one at a time (or from --clients
 clients at once, so that they are committed in groups); the server is stopped
-and the profile summarised: the functions that took the most time in all (cumulative),
-per intake, and the SQL statements executed per intake (calls into sqlite3).
+and the profile summarised, per intake: the SQL statements executed (calls into sqlite3),
+the event loop's time split between recording (the group commits), answering (the ASGI
+app) and the rest, and the functions that took the most time (cumulative, then own).
+`bench.recording` times the recording alone, without the profiler and without HTTP.
 """
 
 from __future__ import annotations
