@@ -49,6 +49,7 @@ from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
 from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import LIVE, BuildState
+from cibot.service.audit import AuditAction
 from cibot.service.jobs import SyncBuildCard
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -142,7 +143,8 @@ def seed_live(writer: Writer, fraction: float) -> list[str]:
         for i in range(recent):
             at = NOW - WEEK + WEEK * (i / recent)
             build = awaiting[i % len(awaiting)]
-            yield at, "review.approved", PROJECTS[i % len(PROJECTS)], build, "U0QA000", {"n": i}
+            approved = AuditAction.VERDICT_APPROVED.value
+            yield at, approved, PROJECTS[i % len(PROJECTS)], build, "U0QA000", {"n": i}
 
     writer.rows("audit_events", ["at", "action", "project_id", "build_id", "actor", "detail"],
                 audit())  # fmt: skip
@@ -177,7 +179,11 @@ def seed_history(writer: Writer, fraction: float) -> dict[str, int]:
             yield f"h{i:08d}", "card", "", "C0BENCH001", f"1.{i}", _at(i, n["builds"])
 
     def audit() -> Iterator[tuple[Any, ...]]:
-        actions = ("build.accepted", "preview.ready", "verdict.approved", "build.superseded")
+        a = AuditAction
+        actions = [
+            x.value
+            for x in (a.BUILD_ACCEPTED, a.PREVIEW_READY, a.VERDICT_APPROVED, a.BUILD_SUPERSEDED)
+        ]
         for i in range(n["audit"]):
             build = rnd.randrange(max(n["builds"], 1))
             yield (_at(i, n["audit"]), actions[i % 4], targets[build % len(targets)][0],
