@@ -10,15 +10,19 @@ from typing import cast
 import pytest
 import sqlalchemy as sa
 
+from cibot.adapters.slack.blocks.history import audit_line
+from cibot.adapters.store import tables as t
 from cibot.adapters.store.sql import SqlStore
 from cibot.domain.build import Build, BuildState, BuildType
 from cibot.domain.policy import Freeze
 from cibot.domain.release import Release, ReleaseKind
+from cibot.service import home
 from cibot.service.audit import AuditAction
 from cibot.service.jobs import RefreshGroups
 from cibot.service.ports import AuditEvent
 from tests.support.fakes import FakeClock
 from tests.support.stores import migrated_store
+from tests.support.usecases import PROJECT
 
 CLOCK = FakeClock()
 
@@ -76,6 +80,29 @@ async def test_the_audit_trail_takes_only_its_vocabulary(store: SqlStore) -> Non
     with pytest.raises(TypeError, match="AuditAction"):
         async with store.transaction() as tx:
             await tx.audit.append(made_up)
+
+
+async def test_an_action_a_newer_ci_bot_wrote_is_read_back_as_stored_and_shown(
+    store: SqlStore,
+) -> None:
+    """In a rolling update a newer version may record an action this one does not know: the
+    history, `cibot audit` and the Home tab (which all read the trail) show it, not fail."""
+    async with store.transaction() as tx:
+        await tx.audit.append(AuditEvent(CLOCK.now(), AuditAction.BUILD_ACCEPTED, "shop", "b1"))
+    async with store.database.begin() as conn:  # as the newer version's store writes it
+        row = {"at": CLOCK.now(), "action": "build.quarantined", "project_id": "shop"}
+        await conn.execute(t.audit_events.insert(), row)
+    projects = {PROJECT.id: PROJECT}
+    owner = next(iter(PROJECT.owners))
+
+    async with store.transaction() as tx:
+        events = await tx.audit.events("shop")
+        view = await home.read_home(tx, projects, owner, CLOCK.now())
+
+    assert [e.action for e in events] == ["build.quarantined", "build.accepted"]
+    assert events[1].action is AuditAction.BUILD_ACCEPTED, "a known one is the vocabulary's"
+    assert "build.quarantined" in audit_line(events[0])
+    assert [e.action for e in view.events][:1] == ["build.quarantined"]
 
 
 async def test_one_production_slot_per_project_even_under_concurrent_claims(

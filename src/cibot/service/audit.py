@@ -62,6 +62,15 @@ SETTLED = {
 }
 
 
+def read_action(stored: str) -> AuditAction | str:
+    """A stored action as the vocabulary's member; one this version does not know (a newer
+    ci-bot wrote it during a rolling update) is kept as it was stored, not refused."""
+    try:
+        return AuditAction(stored)
+    except ValueError:
+        return stored
+
+
 def audit_action(action: object) -> AuditAction:
     """`action` if it is one of the vocabulary's; a free string (even a known one) is refused,
     so a typo or a made-up action fails where it is written, not in someone's audit query."""

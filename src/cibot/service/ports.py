@@ -53,7 +53,10 @@ class MessageRef:
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     at: datetime
-    action: AuditAction
+    # Written: always an AuditAction (the trail refuses a free string). Read back: a plain
+    # string for an action this version does not know, written by a newer one (a rolling
+    # update), so the history, `cibot audit` and the Home tab show it rather than fail.
+    action: AuditAction | str
     project_id: str | None = None
     build_id: str | None = None
     actor: str | None = None

@@ -11,7 +11,7 @@ from cibot.adapters.store import statements as q
 from cibot.adapters.store import tables as t
 from cibot.adapters.store.database import Conn
 from cibot.adapters.store.sql.base import SqlRepository
-from cibot.service.audit import AuditAction, audit_action
+from cibot.service.audit import audit_action, read_action
 from cibot.service.ports import AuditEvent, Clock
 
 
@@ -67,7 +67,7 @@ class SqlAuditTrail(SqlRepository):
         return [
             AuditEvent(
                 at=r.at,
-                action=AuditAction(r.action),
+                action=read_action(r.action),
                 project_id=r.project_id,
                 build_id=r.build_id,
                 actor=r.actor,
