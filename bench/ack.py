@@ -40,6 +40,7 @@ from tests.support.service import CibotProcess
 from bench.harness import (
     cibot,
     percentile,
+    quiet_collector,
     signed_build,
 )
 from bench.profiled import callees, collect, cumulative, find, profiled_cibot, where
@@ -199,6 +200,7 @@ def main() -> None:
     parser.add_argument("--clicks", type=int, default=80, help="--profile: clicks to send")
     parser.add_argument("--gap", type=float, default=0.3, help="--profile: seconds between")
     args = parser.parse_args()
+    quiet_collector()
     asyncio.run(profile(args) if args.profile else run(args))
 
 

@@ -33,7 +33,16 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench.harness import cibot, config, database, fake_slack, percentile, signed_build, summary
+from bench.harness import (
+    cibot,
+    config,
+    database,
+    fake_slack,
+    percentile,
+    quiet_collector,
+    signed_build,
+    summary,
+)
 from bench.profiled import collect, cumulative, entries, find, profiled_cibot, where
 from bench.rawhttp import Connection, request_bytes
 from cibot.adapters.store.database import Database
@@ -274,6 +283,7 @@ def main() -> None:
         "--clients", type=int, default=1, help="--profile: clients sending at once (batched)"
     )
     args = parser.parse_args()
+    quiet_collector()
     if args.profile:
         asyncio.run(profile(args))
         return
