@@ -33,6 +33,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import astuple, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from tests.support.service import CibotProcess
 
 from bench.harness import cibot, config, database, fake_slack, percentile, quiet_collector
 from bench.intake import open_loop
+from cibot.adapters.clock import SystemClock
 from cibot.adapters.store import migrate
 from cibot.adapters.store.database import Database
 from cibot.adapters.store.queue import SqlJobQueue
@@ -355,7 +357,7 @@ async def store_figures(urls: dict[str, str], awaiting: list[str], repeat: int) 
     best of `repeat` (on a shared, loaded machine the least disturbed run is the cost)."""
     dbs = {name: Database(async_url(url)) for name, url in urls.items()}
     work = {
-        name: store_work(SqlStore(db, _Clock()), SqlJobQueue(db), awaiting)
+        name: store_work(SqlStore(db, SystemClock()), SqlJobQueue(db), awaiting)
         for name, db in dbs.items()
     }
     out: Figures = {name: {} for name in urls}
@@ -372,11 +374,6 @@ async def store_figures(urls: dict[str, str], awaiting: list[str], repeat: int) 
     for db in dbs.values():
         await db.dispose()
     return out
-
-
-class _Clock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 def rss_mb(pid: int) -> float:
@@ -463,14 +460,20 @@ def cold_starts(urls: dict[str, str], times: int) -> Figures:
     }
 
 
+def kept_for(kept: Retention) -> str:
+    """How long the prune keeps each kind of row, e.g. 'deliveries 30 d, …'."""
+    days = (("for ever" if age is None else f"{age.days} d") for age in astuple(kept))
+    return ", ".join(f"{field.name} {age}" for field, age in zip(fields(kept), days, strict=True))
+
+
 def retained_size(url: str, builds: int) -> float:
     """Bytes per 1,000 builds after the daily prune (`service.retention`, with the default
     retention a deployment gets) has deleted what it lets go."""
 
     async def prune() -> None:
         db = Database(async_url(url))
-        clock = _Clock()
-        today = PruneRetention(int(clock.now().timestamp() // timedelta(days=1).total_seconds()))
+        clock = SystemClock()
+        today = PruneRetention(retention.day_of(clock.now()))
         try:
             store = SqlStore(db, clock)
             await retention.prune_retention(today, store=store, clock=clock, retention=Retention())
@@ -534,7 +537,7 @@ def main() -> None:
         per_k = size_bytes(full) / builds["full"]
         print(f"  size per 1,000 builds, a year kept       {per_k:10.0f} KB")
         pruned = retained_size(full, builds["full"]) / 1000
-        kept = "deliveries 30 d, finished jobs 14 d, message slots 90 d"
+        kept = kept_for(Retention())
         print(f"  size per 1,000 builds, after the prune   {pruned:10.0f} KB ({kept}; vacuumed)")
 
 

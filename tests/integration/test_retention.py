@@ -92,7 +92,7 @@ async def test_the_daily_prune_deletes_old_rows_that_nothing_needs_and_keeps_the
         await tx.deliveries.add(Delivery("shop", "msg_new", "0" * 64, "b"))
         await tx.builds.add(a_build(clock, "recent", BuildState.CLOSED))
         await tx.messages.save("recent", "card", MessageRef("C0SHOP", "4.1"))
-    today = retention._day(clock.now())
+    today = retention.day_of(clock.now())
 
     await retention.prune_retention(
         PruneRetention(today), store=store, clock=clock, retention=retention.Retention()
@@ -127,7 +127,7 @@ async def test_the_daily_job_runs_once_a_day_queues_tomorrows_and_null_keeps_row
     await seed_old_rows(engine, clock)
     clock.advance(OLD * 86400)
     store = SqlStore(engine, clock)
-    today = retention._day(clock.now())
+    today = retention.day_of(clock.now())
     forever = retention.Retention(deliveries=None, finished_jobs=None, slack_messages=None)
     prune = partial(retention.prune_retention, store=store, clock=clock, retention=forever)
     handlers: dict[type[JobPayload], Handler] = {PruneRetention: prune, SyncBuildCard: _nothing}

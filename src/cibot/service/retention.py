@@ -38,7 +38,8 @@ class Retention:
     slack_messages: timedelta | None = timedelta(days=90)
 
 
-def _day(now: datetime) -> int:
+def day_of(now: datetime) -> int:
+    """The UTC day `now` falls in, as `PruneRetention.day` counts it (days since the epoch)."""
     return int(now.timestamp() // DAY.total_seconds())
 
 
@@ -53,7 +54,7 @@ async def _enqueue(store: Store, day: int, at: datetime) -> None:
 
 async def schedule(store: Store, clock: Clock) -> None:
     """Make sure today's prune exists (due at once if today's has not run yet)."""
-    await _enqueue(store, _day(clock.now()), clock.now())
+    await _enqueue(store, day_of(clock.now()), clock.now())
 
 
 Pruner = Callable[[Transaction, datetime, int], Awaitable[int]]
